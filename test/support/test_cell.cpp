@@ -1,0 +1,132 @@
+// test_cell — the cell the transport tests spawn. It attaches from its ticket and
+// then behaves as --mode says:
+//   echo     answer each request with the checksummed reversal of its payload
+//            (status 1 if the request's checksum was wrong); answer a host goodbye
+//            with a goodbye and exit 0
+//   idle     take messages and do nothing with them
+//   goodbye  say goodbye right after READY and exit 0
+//   hostile  write --attack=NAME garbage into its own rings, then idle
+// It exits 0 when the host hangs up, 2 when attaching fails.
+#include "payload_check.hpp"
+
+#include "cellhub/transport/cell.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace tr = cellhub::transport;
+namespace shm = cellhub::transport::shm;
+
+namespace {
+
+std::string option(int argc, char** argv, std::string_view name, std::string fallback) {
+  const std::string prefix = "--" + std::string{name} + "=";
+  for (int i = 1; i < argc; ++i)
+    if (std::string_view{argv[i]}.starts_with(prefix))
+      return argv[i] + prefix.size();
+  return fallback;
+}
+
+int serve(tr::cell& self, bool echo) {
+  for (;;) {
+    auto next = self.receive(std::chrono::seconds{10});
+    if (!next) {
+      if (next.error().code == tr::errc::timeout)
+        continue;
+      return next.error().code == tr::errc::peer_dead ? 0 : 3;
+    }
+    auto& msg = next.value();
+    if (msg.kind == shm::message_kind::goodbye) {
+      (void)self.goodbye();
+      return 0;
+    }
+    if (!echo || msg.kind != shm::message_kind::request)
+      continue;
+    const auto request = msg.payload.bytes();
+    const std::uint32_t status = cellhub::test::checksum_ok(request) ? 0 : 1;
+    auto answer = self.prepare(request.size());
+    while (!answer && answer.error().code == tr::errc::no_slot) {
+      if (!self.wait_for_space(std::chrono::seconds{5}))
+        return 4;
+      answer = self.prepare(request.size());
+    }
+    if (!answer)
+      return 5;
+    if (status == 0)
+      cellhub::test::write_answer(request, answer.value().bytes());
+    msg.payload.release();
+    auto sent = self.commit(answer.value(), shm::message_kind::reply, msg.msg_id, status);
+    if (!sent)
+      return sent.error().code == tr::errc::peer_dead ? 0 : 6;
+  }
+}
+
+// Publishes `d` in the cell→host ring behind the endpoint's back.
+void publish_raw(tr::cell& self, const shm::descriptor& d) {
+  const auto& geo = self.link().geometry();
+  auto* header = reinterpret_cast<shm::ring_header*>(self.region() + geo.to_host_ring_offset);
+  auto* ring = reinterpret_cast<shm::descriptor*>(self.region() + geo.to_host_ring_offset +
+                                                  sizeof(shm::ring_header));
+  const auto head = header->head.load();
+  std::memcpy(&ring[head % geo.ring_capacity], &d, sizeof(d));
+  header->head.store(head + 1);
+  (void)self.link().ring();
+}
+
+bool attack(tr::cell& self, std::string_view name) {
+  const auto& geo = self.link().geometry();
+  shm::descriptor d{};
+  d.kind = static_cast<std::uint16_t>(shm::message_kind::message);
+  if (name == "slot_out_of_range") {
+    d.slot = geo.slot_total() + 7;
+    d.length = 100;
+  } else if (name == "length_too_big") {
+    d.slot = 0;
+    d.length = geo.slot_size(0) + 1;
+  } else if (name == "inline_too_long") {
+    d.slot = shm::inline_slot;
+    d.length = 4096;
+  } else if (name == "unknown_kind") {
+    d.kind = 77;
+  } else if (name == "slot_sent_twice") {
+    d.slot = 0;
+    d.length = 64;
+    publish_raw(self, d);
+  } else if (name == "ring_head_too_far") {
+    auto* header = reinterpret_cast<shm::ring_header*>(self.region() + geo.to_host_ring_offset);
+    header->head.store(header->head.load() + geo.ring_capacity + 5);
+    (void)self.link().ring();
+    return true;
+  } else {
+    return false;
+  }
+  publish_raw(self, d);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto attached = tr::cell::attach(argc, argv);
+  if (!attached) {
+    std::fprintf(stderr, "test_cell: %s\n", attached.error().message().c_str());
+    return 2;
+  }
+  auto& self = attached.value();
+  const auto mode = option(argc, argv, "mode", "echo");
+  if (mode == "echo")
+    return serve(self, true);
+  if (mode == "idle")
+    return serve(self, false);
+  if (mode == "goodbye")
+    return self.goodbye() ? 0 : 7;
+  if (mode == "hostile") {
+    if (!attack(self, option(argc, argv, "attack", "")))
+      return 8;
+    return serve(self, false);
+  }
+  std::fprintf(stderr, "test_cell: unknown mode %s\n", mode.c_str());
+  return 9;
+}

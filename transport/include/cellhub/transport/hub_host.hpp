@@ -1,0 +1,104 @@
+#pragma once
+
+#include "cellhub/transport/hub_config.hpp"
+#include "cellhub/transport/hub_file.hpp"
+#include "cellhub/transport/hub_geometry.hpp"
+#include "cellhub/transport/hub_peer_ticket.hpp"
+#include "cellhub/transport/peer_transport.hpp"
+#include "cellhub/transport/result.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace cellhub::transport {
+
+/// Holds what adding a peer yields: the host's transport and the cell's ticket.
+struct added_peer {
+  /// Carries the host's side of the traffic with the new cell.
+  std::shared_ptr<peer_transport> transport;
+  /// Lets the new cell attach; destroy it once the cell is spawned.
+  hub_peer_ticket ticket;
+};
+
+/// Counts what a hub's peers hold, to compare against a baseline.
+struct hub_audit {
+  /// Counts entries waiting to be handed out.
+  std::uint32_t peers_free = 0;
+  /// Counts entries whose transport exists.
+  std::uint32_t peers_live = 0;
+  /// Counts entries whose transport is gone but whose payloads are still leased.
+  std::uint32_t peers_draining = 0;
+  /// Counts host slots sent to cells and not returned.
+  std::uint64_t slots_in_flight_to_cells = 0;
+  /// Counts cell slots the host holds through leases.
+  std::uint64_t slots_leased_from_cells = 0;
+  /// Counts free entries whose shared state is not `free` (should stay 0).
+  std::uint32_t free_entries_not_free = 0;
+
+  /// Compares every count.
+  bool operator==(const hub_audit&) const = default;
+};
+
+/// Owns a hub: the shared-memory file, its peer table and the recycling of peer
+/// entries. A freed entry is reused with its incarnation bumped, the one free
+/// longest first, so ids never run out and a stale life is refused at attach.
+class hub_host : public std::enable_shared_from_this<hub_host> {
+public:
+  /// Creates the hub file at `path` laid out by `config` and becomes its host.
+  static result<std::shared_ptr<hub_host>> create(std::string path, hub_config config = {});
+
+  /// Adds a peer: reserves an entry, makes its doorbell and returns the transport and ticket.
+  result<added_peer> add_peer_transport_with_options(add_peer_options options);
+
+  /// Adds a peer with default options.
+  result<added_peer> add_peer_transport() { return add_peer_transport_with_options({}); }
+
+  /// Adds a peer and spawns its cell from `command` (the ticket is applied to it);
+  /// the transport adopts the process.
+  result<std::shared_ptr<peer_transport>> spawn_peer(add_peer_options options,
+                                                     spawn_options command);
+
+  /// Returns the hub file's path.
+  [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
+  /// Returns the hub's layout.
+  [[nodiscard]] const hub_geometry& geometry() const noexcept { return geometry_; }
+  /// Returns the random number that tells this hub apart from earlier ones at its path.
+  [[nodiscard]] std::uint64_t nonce() const noexcept;
+
+  /// Counts entries and slots in use. Call it from the thread that drives the
+  /// transports (slot counts are that thread's).
+  [[nodiscard]] hub_audit audit() const;
+
+  /// Returns the shared entry of `peer_id` (for progress reads).
+  [[nodiscard]] const shm::peer_entry& entry(std::uint16_t peer_id) const noexcept;
+
+private:
+  friend class peer_transport;
+
+  enum class phase : std::uint8_t { free, live, draining };
+  struct entry_state {
+    phase stage = phase::free;
+    std::uint32_t incarnation = 0;
+    std::weak_ptr<endpoint> link;
+  };
+
+  hub_host(hub_file file, hub_geometry geometry);
+  shm::peer_entry& shared_entry(std::uint16_t peer_id) const noexcept;
+  std::byte* region(std::uint16_t peer_id) const noexcept;
+  void reset_region(std::uint16_t peer_id) noexcept;
+  void mark_dead(std::uint16_t peer_id) noexcept;
+  void transport_gone(std::uint16_t peer_id) noexcept;
+  void release_entry(std::uint16_t peer_id) noexcept;
+
+  hub_file file_;
+  hub_geometry geometry_;
+  mutable std::mutex mutex_;
+  std::vector<entry_state> entries_;
+  std::deque<std::uint16_t> free_ids_;
+};
+
+} // namespace cellhub::transport

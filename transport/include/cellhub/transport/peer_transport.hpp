@@ -1,0 +1,169 @@
+#pragma once
+
+#include "cellhub/transport/doorbell.hpp"
+#include "cellhub/transport/endpoint.hpp"
+#include "cellhub/transport/process.hpp"
+#include "cellhub/transport/result.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace cellhub::transport {
+
+class hub_host;
+
+/// Lists how the host learned that a cell is gone.
+enum class death_cause : std::uint8_t {
+  /// Ringing the cell's doorbell failed.
+  signal_failed,
+  /// The cell's doorbell end hung up (its last fd closed), seen without traffic.
+  hung_up,
+  /// The cell's process exit was seen (pidfd).
+  process_exited,
+};
+
+/// Returns the words the death warning uses for `cause` ("doorbell hung up", ...).
+std::string_view describe(death_cause cause) noexcept;
+
+/// Is called once per peer life, with its peer id, when the host learns it died.
+/// It runs on whichever thread noticed, so it must not block.
+using peer_death_callback = std::function<void(std::uint16_t peer_id)>;
+
+/// Chooses how a new peer is added to a hub.
+struct add_peer_options {
+  /// Names the peer in logs; empty means `peer-<id>`.
+  std::string peer_name;
+  /// Is called once when the peer dies (optional).
+  peer_death_callback on_death;
+};
+
+/// Shows what a cell has been doing, for hang detection.
+struct peer_progress {
+  /// Counts the cell's heartbeats so far.
+  std::uint64_t heartbeat = 0;
+  /// Holds the CLOCK_MONOTONIC nanoseconds of its last heartbeat.
+  std::uint64_t last_progress_ns = 0;
+  /// Counts messages sent to the cell that it has not taken yet.
+  std::uint64_t unread_by_cell = 0;
+};
+
+/// Carries traffic between the host and one cell life, and reports that life's
+/// death exactly once: one log line, the transport closed, `on_death` called.
+///
+/// Threading: send, receive and polling belong to one thread at a time;
+/// `report_death`, `closed` and lease releases are safe from any thread.
+class peer_transport {
+public:
+  /// Creates the transport for entry `peer_id` of `hub` (use `hub_host` to add peers).
+  peer_transport(std::shared_ptr<hub_host> hub, std::uint16_t peer_id, std::uint32_t incarnation,
+                 std::string name, std::shared_ptr<endpoint> link, peer_death_callback on_death);
+  peer_transport(const peer_transport&) = delete;
+  peer_transport& operator=(const peer_transport&) = delete;
+  /// Hangs up on the cell (it sees EOF) and kills an adopted process still running.
+  ~peer_transport();
+
+  /// Returns the peer id.
+  [[nodiscard]] std::uint16_t peer_id() const noexcept { return peer_id_; }
+  /// Returns the life of the peer entry this transport serves.
+  [[nodiscard]] std::uint32_t incarnation() const noexcept { return incarnation_; }
+  /// Returns the peer's name.
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+  /// Sends a one-way message.
+  result<void> send(std::span<const std::byte> bytes) {
+    return send(shm::message_kind::message, 0, bytes);
+  }
+  /// Sends a message of any kind.
+  result<void> send(shm::message_kind kind, std::uint64_t msg_id, std::span<const std::byte> bytes,
+                    std::uint32_t aux = 0);
+  /// Reserves room for a payload to be written in place (zero-copy send).
+  result<outgoing_payload> prepare(std::size_t length);
+  /// Sends a prepared payload; on failure it stays with the caller.
+  result<void> commit(outgoing_payload& payload, shm::message_kind kind, std::uint64_t msg_id,
+                      std::uint32_t aux = 0);
+  /// Asks the cell to exit cleanly (a goodbye message).
+  result<void> request_goodbye() { return send(shm::message_kind::goodbye, 0, {}); }
+
+  /// Takes the next message from the cell, or nothing. Messages the cell published
+  /// before it died are still delivered; bad shared-memory content is reported as
+  /// `protocol_violation` and the cell is killed.
+  result<std::optional<incoming_message>> try_receive();
+
+  /// Waits up to `timeout` for a message, spinning `spin` first.
+  result<incoming_message> receive(std::chrono::nanoseconds timeout,
+                                   std::chrono::nanoseconds spin = {});
+
+  /// Waits up to `timeout` until a send may succeed again (slots came back).
+  result<void> wait_for_space(std::chrono::nanoseconds timeout, std::chrono::nanoseconds spin = {});
+
+  /// Rings the cell's doorbell; `peer_dead` reports the death.
+  signal_result signal() noexcept;
+
+  /// Looks for a hang-up without sending anything; reports the death if there is one.
+  /// Returns whether the transport is closed.
+  bool check_hangup() noexcept;
+
+  /// Reports the cell's death once: logs, closes the transport, calls `on_death`.
+  /// Later calls do nothing.
+  void report_death(death_cause cause) noexcept;
+
+  /// Tells whether the cell is known dead (or was killed for a protocol violation).
+  [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+  /// Tells how the death was learned, once it was.
+  [[nodiscard]] std::optional<death_cause> death() const noexcept;
+  /// Tells whether the cell broke the protocol.
+  [[nodiscard]] bool violated() const noexcept { return violated_.load(); }
+  /// Tells whether the cell's READY arrived.
+  [[nodiscard]] bool ready() const noexcept { return ready_pid_.load() != 0; }
+  /// Returns the pid the cell announced in READY (0 before).
+  [[nodiscard]] std::uint32_t ready_pid() const noexcept { return ready_pid_.load(); }
+  /// Tells whether the cell announced a clean exit.
+  [[nodiscard]] bool goodbye_received() const noexcept { return goodbye_.load(); }
+
+  /// Returns the doorbell's fd, for an epoll set.
+  [[nodiscard]] int doorbell_fd() const noexcept { return link_->bell().fd(); }
+  /// Drains pending wake-ups; returns false if the doorbell hung up.
+  bool drain_doorbell() noexcept;
+
+  /// Takes ownership of the cell's process: it is killed on a protocol violation
+  /// and when the transport is destroyed, and its exit status can be read.
+  void adopt_process(process child) noexcept;
+  /// Returns the adopted process, if any.
+  [[nodiscard]] process* child() noexcept { return child_ ? &*child_ : nullptr; }
+
+  /// Reads the cell's heartbeat and how much work waits for it.
+  [[nodiscard]] peer_progress progress() const noexcept;
+
+  /// Counts host slots sent to the cell and not returned yet.
+  [[nodiscard]] std::uint32_t slots_in_flight() const noexcept { return link_->slots_in_flight(); }
+  /// Counts cell slots the host holds through leases.
+  [[nodiscard]] std::uint32_t slots_leased() const noexcept { return link_->slots_leased(); }
+
+private:
+  result<void> check_open() const;
+  template <class T>
+  result<T> watch(result<T> outcome);
+  void report_violation(const error& err) noexcept;
+
+  std::shared_ptr<hub_host> hub_;
+  std::uint16_t peer_id_;
+  std::uint32_t incarnation_;
+  std::string name_;
+  std::shared_ptr<endpoint> link_;
+  peer_death_callback on_death_;
+  std::optional<process> child_;
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> violated_{false};
+  std::atomic<bool> goodbye_{false};
+  std::atomic<std::uint32_t> ready_pid_{0};
+  std::atomic<int> death_{-1};
+};
+
+} // namespace cellhub::transport

@@ -1,0 +1,132 @@
+#pragma once
+
+#include "cellhub/transport/result.hpp"
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cellhub::transport {
+
+/// Describes how a child process ended.
+struct exit_status {
+  /// Tells whether a signal ended the child (then `signal` is set, not `code`).
+  bool signaled = false;
+  /// Holds the exit code passed to `exit` when `signaled` is false.
+  int code = 0;
+  /// Holds the number of the signal that ended the child when `signaled` is true.
+  int signal = 0;
+  /// Tells whether the signal left a core dump.
+  bool core_dumped = false;
+
+  /// Returns whether the child exited by itself with code 0.
+  [[nodiscard]] bool clean() const noexcept { return !signaled && code == 0; }
+
+  /// Renders the status as `exit code 3`, `signal 9 (SIGKILL)` or
+  /// `signal 11 (SIGSEGV, core dumped)`.
+  [[nodiscard]] std::string describe() const;
+
+  /// Compares every field.
+  bool operator==(const exit_status&) const = default;
+};
+
+/// Writes `status.describe()` to `out`.
+std::ostream& operator<<(std::ostream& out, const exit_status& status);
+
+/// Describes how to start a child process.
+struct spawn_options {
+  /// Names the executable; a name without '/' is searched in the host's PATH.
+  std::string binary;
+  /// Lists argv[1..]; argv[0] is `binary`.
+  std::vector<std::string> args;
+  /// Lists variables set or overridden on top of the host's environment (later wins).
+  std::vector<std::pair<std::string, std::string>> env;
+  /// Names the one host fd the child inherits (e.g. the cell's doorbell end), or -1.
+  int inherit_fd = -1;
+  /// Gives the fd number `inherit_fd` gets in the child; must be 3 or more
+  /// (0, 1 and 2 stay the host's stdin, stdout and stderr).
+  int inherit_as = 3;
+};
+
+/// Owns a spawned child process through a pidfd; move-only.
+///
+/// The child gets fds 0, 1 and 2 of the host, `inherit_fd` at `inherit_as`, and no
+/// other fd, whether or not the host's fds are close-on-exec. Its signal mask is empty
+/// and SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGCHLD have their default action.
+///
+/// The handle must be the only one to reap its child: the host must not call
+/// `wait`/`waitpid(-1)` for any child nor set SIGCHLD to SIG_IGN, or the exit status is
+/// lost. Destroying (or assigning over) a handle whose child is not reaped yet sends
+/// it SIGKILL and reaps it, blocking until it is gone, so no running cell and no
+/// zombie is ever left behind; call `wait_for` first to let a child end by itself.
+class process {
+public:
+  /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/').
+  /// Fails with `spawn_failed` (errno in `sys_errno`, binary in `detail`) when the
+  /// child cannot be started, including when exec fails, and with `invalid_argument`
+  /// for unusable options.
+  static result<process> spawn(const spawn_options& options);
+
+  /// Constructs a handle that owns no process.
+  process() noexcept = default;
+
+  /// Takes over the child of `other`, leaving it empty.
+  process(process&& other) noexcept;
+
+  /// Kills and reaps the current child if it is not reaped, then takes over `other`'s.
+  process& operator=(process&& other) noexcept;
+
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+
+  /// Kills (SIGKILL) and reaps the child unless it was reaped already.
+  ~process();
+
+  /// Returns the child's pid (still valid after reaping, for logs), or -1.
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+
+  /// Returns the pidfd, readable once the child has exited; -1 for an empty handle.
+  [[nodiscard]] int pidfd() const noexcept { return pidfd_; }
+
+  /// Reaps the child if it has exited, without blocking; returns its status, or
+  /// nothing while it runs. The status is kept once reaped.
+  std::optional<exit_status> try_wait() noexcept;
+
+  /// Waits until the child exits or `timeout` passes (negative waits forever) and
+  /// reaps it; fails with `timeout` while it still runs.
+  result<exit_status> wait_for(std::chrono::nanoseconds timeout) noexcept;
+
+  /// Returns the status kept since the child was reaped, or nothing.
+  [[nodiscard]] std::optional<exit_status> status() const noexcept { return status_; }
+
+  /// Sends `sig` to the child through its pidfd; succeeds without sending once the
+  /// child has exited.
+  result<void> send_signal(int sig) noexcept;
+
+  /// Returns whether the child has not exited yet (an exited child counts as not
+  /// running even before it is reaped). Does not reap.
+  [[nodiscard]] bool running() const noexcept;
+
+private:
+  process(pid_t pid, int pidfd) noexcept
+      : pid_{pid}
+      , pidfd_{pidfd} {}
+
+  // Reaps the child if it has exited, keeping its status; returns 0 or waitid's errno.
+  int reap_if_exited() noexcept;
+
+  // Kills and reaps a child that is not reaped yet, then closes the pidfd.
+  void reset() noexcept;
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  std::optional<exit_status> status_;
+  bool warned_ = false;
+};
+
+} // namespace cellhub::transport

@@ -1,0 +1,213 @@
+#pragma once
+
+// The hub file's fixed binary layout. Every struct here lives in shared memory,
+// holds offsets (never pointers), and is checked by static_assert. A cell may
+// write any byte it can reach, so the host validates everything it reads.
+// docs/shm_layout.md draws the layout.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace cellhub::transport::shm {
+
+/// Names the cache-line size every shared struct is aligned to.
+inline constexpr std::size_t cache_line = 64;
+
+/// Names the page size per-peer regions are aligned to, so a peer's pages are its own.
+inline constexpr std::size_t page_size = 4096;
+
+/// Holds the eight bytes every hub file starts with.
+inline constexpr char magic[8] = {'C', 'E', 'L', 'L', 'H', 'U', 'B', '\0'};
+
+/// Names the layout's major version; attach refuses any other.
+inline constexpr std::uint16_t version_major = 1;
+
+/// Names the layout's minor version; differences are tolerated.
+inline constexpr std::uint16_t version_minor = 0;
+
+/// Bounds the number of payload slot size classes.
+inline constexpr std::size_t max_slot_classes = 8;
+
+/// Bounds the length of a peer name, including its terminating zero.
+inline constexpr std::size_t max_name_length = 48;
+
+/// Marks a descriptor whose payload travels inline instead of in a slot.
+inline constexpr std::uint32_t inline_slot = 0xFFFF'FFFFu;
+
+/// Holds one size class of payload slots.
+struct slot_class_desc {
+  /// Bytes per slot, a multiple of 64.
+  std::uint32_t slot_size;
+  /// Slots of this size in each arena.
+  std::uint32_t slot_count;
+};
+static_assert(sizeof(slot_class_desc) == 8);
+
+/// Describes the whole file; written once by the host before any cell attaches.
+struct alignas(cache_line) hub_header {
+  /// Holds `magic`.
+  char magic[8];
+  /// Holds `version_major`.
+  std::uint16_t version_major;
+  /// Holds `version_minor`.
+  std::uint16_t version_minor;
+  /// Counts the entries of the peer table.
+  std::uint16_t max_peers;
+  /// Counts the used entries of `slot_classes`.
+  std::uint16_t slot_class_count;
+  /// Holds the file's size in bytes.
+  std::uint64_t file_size;
+  /// Holds the process id of the host that owns the file.
+  std::uint32_t host_pid;
+  /// Counts the descriptors of every ring (a power of two).
+  std::uint32_t ring_capacity;
+  /// Holds a random number chosen at creation; tells hubs at the same path apart.
+  std::uint64_t hub_nonce;
+  /// Holds the offset of the peer table.
+  std::uint64_t peer_table_offset;
+  /// Holds the offset of peer 0's region.
+  std::uint64_t peer_region_offset;
+  /// Holds the distance between two consecutive peer regions.
+  std::uint64_t peer_region_stride;
+  /// Holds the offset of the host→cell descriptor ring inside a peer region.
+  std::uint64_t to_cell_ring_offset;
+  /// Holds the offset of the cell→host descriptor ring inside a peer region.
+  std::uint64_t to_host_ring_offset;
+  /// Holds the offset of the ring returning host→cell slots inside a peer region.
+  std::uint64_t to_cell_return_offset;
+  /// Holds the offset of the ring returning cell→host slots inside a peer region.
+  std::uint64_t to_host_return_offset;
+  /// Holds the offset of the host→cell payload arena inside a peer region.
+  std::uint64_t to_cell_arena_offset;
+  /// Holds the offset of the cell→host payload arena inside a peer region.
+  std::uint64_t to_host_arena_offset;
+  /// Counts the slots of a return ring (a power of two >= slots per arena).
+  std::uint32_t return_capacity;
+  /// Pads the header to a whole number of cache lines.
+  std::uint32_t reserved0;
+  /// Describes the payload slot classes, smallest first.
+  slot_class_desc slot_classes[max_slot_classes];
+};
+static_assert(sizeof(hub_header) == 192);
+static_assert(alignof(hub_header) == cache_line);
+static_assert(offsetof(hub_header, file_size) == 16);
+static_assert(offsetof(hub_header, peer_table_offset) == 40);
+static_assert(offsetof(hub_header, slot_classes) == 120);
+
+/// Lists the states of a peer entry, as stored in `peer_entry::state`.
+enum class peer_state : std::uint32_t {
+  /// The entry waits to be handed out.
+  free = 0,
+  /// The host handed the entry to a new cell that has not attached yet.
+  reserved = 1,
+  /// The cell attached and runs.
+  attached = 2,
+  /// The cell announced a clean exit.
+  goodbye = 3,
+  /// The host saw the cell die; the entry is reclaimed once nothing references it.
+  dead = 4,
+};
+
+/// Describes one peer id; the host writes the first line, the cell the second.
+struct alignas(cache_line) peer_entry {
+  /// Holds a `peer_state`; the host moves free→reserved→dead→free, the cell
+  /// moves reserved→attached→goodbye.
+  std::atomic<std::uint32_t> state;
+  /// Counts the lives of this entry; a ticket names one of them.
+  std::uint32_t incarnation;
+  /// Holds the random token a ticket must present to attach.
+  std::uint64_t attach_token;
+  /// Holds the peer's name, zero-terminated.
+  char name[max_name_length];
+
+  /// Holds the cell's process id, written by the cell when it attaches.
+  alignas(cache_line) std::atomic<std::uint32_t> cell_pid;
+  /// Pads the cell's line.
+  std::uint32_t reserved0;
+  /// Counts the cell's heartbeats; a frozen counter with work waiting means a hang.
+  std::atomic<std::uint64_t> heartbeat;
+  /// Holds CLOCK_MONOTONIC nanoseconds of the cell's last heartbeat.
+  std::atomic<std::uint64_t> last_progress_ns;
+};
+static_assert(sizeof(peer_entry) == 128);
+static_assert(offsetof(peer_entry, cell_pid) == 64);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+
+/// Holds one side's "I am about to sleep" flag on its own cache line.
+struct alignas(cache_line) sleep_flag {
+  /// Is 1 while the side may sleep on its doorbell; a sender rings only then.
+  std::atomic<std::uint32_t> sleeping;
+};
+static_assert(sizeof(sleep_flag) == cache_line);
+
+/// Starts every peer region: the two sides' sleep flags.
+struct alignas(cache_line) peer_control {
+  /// Is written by the host.
+  sleep_flag host;
+  /// Is written by the cell.
+  sleep_flag cell;
+};
+static_assert(sizeof(peer_control) == 2 * cache_line);
+
+/// Heads an SPSC ring; producer and consumer indices sit on separate lines.
+/// Indices only grow; the element of index i is at i % capacity.
+struct alignas(cache_line) ring_header {
+  /// Counts elements ever published; written by the producer only.
+  alignas(cache_line) std::atomic<std::uint64_t> head;
+  /// Counts elements ever consumed; written by the consumer only.
+  alignas(cache_line) std::atomic<std::uint64_t> tail;
+};
+static_assert(sizeof(ring_header) == 2 * cache_line);
+static_assert(offsetof(ring_header, tail) == cache_line);
+
+/// Lists what a descriptor carries.
+enum class message_kind : std::uint16_t {
+  /// Carries a one-way message.
+  message = 1,
+  /// Carries a request; the answer has kind `reply` and the same `msg_id`.
+  request = 2,
+  /// Carries the answer to a request; `aux` is 0 on success or an application error code.
+  reply = 3,
+  /// Announces that the cell attached: inline `ready_payload`.
+  ready = 4,
+  /// Announces the cell's clean exit (cell→host), or asks for one (host→cell).
+  goodbye = 5,
+};
+
+/// Describes one message in a ring: 64 bytes, payload inline or in a slot.
+struct alignas(cache_line) descriptor {
+  /// Correlates a reply with its request; free for one-way messages.
+  std::uint64_t msg_id;
+  /// Holds a `message_kind`.
+  std::uint16_t kind;
+  /// Holds flags (none defined yet; must be 0).
+  std::uint16_t flags;
+  /// Holds the payload's length in bytes.
+  std::uint32_t length;
+  /// Holds the payload's slot index in the sender's arena, or `inline_slot`.
+  std::uint32_t slot;
+  /// Holds a kind-specific word (the status of a reply).
+  std::uint32_t aux;
+  /// Holds payloads of up to `inline_capacity` bytes.
+  std::byte inline_data[40];
+};
+static_assert(sizeof(descriptor) == 64);
+static_assert(offsetof(descriptor, inline_data) == 24);
+
+/// Bounds the payload that travels inside a descriptor.
+inline constexpr std::size_t inline_capacity = sizeof(descriptor::inline_data);
+
+/// Lays out a READY message's inline payload.
+struct ready_payload {
+  /// Holds the cell's process id.
+  std::uint32_t pid;
+  /// Holds the number of bytes of `name` in use.
+  std::uint32_t name_length;
+  /// Holds the start of the cell's name (the full name is in the peer entry).
+  char name[32];
+};
+static_assert(sizeof(ready_payload) == inline_capacity);
+
+} // namespace cellhub::transport::shm

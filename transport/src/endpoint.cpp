@@ -1,0 +1,242 @@
+#include "cellhub/transport/endpoint.hpp"
+
+#include "cellhub/transport/detail/crash_point.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <thread>
+
+namespace cellhub::transport {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+template <class T>
+T* at(std::byte* region, std::uint64_t offset) noexcept {
+  return reinterpret_cast<T*>(region + offset);
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+bool known_kind(std::uint16_t kind) noexcept {
+  return kind >= static_cast<std::uint16_t>(shm::message_kind::message) &&
+         kind <= static_cast<std::uint16_t>(shm::message_kind::goodbye);
+}
+
+error violation(std::string what) {
+  return make_error(errc::protocol_violation, std::move(what));
+}
+
+} // namespace
+
+endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& geometry,
+                   doorbell bell, std::shared_ptr<void> keepalive, std::function<void()> on_destroy)
+    : side_{side}
+    , geometry_{geometry}
+    , bell_{std::move(bell)}
+    , leased_(geometry.slot_total(), 0)
+    , keepalive_{std::move(keepalive)}
+    , on_destroy_{std::move(on_destroy)} {
+  const bool host = side == endpoint_side::host;
+  auto* control = at<shm::peer_control>(region, 0);
+  own_flag_ = host ? &control->host : &control->cell;
+  peer_flag_ = host ? &control->cell : &control->host;
+  resting_flag_ = host ? 1 : 0;
+  own_flag_->sleeping.store(resting_flag_, std::memory_order_seq_cst);
+
+  const auto out_ring = host ? geometry.to_cell_ring_offset : geometry.to_host_ring_offset;
+  const auto in_ring = host ? geometry.to_host_ring_offset : geometry.to_cell_ring_offset;
+  // Slots we send come back through the peer's return ring; slots we receive go
+  // back through ours.
+  const auto out_returns = host ? geometry.to_cell_return_offset : geometry.to_host_return_offset;
+  const auto in_returns = host ? geometry.to_host_return_offset : geometry.to_cell_return_offset;
+  out_arena_ = region + (host ? geometry.to_cell_arena_offset : geometry.to_host_arena_offset);
+  in_arena_ = region + (host ? geometry.to_host_arena_offset : geometry.to_cell_arena_offset);
+
+  auto ring_elements = [&](std::uint64_t offset) {
+    return at<std::byte>(region, offset + sizeof(shm::ring_header));
+  };
+  out_ = ring_producer<shm::descriptor>{at<shm::ring_header>(region, out_ring),
+                                        reinterpret_cast<shm::descriptor*>(ring_elements(out_ring)),
+                                        geometry.ring_capacity};
+  in_ = ring_consumer<shm::descriptor>{
+      at<shm::ring_header>(region, in_ring),
+      reinterpret_cast<const shm::descriptor*>(ring_elements(in_ring)), geometry.ring_capacity};
+  pool_ =
+      slot_pool{geometry_, ring_consumer<std::uint32_t>{
+                               at<shm::ring_header>(region, out_returns),
+                               reinterpret_cast<const std::uint32_t*>(ring_elements(out_returns)),
+                               geometry.return_capacity}};
+  returns_ = ring_producer<std::uint32_t>{
+      at<shm::ring_header>(region, in_returns),
+      reinterpret_cast<std::uint32_t*>(ring_elements(in_returns)), geometry.return_capacity};
+}
+
+endpoint::~endpoint() {
+  if (on_destroy_)
+    on_destroy_();
+}
+
+result<outgoing_payload> endpoint::prepare(std::size_t length) {
+  if (length <= shm::inline_capacity)
+    return outgoing_payload{nullptr, shm::inline_slot, nullptr, static_cast<std::uint32_t>(length)};
+  BOOST_OUTCOME_TRY(slot, pool_.allocate(length));
+  if (!slot)
+    return make_error(errc::no_slot, fmt::format("no free slot for {} bytes", length));
+  return outgoing_payload{shared_from_this(), *slot, out_arena_ + geometry_.slot_offset(*slot),
+                          static_cast<std::uint32_t>(length)};
+}
+
+result<void> endpoint::commit(outgoing_payload& payload, shm::message_kind kind,
+                              std::uint64_t msg_id, std::uint32_t aux) {
+  shm::descriptor d{};
+  d.msg_id = msg_id;
+  d.kind = static_cast<std::uint16_t>(kind);
+  d.length = payload.length_;
+  d.slot = payload.slot_;
+  d.aux = aux;
+  if (payload.slot_ == shm::inline_slot)
+    std::memcpy(d.inline_data, payload.inline_.data(), payload.length_);
+  detail::crash_point();
+  BOOST_OUTCOME_TRY(out_.push(d));
+  // The slot now belongs to the message; the payload object must not give it back.
+  payload.owner_.reset();
+  payload.slot_ = shm::inline_slot;
+  payload.length_ = 0;
+  detail::crash_point();
+  if (wake_peer_if_sleeping() == signal_result::peer_dead)
+    return make_error(errc::peer_dead, "doorbell signal failed");
+  return success();
+}
+
+result<void> endpoint::send(shm::message_kind kind, std::uint64_t msg_id,
+                            std::span<const std::byte> bytes, std::uint32_t aux) {
+  BOOST_OUTCOME_TRY(payload, prepare(bytes.size()));
+  if (!bytes.empty())
+    std::memcpy(payload.bytes().data(), bytes.data(), bytes.size());
+  detail::crash_point();
+  return commit(payload, kind, msg_id, aux);
+}
+
+result<std::optional<incoming_message>> endpoint::try_receive() {
+  BOOST_OUTCOME_TRY(next, in_.pop());
+  if (!next)
+    return std::optional<incoming_message>{};
+  detail::crash_point();
+  const shm::descriptor& d = *next;
+  if (!known_kind(d.kind))
+    return violation(fmt::format("descriptor kind {} unknown", d.kind));
+  if (d.flags != 0)
+    return violation(fmt::format("descriptor flags {:#x} unknown", d.flags));
+  incoming_message msg;
+  msg.kind = static_cast<shm::message_kind>(d.kind);
+  msg.msg_id = d.msg_id;
+  msg.aux = d.aux;
+  if (d.slot == shm::inline_slot) {
+    if (d.length > shm::inline_capacity)
+      return violation(fmt::format("inline length {} exceeds {}", d.length, shm::inline_capacity));
+    msg.payload = payload_lease::from_inline({d.inline_data, d.length});
+    return std::optional<incoming_message>{std::move(msg)};
+  }
+  if (d.slot >= geometry_.slot_total())
+    return violation(
+        fmt::format("slot {} outside the arena's {} slots", d.slot, geometry_.slot_total()));
+  if (d.length > geometry_.slot_size(d.slot))
+    return violation(fmt::format("length {} exceeds slot {}'s {} bytes", d.length, d.slot,
+                                 geometry_.slot_size(d.slot)));
+  {
+    std::lock_guard guard{lease_mutex_};
+    if (leased_[d.slot] != 0)
+      return violation(fmt::format("slot {} sent again while still leased", d.slot));
+    leased_[d.slot] = 1;
+    ++leased_count_;
+  }
+  detail::crash_point();
+  msg.payload = payload_lease::from_slot(shared_from_this(), d.slot,
+                                         in_arena_ + geometry_.slot_offset(d.slot), d.length);
+  return std::optional<incoming_message>{std::move(msg)};
+}
+
+void endpoint::release(std::uint32_t slot) noexcept {
+  {
+    std::lock_guard guard{lease_mutex_};
+    if (slot >= leased_.size() || leased_[slot] == 0)
+      return;
+    leased_[slot] = 0;
+    --leased_count_;
+    detail::crash_point();
+    // A full return ring means the peer re-sent slots it never collected back:
+    // its problem, and its arena is reset when it dies. The slot is ours again.
+    (void)returns_.push(slot);
+  }
+  detail::crash_point();
+  wake_peer_if_sleeping();
+}
+
+std::uint32_t endpoint::slots_leased() const noexcept {
+  std::lock_guard guard{lease_mutex_};
+  return leased_count_;
+}
+
+signal_result endpoint::wake_peer_if_sleeping() noexcept {
+  // Pairs with the sleeper's flag store followed by its ring check: either it
+  // sees what we published, or we see its flag and ring.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (peer_flag_->sleeping.load(std::memory_order_relaxed) == 0)
+    return signal_result::sent;
+  return bell_.signal();
+}
+
+wait_outcome endpoint::wait_for_message(clock::time_point deadline, std::chrono::nanoseconds spin) {
+  return wait_until([this] { return in_.has_pending(); }, deadline, spin);
+}
+
+wait_outcome endpoint::wait_for_space(clock::time_point deadline, std::chrono::nanoseconds spin) {
+  return wait_until(
+      [this] { return pool_.returns_pending() || out_.pending() < geometry_.ring_capacity; },
+      deadline, spin);
+}
+
+template <class Ready>
+wait_outcome endpoint::wait_until(Ready ready, clock::time_point deadline,
+                                  std::chrono::nanoseconds spin) {
+  auto finish = [this](wait_outcome outcome) {
+    own_flag_->sleeping.store(resting_flag_, std::memory_order_seq_cst);
+    return outcome;
+  };
+  if (ready())
+    return wait_outcome::ready;
+  own_flag_->sleeping.store(0, std::memory_order_seq_cst);
+  const auto spin_end = std::min(deadline, clock::now() + spin);
+  for (unsigned i = 0;; ++i) {
+    if (ready())
+      return finish(wait_outcome::ready);
+    // Reading the clock costs more than a pause; look at it every few rounds.
+    if (i % 64 == 63 && clock::now() >= spin_end)
+      break;
+    cpu_relax();
+  }
+  for (;;) {
+    own_flag_->sleeping.store(1, std::memory_order_seq_cst);
+    if (ready())
+      return finish(wait_outcome::ready);
+    const auto now = clock::now();
+    if (now >= deadline)
+      return finish(wait_outcome::timeout);
+    const auto rang = bell_.wait(deadline - now);
+    if (rang == doorbell::wait_result::peer_dead ||
+        bell_.drain() == doorbell::drain_result::peer_dead) {
+      // Whatever the peer published before it died is still worth taking.
+      return finish(ready() ? wait_outcome::ready : wait_outcome::peer_dead);
+    }
+  }
+}
+
+} // namespace cellhub::transport

@@ -1,0 +1,177 @@
+#include "cellhub/transport/hub_geometry.hpp"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <cstring>
+
+namespace cellhub::transport {
+namespace {
+
+constexpr std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
+  return (value + alignment - 1) / alignment * alignment;
+}
+
+constexpr std::uint16_t max_peers_limit = 4096;
+constexpr std::uint32_t max_ring_capacity = 65536;
+constexpr std::uint32_t max_slot_size = 64u << 20;
+constexpr std::uint32_t max_slots_per_class = 65536;
+constexpr std::uint64_t max_file_size = std::uint64_t{1} << 40;
+
+error invalid(std::string what) {
+  return make_error(errc::invalid_config, std::move(what));
+}
+
+} // namespace
+
+std::vector<slot_class> default_slot_classes() {
+  return {{1u << 10, 64}, {16u << 10, 16}, {256u << 10, 4}, {1u << 20, 4}};
+}
+
+result<hub_geometry> hub_geometry::compute(const hub_config& config) {
+  if (config.max_peers == 0 || config.max_peers > max_peers_limit)
+    return invalid(fmt::format("max_peers {} not in 1..{}", config.max_peers, max_peers_limit));
+  if (config.ring_capacity < 2 || config.ring_capacity > max_ring_capacity ||
+      !std::has_single_bit(config.ring_capacity))
+    return invalid(fmt::format("ring_capacity {} is not a power of two in 2..{}",
+                               config.ring_capacity, max_ring_capacity));
+  if (config.slot_classes.empty() || config.slot_classes.size() > shm::max_slot_classes)
+    return invalid(fmt::format("{} slot classes, expected 1..{}", config.slot_classes.size(),
+                               shm::max_slot_classes));
+  hub_geometry geo;
+  geo.max_peers = config.max_peers;
+  geo.ring_capacity = config.ring_capacity;
+  geo.classes = config.slot_classes;
+  std::uint32_t first = 0;
+  std::uint64_t offset = 0;
+  std::uint32_t previous_size = 0;
+  for (const auto& cls : config.slot_classes) {
+    if (cls.slot_size < 64 || cls.slot_size % 64 != 0 || cls.slot_size > max_slot_size)
+      return invalid(fmt::format("slot size {} is not a multiple of 64 in 64..{}", cls.slot_size,
+                                 max_slot_size));
+    if (cls.slot_size <= previous_size)
+      return invalid(
+          fmt::format("slot size {} does not grow past {}", cls.slot_size, previous_size));
+    if (cls.slot_count == 0 || cls.slot_count > max_slots_per_class)
+      return invalid(
+          fmt::format("slot count {} not in 1..{}", cls.slot_count, max_slots_per_class));
+    previous_size = cls.slot_size;
+    geo.class_first_slot.push_back(first);
+    geo.class_offset.push_back(offset);
+    first += cls.slot_count;
+    offset += std::uint64_t{cls.slot_size} * cls.slot_count;
+  }
+  geo.class_first_slot.push_back(first);
+  geo.arena_size = align_up(offset, shm::page_size);
+  geo.return_capacity = std::bit_ceil(first);
+
+  geo.peer_table_offset = sizeof(shm::hub_header);
+  geo.peer_region_offset =
+      align_up(geo.peer_table_offset + std::uint64_t{geo.max_peers} * sizeof(shm::peer_entry),
+               shm::page_size);
+
+  const std::uint64_t ring_bytes =
+      sizeof(shm::ring_header) + std::uint64_t{geo.ring_capacity} * sizeof(shm::descriptor);
+  const std::uint64_t return_bytes = align_up(
+      sizeof(shm::ring_header) + std::uint64_t{geo.return_capacity} * sizeof(std::uint32_t),
+      shm::cache_line);
+  std::uint64_t at = sizeof(shm::peer_control);
+  geo.to_cell_ring_offset = at;
+  at += ring_bytes;
+  geo.to_host_ring_offset = at;
+  at += ring_bytes;
+  geo.to_cell_return_offset = at;
+  at += return_bytes;
+  geo.to_host_return_offset = at;
+  at += return_bytes;
+  at = align_up(at, shm::page_size);
+  geo.to_cell_arena_offset = at;
+  at += geo.arena_size;
+  geo.to_host_arena_offset = at;
+  at += geo.arena_size;
+  geo.peer_region_stride = align_up(at, shm::page_size);
+  geo.file_size = geo.peer_region_offset + geo.max_peers * geo.peer_region_stride;
+  if (geo.file_size > max_file_size)
+    return invalid(fmt::format("hub would take {} bytes, more than the {} allowed", geo.file_size,
+                               max_file_size));
+  return geo;
+}
+
+result<hub_geometry> hub_geometry::from_header(const shm::hub_header& header,
+                                               std::uint64_t actual_file_size) {
+  auto bad = [](std::string what) { return make_error(errc::bad_layout, std::move(what)); };
+  if (header.slot_class_count == 0 || header.slot_class_count > shm::max_slot_classes)
+    return bad(fmt::format("header claims {} slot classes", header.slot_class_count));
+  hub_config config;
+  config.max_peers = header.max_peers;
+  config.ring_capacity = header.ring_capacity;
+  config.slot_classes.clear();
+  for (std::size_t i = 0; i < header.slot_class_count; ++i)
+    config.slot_classes.push_back(
+        {header.slot_classes[i].slot_size, header.slot_classes[i].slot_count});
+  auto geo = compute(config);
+  if (!geo)
+    return bad("header describes an impossible hub: " + geo.error().detail);
+  const auto& g = geo.value();
+  struct field {
+    const char* name;
+    std::uint64_t stored;
+    std::uint64_t expected;
+  };
+  const field fields[] = {
+      {"file_size", header.file_size, g.file_size},
+      {"peer_table_offset", header.peer_table_offset, g.peer_table_offset},
+      {"peer_region_offset", header.peer_region_offset, g.peer_region_offset},
+      {"peer_region_stride", header.peer_region_stride, g.peer_region_stride},
+      {"to_cell_ring_offset", header.to_cell_ring_offset, g.to_cell_ring_offset},
+      {"to_host_ring_offset", header.to_host_ring_offset, g.to_host_ring_offset},
+      {"to_cell_return_offset", header.to_cell_return_offset, g.to_cell_return_offset},
+      {"to_host_return_offset", header.to_host_return_offset, g.to_host_return_offset},
+      {"to_cell_arena_offset", header.to_cell_arena_offset, g.to_cell_arena_offset},
+      {"to_host_arena_offset", header.to_host_arena_offset, g.to_host_arena_offset},
+      {"return_capacity", header.return_capacity, g.return_capacity},
+      {"actual file size", actual_file_size, g.file_size},
+  };
+  for (const auto& f : fields)
+    if (f.stored != f.expected)
+      return bad(fmt::format("{} is {}, the layout needs {}", f.name, f.stored, f.expected));
+  return geo;
+}
+
+void hub_geometry::store(shm::hub_header& header) const {
+  header.max_peers = max_peers;
+  header.ring_capacity = ring_capacity;
+  header.return_capacity = return_capacity;
+  header.slot_class_count = static_cast<std::uint16_t>(classes.size());
+  std::memset(header.slot_classes, 0, sizeof(header.slot_classes));
+  for (std::size_t i = 0; i < classes.size(); ++i)
+    header.slot_classes[i] = {classes[i].slot_size, classes[i].slot_count};
+  header.file_size = file_size;
+  header.peer_table_offset = peer_table_offset;
+  header.peer_region_offset = peer_region_offset;
+  header.peer_region_stride = peer_region_stride;
+  header.to_cell_ring_offset = to_cell_ring_offset;
+  header.to_host_ring_offset = to_host_ring_offset;
+  header.to_cell_return_offset = to_cell_return_offset;
+  header.to_host_return_offset = to_host_return_offset;
+  header.to_cell_arena_offset = to_cell_arena_offset;
+  header.to_host_arena_offset = to_host_arena_offset;
+}
+
+std::uint32_t hub_geometry::class_of(std::uint32_t slot) const noexcept {
+  std::uint32_t cls = 0;
+  while (cls + 1 < classes.size() && slot >= class_first_slot[cls + 1])
+    ++cls;
+  return cls;
+}
+
+std::uint64_t hub_geometry::slot_offset(std::uint32_t slot) const noexcept {
+  const auto cls = class_of(slot);
+  return class_offset[cls] + std::uint64_t{slot - class_first_slot[cls]} * classes[cls].slot_size;
+}
+
+std::uint32_t hub_geometry::slot_size(std::uint32_t slot) const noexcept {
+  return classes[class_of(slot)].slot_size;
+}
+
+} // namespace cellhub::transport

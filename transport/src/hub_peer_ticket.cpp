@@ -1,0 +1,31 @@
+#include "cellhub/transport/hub_peer_ticket.hpp"
+
+namespace cellhub::transport {
+namespace {
+
+cell_ticket as_seen_by_cell(const hub_peer_ticket& ticket) {
+  cell_ticket seen = ticket;
+  seen.doorbell_fd = hub_peer_ticket::doorbell_fd_in_cell;
+  return seen;
+}
+
+void inherit_doorbell(const hub_peer_ticket& ticket, spawn_options& command) {
+  command.inherit_fd = ticket.cell_doorbell.fd();
+  command.inherit_as = hub_peer_ticket::doorbell_fd_in_cell;
+}
+
+} // namespace
+
+void hub_peer_ticket::apply_to_command(spawn_options& command) const {
+  for (auto& arg : as_seen_by_cell(*this).to_arguments())
+    command.args.push_back(std::move(arg));
+  inherit_doorbell(*this, command);
+}
+
+void hub_peer_ticket::apply_to_environment(spawn_options& command) const {
+  for (auto& var : as_seen_by_cell(*this).to_environment())
+    command.env.push_back(std::move(var));
+  inherit_doorbell(*this, command);
+}
+
+} // namespace cellhub::transport
