@@ -108,6 +108,21 @@ BOOST_AUTO_TEST_CASE(real_cell_exchanges_64b_4k_and_1mib_both_ways_with_matching
   BOOST_TEST(status.value().clean());
 }
 
+BOOST_AUTO_TEST_CASE(cell_attaches_from_its_environment) {
+  auto hub = make_hub("environment");
+  auto added = hub->add_peer_transport_with_options({.peer_name = "from-env"}).value();
+  auto cmd = cell_command("echo");
+  added.ticket.apply_to_environment(cmd);
+  auto child = tr::process::spawn(cmd);
+  BOOST_TEST_REQUIRE(child.has_value());
+  added.transport->adopt_process(std::move(child).value());
+  added.ticket.cell_doorbell.close();
+  auto ready = added.transport->receive(30s);
+  BOOST_TEST_REQUIRE(ready.has_value(), (ready ? "" : ready.error().message()));
+  BOOST_TEST((ready.value().kind == shm::message_kind::ready));
+  BOOST_TEST(exchange(*added.transport, 64, 1));
+}
+
 BOOST_AUTO_TEST_CASE(killed_idle_cell_is_reported_once_through_the_hang_up) {
   cellhub::test::log_capture log;
   auto hub = make_hub("kill-idle");
