@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <utility>
@@ -58,7 +60,9 @@ result<void> epoll_set::remove(int fd) {
 result<std::size_t> epoll_set::wait(std::span<fd_event> events, std::chrono::milliseconds timeout) {
   epoll_event raw[max_events_per_wait];
   const int capacity = static_cast<int>(std::min(events.size(), max_events_per_wait));
-  const int wait_ms = timeout.count() < 0 ? -1 : static_cast<int>(timeout.count());
+  constexpr std::chrono::milliseconds longest{std::numeric_limits<int>::max()};
+  const int wait_ms =
+      timeout.count() < 0 ? -1 : static_cast<int>(std::min(timeout, longest).count());
   int n = 0;
   do {
     n = ::epoll_wait(fd_, raw, capacity, wait_ms);

@@ -123,11 +123,8 @@ result<added_peer> hub_host::add_peer_transport_with_options(add_peer_options op
 result<std::shared_ptr<peer_transport>> hub_host::spawn_peer(add_peer_options options,
                                                              spawn_options command) {
   BOOST_OUTCOME_TRY(added, add_peer_transport_with_options(std::move(options)));
-  added.ticket.apply_to_command(command);
-  BOOST_OUTCOME_TRY(child, process::spawn(command));
+  BOOST_OUTCOME_TRY(child, added.ticket.spawn(std::move(command)));
   added.transport->adopt_process(std::move(child));
-  // `added.ticket` goes out of scope here, closing the host's copy of the cell's
-  // doorbell end: from now on the cell's death hangs the doorbell up.
   return std::move(added.transport);
 }
 

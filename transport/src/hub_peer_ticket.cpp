@@ -28,4 +28,11 @@ void hub_peer_ticket::apply_to_environment(spawn_options& command) const {
   inherit_doorbell(*this, command);
 }
 
+result<process> hub_peer_ticket::spawn(spawn_options command) {
+  apply_to_command(command);
+  auto child = process::spawn(command);
+  cell_doorbell.close();
+  return child;
+}
+
 } // namespace cellhub::transport

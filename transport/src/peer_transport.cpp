@@ -52,8 +52,13 @@ void peer_transport::report_death(death_cause cause) noexcept {
   if (!death_.compare_exchange_strong(expected, static_cast<int>(cause)))
     return;
   closed_.store(true, std::memory_order_release);
+  // The cell marks its entry before it sends its goodbye: a clean exit is known
+  // even when the goodbye message has not been read yet.
+  const bool said_goodbye =
+      goodbye_.load() || hub_->entry(peer_id_).state.load(std::memory_order_acquire) ==
+                             static_cast<std::uint32_t>(shm::peer_state::goodbye);
   hub_->mark_dead(peer_id_);
-  if (goodbye_.load())
+  if (said_goodbye)
     logger()->info("peer_id={} peer_name=\"{}\" Cell exited after goodbye ({})", peer_id_, name_,
                    describe(cause));
   else
@@ -186,7 +191,8 @@ signal_result peer_transport::signal() noexcept {
 }
 
 bool peer_transport::check_hangup() noexcept {
-  if (!closed() && link_->bell().hung_up())
+  // A cell killed for a protocol violation is closed but not yet reported dead.
+  if (!death() && link_->bell().hung_up())
     report_death(death_cause::hung_up);
   return closed();
 }

@@ -22,6 +22,10 @@ struct hub_peer_ticket : cell_ticket {
   /// Adds the ticket as `CELLHUB_*` variables to `command` and makes the child
   /// inherit the doorbell.
   void apply_to_environment(spawn_options& command) const;
+
+  /// Applies the ticket to `command`, spawns the cell and closes the host's copy of
+  /// its doorbell end (which must not stay open, or the cell's death goes unseen).
+  result<process> spawn(spawn_options command);
 };
 
 } // namespace cellhub::transport
