@@ -46,6 +46,10 @@ std::string_view to_string(errc code) noexcept {
     return "request_timeout";
   case errc::transport_failure:
     return "transport_failure";
+  case errc::crashed:
+    return "crashed";
+  case errc::cell_error:
+    return "cell_error";
   }
   return "unknown";
 }

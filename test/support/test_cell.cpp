@@ -5,6 +5,7 @@
 //            with a goodbye and exit 0
 //   idle     take messages and do nothing with them
 //   goodbye  say goodbye right after READY and exit 0
+//   crash-on-start  exit 3 before attaching
 //   hostile  write --attack=NAME garbage into its own rings, then idle
 // It exits 0 when the host hangs up, 2 when attaching fails.
 #include "payload_check.hpp"
@@ -109,13 +110,15 @@ bool attack(tr::cell& self, std::string_view name) {
 } // namespace
 
 int main(int argc, char** argv) {
+  const auto mode = option(argc, argv, "mode", "echo");
+  if (mode == "crash-on-start")
+    return 3;
   auto attached = tr::cell::attach(argc, argv);
   if (!attached) {
     std::fprintf(stderr, "test_cell: %s\n", attached.error().message().c_str());
     return 2;
   }
   auto& self = attached.value();
-  const auto mode = option(argc, argv, "mode", "echo");
   if (mode == "echo")
     return serve(self, true);
   if (mode == "idle")

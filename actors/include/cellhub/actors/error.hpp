@@ -48,6 +48,10 @@ enum class errc : std::uint8_t {
   request_timeout,
   /// Reports a failure of the transport layer below.
   transport_failure,
+  /// Reports a cell whose process ended without a goodbye (a signal or an exit code).
+  crashed,
+  /// Reports a request the cell answered with a non-zero status (in the context).
+  cell_error,
 };
 
 /// Holds every `errc` value once, in declaration order.
@@ -69,6 +73,8 @@ inline constexpr std::array all_errcs = {
     errc::invalid_spec,
     errc::request_timeout,
     errc::transport_failure,
+    errc::crashed,
+    errc::cell_error,
 };
 
 /// Returns the stable snake_case name of `code`.

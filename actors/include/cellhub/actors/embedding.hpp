@@ -1,0 +1,77 @@
+#pragma once
+
+// The one header an application includes to run cells under supervision in its
+// own actor system: declare child specs and a strategy, start the tree, talk to
+// cells by name. docs/embedding.md walks through it.
+
+#include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/error.hpp"
+#include "cellhub/actors/types.hpp"
+#include "cellhub/transport/hub_config.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+namespace cellhub::transport {
+class hub_host;
+}
+
+namespace cellhub::actors {
+
+/// Prepares an actor system config for cellhub: registers its message types and
+/// error category and sizes the scheduler to the machine's cores (CAF's default
+/// of at least four threads only adds wake-ups on a small machine).
+void prepare_config(caf::actor_system_config& cfg);
+
+/// Chooses how a tree runs.
+struct tree_options {
+  /// Sizes the hub.
+  transport::hub_config hub;
+  /// Receives `(cell_msg_atom, name, peer_id, payload)` for cells' one-way messages.
+  caf::actor sink;
+};
+
+/// Runs one supervision tree over one hub inside an application's actor system:
+/// the hub file, the doorbell watcher, the name registry and the root supervisor.
+/// Destroying it stops the tree in order (children in reverse start order).
+class supervision_tree {
+public:
+  /// Creates the hub at `hub_path` and starts the tree described by `root`.
+  static caf::expected<supervision_tree> start(caf::actor_system& sys, std::string hub_path,
+                                               supervisor_spec root, tree_options options = {});
+
+  supervision_tree(supervision_tree&& other) noexcept;
+  supervision_tree& operator=(supervision_tree&& other) noexcept;
+  supervision_tree(const supervision_tree&) = delete;
+  supervision_tree& operator=(const supervision_tree&) = delete;
+  /// Stops the tree if it still runs.
+  ~supervision_tree();
+
+  /// Returns the root supervisor (OTP's API: which_atom, restart_atom, ...).
+  [[nodiscard]] const caf::actor& root() const noexcept { return root_; }
+  /// Returns the registry: `(call_atom, name, payload)`, `(cast_atom, name, payload)`,
+  /// `(lookup_atom, name)`, `(caf::subscribe_atom, actor)` for `remapped`.
+  [[nodiscard]] const caf::actor& registry() const noexcept { return registry_; }
+  /// Returns the hub.
+  [[nodiscard]] const std::shared_ptr<transport::hub_host>& hub() const noexcept { return hub_; }
+
+  /// Stops the tree in order and waits up to `timeout` for it; returns the root's
+  /// exit reason (`user_shutdown` after a clean stop, or why it gave up earlier).
+  caf::error stop(std::chrono::milliseconds timeout = std::chrono::seconds{30});
+
+private:
+  supervision_tree() = default;
+  caf::actor_system* sys_ = nullptr;
+  std::shared_ptr<transport::hub_host> hub_;
+  caf::actor watcher_;
+  caf::actor registry_;
+  caf::actor root_;
+  bool stopped_ = false;
+};
+
+} // namespace cellhub::actors

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cellhub::actors {
+
+/// Lists the lifecycle events a supervisor publishes.
+enum class event_kind : std::uint8_t {
+  /// A child's process (or supervisor) was started.
+  started,
+  /// A cell sent READY; its start counts.
+  ready,
+  /// A child ended (crash, hang, failed start, violation, or a clean exit).
+  died,
+  /// A child will be started again after `delay_ms`.
+  restarting,
+  /// A logical name now points at a new peer id.
+  remapped,
+  /// A crash-looping child was parked until `restart_child`.
+  quarantined,
+  /// The supervisor exceeded its intensity and gives up to its parent.
+  escalated,
+  /// A child was stopped on request (or as part of a group restart or shutdown).
+  stopped,
+};
+
+/// Returns the event's JSON name ("started", ...).
+std::string_view to_string(event_kind kind) noexcept;
+
+/// Describes one lifecycle event; the JSON-lines schema of `--events`.
+struct lifecycle_event {
+  /// Holds CLOCK_REALTIME nanoseconds.
+  std::int64_t ts_ns = 0;
+  /// Names what happened.
+  event_kind kind = event_kind::started;
+  /// Holds the child's logical name.
+  std::string name;
+  /// Holds the supervisor that reports it.
+  std::string supervisor;
+  /// Holds the cell's peer id (the new one for `remapped`), or -1.
+  std::int32_t peer_id = -1;
+  /// Holds the previous peer id for `remapped`, or -1.
+  std::int32_t old_peer_id = -1;
+  /// Holds the cell's incarnation, or 0.
+  std::uint32_t incarnation = 0;
+  /// Holds the process id, or 0.
+  std::int32_t pid = 0;
+  /// Explains why (`crashed`, `hung`, `start_failed`, ...), empty when not applicable.
+  std::string cause;
+  /// Holds the exit code, or -1.
+  std::int32_t exit_code = -1;
+  /// Holds the terminating signal, or 0.
+  std::int32_t signal = 0;
+  /// Holds the restart delay for `restarting`, in milliseconds.
+  std::int64_t delay_ms = 0;
+};
+
+/// Serializes a lifecycle event.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
+  return f(caf::meta::type_name("cellhub_lifecycle_event"), x.ts_ns, x.kind, x.name, x.supervisor,
+           x.peer_id, x.old_peer_id, x.incarnation, x.pid, x.cause, x.exit_code, x.signal,
+           x.delay_ms);
+}
+
+} // namespace cellhub::actors

@@ -1,0 +1,167 @@
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/meta/type_name.hpp>
+
+#include <cstdint>
+#include <string>
+
+namespace cellhub::actors {
+
+/// Asks the doorbell watcher to watch one cell life. The fds are duplicates the
+/// watcher takes over (and closes when it unwatches).
+struct watch_request {
+  /// Names the peer entry.
+  std::uint16_t peer_id = 0;
+  /// Names the life.
+  std::uint32_t incarnation = 0;
+  /// Holds a duplicate of the host's doorbell end.
+  std::int32_t doorbell_fd = -1;
+  /// Holds a duplicate of the cell's pidfd, or -1.
+  std::int32_t pidfd = -1;
+  /// Receives `rang_atom` and `peer_dead` messages.
+  caf::actor owner;
+};
+
+/// Serializes a watch request (fds only mean something inside one process).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, watch_request& x) {
+  return f(caf::meta::type_name("cellhub_watch_request"), x.peer_id, x.incarnation, x.doorbell_fd,
+           x.pidfd, x.owner);
+}
+
+/// Tells a peer actor that its cell is gone, and how the watcher learned it.
+struct peer_dead {
+  /// Names the peer entry.
+  std::uint16_t peer_id = 0;
+  /// Names the life.
+  std::uint32_t incarnation = 0;
+  /// Holds a `transport::death_cause`.
+  std::uint8_t cause = 0;
+  /// Is set when the process exit was seen and the fields below are valid.
+  bool exited = false;
+  /// Is set when a signal ended the process.
+  bool signaled = false;
+  /// Holds the exit code (or the signal when `signaled`).
+  std::int32_t status = 0;
+};
+
+/// Serializes a death notice.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, peer_dead& x) {
+  return f(caf::meta::type_name("cellhub_peer_dead"), x.peer_id, x.incarnation, x.cause, x.exited,
+           x.signaled, x.status);
+}
+
+/// Tells how one cell life ended; travels as the context of a peer actor's exit reason.
+struct cell_end {
+  /// Names the ending: normal, shutdown, crashed, hung, start_failed, protocol_violation.
+  std::string cause;
+  /// Holds the process id, or 0 if it never ran.
+  std::int32_t pid = 0;
+  /// Holds the exit code, or -1 when a signal ended it.
+  std::int32_t exit_code = -1;
+  /// Holds the signal that ended it, or 0.
+  std::int32_t signal = 0;
+  /// Explains in words ("exit code 3", "signal 9 (SIGKILL)", "no READY within 2000 ms").
+  std::string detail;
+};
+
+/// Serializes a cell ending.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cell_end& x) {
+  return f(caf::meta::type_name("cellhub_cell_end"), x.cause, x.pid, x.exit_code, x.signal,
+           x.detail);
+}
+
+/// Tells subscribers that a logical name now reaches a new life.
+struct remapped {
+  /// Holds the logical name.
+  std::string name;
+  /// Holds the previous life's peer id (-1 for the first life).
+  std::int32_t old_peer_id = -1;
+  /// Holds the new life's peer id.
+  std::int32_t new_peer_id = -1;
+  /// Holds the new life's incarnation.
+  std::uint32_t incarnation = 0;
+};
+
+/// Serializes a remap notice.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, remapped& x) {
+  return f(caf::meta::type_name("cellhub_remapped"), x.name, x.old_peer_id, x.new_peer_id,
+           x.incarnation);
+}
+
+/// Describes where a logical name currently leads.
+struct registry_entry {
+  /// Holds the logical name.
+  std::string name;
+  /// Holds the current peer id, or -1 while restarting.
+  std::int32_t peer_id = -1;
+  /// Holds the current incarnation.
+  std::uint32_t incarnation = 0;
+  /// Holds the current process id.
+  std::int32_t pid = 0;
+  /// Holds the current peer actor (invalid while restarting).
+  caf::actor actor;
+};
+
+/// Serializes a registry entry.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
+  return f(caf::meta::type_name("cellhub_registry_entry"), x.name, x.peer_id, x.incarnation, x.pid,
+           x.actor);
+}
+
+/// Describes one child of a supervisor, as `which_children` reports it.
+struct child_info {
+  /// Holds the child's name.
+  std::string name;
+  /// Is set for a supervisor child.
+  bool supervisor = false;
+  /// Names the state: starting, running, restarting, stopping, stopped, quarantined.
+  std::string state;
+  /// Holds the current peer id, or -1.
+  std::int32_t peer_id = -1;
+  /// Holds the current incarnation, or 0.
+  std::uint32_t incarnation = 0;
+  /// Holds the current process id, or 0.
+  std::int32_t pid = 0;
+  /// Counts restarts so far.
+  std::uint32_t restarts = 0;
+  /// Holds the cause of the last ending, or empty.
+  std::string last_cause;
+  /// Holds milliseconds since the current life became ready (0 if not running).
+  std::int64_t uptime_ms = 0;
+  /// Holds the child's actor (invalid unless running).
+  caf::actor actor;
+};
+
+/// Serializes child information.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_info& x) {
+  return f(caf::meta::type_name("cellhub_child_info"), x.name, x.supervisor, x.state, x.peer_id,
+           x.incarnation, x.pid, x.restarts, x.last_cause, x.uptime_ms, x.actor);
+}
+
+/// Counts a supervisor's children, as OTP's `count_children`.
+struct child_counts {
+  /// Counts child specs.
+  std::uint32_t specs = 0;
+  /// Counts children that run.
+  std::uint32_t active = 0;
+  /// Counts supervisor children.
+  std::uint32_t supervisors = 0;
+  /// Counts cell children.
+  std::uint32_t workers = 0;
+};
+
+/// Serializes child counts.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_counts& x) {
+  return f(caf::meta::type_name("cellhub_child_counts"), x.specs, x.active, x.supervisors,
+           x.workers);
+}
+
+} // namespace cellhub::actors

@@ -1,0 +1,119 @@
+#pragma once
+
+// The name registry: one per supervision tree. Supervisors tell it when a cell
+// life becomes ready (bind) and when it ends (unbind); applications call and cast
+// to cells by logical name through it and subscribe to restarts (`remapped`).
+
+#include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/error.hpp"
+#include "cellhub/actors/messages.hpp"
+#include "cellhub/actors/payload.hpp"
+#include "cellhub/actors/types.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/response_promise.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace cellhub::actors {
+
+/// Names the registry's message protocol.
+///
+/// - `(bind_atom, entry, delivery, hold_capacity)` → `ok`: the life `entry` is ready.
+///   Publishes `remapped` to every subscriber when the name had a life before (not on
+///   its very first bind), then hands it the messages held while it restarted, in
+///   arrival order. `delivery` and `hold_capacity` rule the next restart. Fails with
+///   `invalid_spec` when the entry has no name or no actor.
+/// - `(unbind_atom, name, reason)` → `ok`: the life ended; `reason` is an `errc`.
+///   `restarting`: messages by name are held (up to `hold_capacity`, beyond it they
+///   fail with `hold_buffer_full`) or fail at once with `restarting`, per the last
+///   bind. `unknown_child` or `unknown_name` (child deleted or terminated): held
+///   messages fail with that reason and the name is forgotten, so later messages
+///   fail with `unknown_name`. Any other reason (`quarantined`, ...): held messages
+///   fail with it, and so do later messages, until the name binds again. Unbinding
+///   a name the registry does not know is a no-op.
+/// - `(call_atom, name, payload)` → `payload`: forwards `(call_atom, payload)` to
+///   the current life, which answers the caller directly.
+/// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)`. A held
+///   cast is answered once it reached the new life (or failed).
+/// - `(lookup_atom, name)` → `registry_entry` (`peer_id` -1 and no actor while restarting).
+/// - `(names_atom)` → every registered name's entry, sorted by name.
+/// - `(caf::subscribe_atom, subscriber)` → `ok`: `subscriber` receives `remapped`
+///   until it goes down.
+using registry_actor = caf::typed_actor<
+    caf::replies_to<bind_atom, registry_entry, restart_delivery, std::uint64_t>::with<caf::ok_atom>,
+    caf::replies_to<unbind_atom, std::string, std::uint8_t>::with<caf::ok_atom>,
+    caf::replies_to<call_atom, std::string, payload>::with<payload>,
+    caf::replies_to<cast_atom, std::string, payload>::with<void>,
+    caf::replies_to<lookup_atom, std::string>::with<registry_entry>,
+    caf::replies_to<names_atom>::with<std::vector<registry_entry>>,
+    caf::replies_to<caf::subscribe_atom, caf::actor>::with<caf::ok_atom>>;
+
+/// Holds the registry's routing table and subscribers.
+struct registry_state {
+  /// Names where messages for a name go.
+  enum class status : std::uint8_t {
+    /// Sends them to the life in `entry.actor`.
+    bound,
+    /// Holds them for the next life, or fails them with `restarting`, per `delivery`.
+    restarting,
+    /// Fails them with `removed_reason`.
+    removed,
+  };
+
+  /// Holds one message that waits for the next life of its cell.
+  struct held_message {
+    /// Tells a call (answered by the cell) from a cast.
+    bool is_call = false;
+    /// Holds the message's bytes.
+    payload data;
+    /// Answers the sender once the message reached a life or failed.
+    caf::response_promise promise;
+  };
+
+  /// Holds everything known about one logical name.
+  struct record {
+    /// Describes the current life (`peer_id` -1 and no actor unless bound).
+    registry_entry entry;
+    /// Says where messages go.
+    status state = status::bound;
+    /// Holds the peer id of the last life, reported as `old_peer_id` on the next bind.
+    std::int32_t last_peer_id = -1;
+    /// Says what a restart does to messages, per the last bind.
+    restart_delivery delivery = restart_delivery::hold;
+    /// Bounds `held`, per the last bind.
+    std::uint64_t hold_capacity = 0;
+    /// Holds messages for the next life, in arrival order.
+    std::deque<held_message> held;
+    /// Holds the reason the name was removed (valid when `state == removed`).
+    errc removed_reason = errc::unknown_name;
+  };
+
+  /// Maps logical names to their records, sorted by name.
+  std::map<std::string, record, std::less<>> names;
+  /// Lists the actors that receive `remapped`.
+  std::vector<caf::actor> subscribers;
+
+  /// Fails messages still held when the registry stops, so that no caller waits forever.
+  ~registry_state();
+
+  /// Names the actor in CAF's diagnostics.
+  static inline const char* name = "cellhub_registry";
+};
+
+/// Returns the registry's behavior. Spawn it with `spawn_registry`: CAF 0.17 trips
+/// UBSan when a function-based actor is spawned without arguments.
+registry_actor::behavior_type registry(registry_actor::stateful_pointer<registry_state> self);
+
+/// Spawns a registry with no names and no subscribers.
+registry_actor spawn_registry(caf::actor_system& sys);
+
+} // namespace cellhub::actors

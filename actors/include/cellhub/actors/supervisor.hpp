@@ -1,0 +1,48 @@
+#pragma once
+
+#include "cellhub/actors/child_spec.hpp"
+
+#include <caf/actor.hpp>
+#include <caf/fwd.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace cellhub::transport {
+class hub_host;
+}
+
+namespace cellhub::actors {
+
+/// Holds what every supervisor of one tree shares.
+struct tree_context {
+  /// Hosts the cells.
+  std::shared_ptr<transport::hub_host> hub;
+  /// Watches every cell's doorbell and pidfd.
+  caf::actor watcher;
+  /// Maps logical names to current lives.
+  caf::actor registry;
+  /// Receives one-way messages from cells (optional).
+  caf::actor sink;
+};
+
+/// Spawns a supervisor for `spec` (which must validate) under `parent`, which it
+/// reports to as child `child` (pass an invalid actor for a root supervisor).
+///
+/// Protocol (OTP's supervisor API):
+/// - `(which_atom)` → `std::vector<child_info>`, in start order;
+/// - `(count_atom)` → `child_counts`;
+/// - `(restart_atom, name)` → `ok`: starts a stopped or quarantined child;
+/// - `(terminate_atom, name)` → `ok`: stops a child, keeping its spec;
+/// - `(caf::delete_atom, name)` → `ok`: forgets a child that does not run;
+/// - `(resize_atom, uint64_t replicas)` → `ok`: resizes a simple_one_for_one pool;
+/// - `(caf::subscribe_atom, actor)` → `ok`: the actor receives every `lifecycle_event`
+///   of this supervisor and of the supervisors below it;
+/// - `(shutdown_atom)` → `ok`: stops the children in reverse start order, then exits
+///   with `exit_reason::user_shutdown`.
+/// It exits with `errc::reached_max_restart_intensity` (context: the child and cause)
+/// when it gives up, after stopping its children in reverse start order.
+caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
+                            caf::actor parent = {}, std::uint64_t child = 0);
+
+} // namespace cellhub::actors

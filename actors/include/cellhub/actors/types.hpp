@@ -1,0 +1,58 @@
+#pragma once
+
+// Every atom and message type of the actor layer, in one CAF type-id block.
+// Register them with `cellhub::actors::add_message_types(cfg)` (see embedding.hpp).
+
+#include "cellhub/actors/lifecycle_event.hpp"
+#include "cellhub/actors/messages.hpp"
+#include "cellhub/actors/payload.hpp"
+
+#include <caf/type_id.hpp>
+
+#include <vector>
+
+CAF_BEGIN_TYPE_ID_BLOCK(cellhub, caf::first_custom_type_id)
+
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::payload))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::lifecycle_event))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::watch_request))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::peer_dead))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::cell_end))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::remapped))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::registry_entry))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_info))
+CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_counts))
+CAF_ADD_TYPE_ID(cellhub, (std::vector<cellhub::actors::child_info>))
+CAF_ADD_TYPE_ID(cellhub, (std::vector<cellhub::actors::registry_entry>))
+
+// Traffic with cells.
+CAF_ADD_ATOM(cellhub, cellhub::actors, call_atom, "call")
+CAF_ADD_ATOM(cellhub, cellhub::actors, cast_atom, "cast")
+CAF_ADD_ATOM(cellhub, cellhub::actors, cell_msg_atom, "cell_msg")
+// Doorbell watcher.
+CAF_ADD_ATOM(cellhub, cellhub::actors, watch_atom, "watch")
+CAF_ADD_ATOM(cellhub, cellhub::actors, unwatch_atom, "unwatch")
+CAF_ADD_ATOM(cellhub, cellhub::actors, rang_atom, "rang")
+// Peer actor life.
+CAF_ADD_ATOM(cellhub, cellhub::actors, started_atom, "started")
+CAF_ADD_ATOM(cellhub, cellhub::actors, ready_atom, "ready")
+CAF_ADD_ATOM(cellhub, cellhub::actors, start_tmo_atom, "start_tmo")
+CAF_ADD_ATOM(cellhub, cellhub::actors, hang_atom, "hangcheck")
+CAF_ADD_ATOM(cellhub, cellhub::actors, stop_atom, "stop")
+CAF_ADD_ATOM(cellhub, cellhub::actors, sigterm_atom, "sigterm")
+CAF_ADD_ATOM(cellhub, cellhub::actors, sigkill_atom, "sigkill")
+// Supervisor control (OTP's API) and timers.
+CAF_ADD_ATOM(cellhub, cellhub::actors, which_atom, "which")
+CAF_ADD_ATOM(cellhub, cellhub::actors, count_atom, "count")
+CAF_ADD_ATOM(cellhub, cellhub::actors, restart_atom, "restart")
+CAF_ADD_ATOM(cellhub, cellhub::actors, terminate_atom, "terminate")
+CAF_ADD_ATOM(cellhub, cellhub::actors, resize_atom, "resize")
+CAF_ADD_ATOM(cellhub, cellhub::actors, backoff_atom, "backoff")
+CAF_ADD_ATOM(cellhub, cellhub::actors, shutdown_atom, "shutdown")
+// Registry.
+CAF_ADD_ATOM(cellhub, cellhub::actors, lookup_atom, "lookup")
+CAF_ADD_ATOM(cellhub, cellhub::actors, bind_atom, "bind")
+CAF_ADD_ATOM(cellhub, cellhub::actors, unbind_atom, "unbind")
+CAF_ADD_ATOM(cellhub, cellhub::actors, names_atom, "names")
+
+CAF_END_TYPE_ID_BLOCK(cellhub)

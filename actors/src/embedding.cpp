@@ -1,0 +1,106 @@
+#include "cellhub/actors/embedding.hpp"
+
+#include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/actors/registry.hpp"
+#include "cellhub/actors/supervisor.hpp"
+#include "cellhub/transport/hub_host.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace cellhub::actors {
+
+void prepare_config(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::cellhub>();
+  add_error_category(cfg);
+  const auto cores = std::max(1u, std::thread::hardware_concurrency());
+  cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
+}
+
+caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
+                                                        std::string hub_path, supervisor_spec root,
+                                                        tree_options options) {
+  if (auto problem = root.validate())
+    return make_error(errc::invalid_spec, *problem);
+  auto hub = transport::hub_host::create(std::move(hub_path), options.hub);
+  if (!hub)
+    return make_error(hub.error());
+  supervision_tree tree;
+  tree.sys_ = &sys;
+  tree.hub_ = std::move(hub).value();
+  tree.watcher_ = spawn_doorbell_watcher(sys);
+  tree.registry_ = caf::actor_cast<caf::actor>(spawn_registry(sys));
+  tree.root_ = spawn_supervisor(
+      sys, std::move(root), tree_context{tree.hub_, tree.watcher_, tree.registry_, options.sink});
+  return tree;
+}
+
+supervision_tree::supervision_tree(supervision_tree&& other) noexcept
+    : sys_{std::exchange(other.sys_, nullptr)}
+    , hub_{std::move(other.hub_)}
+    , watcher_{std::move(other.watcher_)}
+    , registry_{std::move(other.registry_)}
+    , root_{std::move(other.root_)}
+    , stopped_{std::exchange(other.stopped_, true)} {}
+
+supervision_tree& supervision_tree::operator=(supervision_tree&& other) noexcept {
+  if (this != &other) {
+    if (!stopped_ && sys_ != nullptr)
+      stop();
+    sys_ = std::exchange(other.sys_, nullptr);
+    hub_ = std::move(other.hub_);
+    watcher_ = std::move(other.watcher_);
+    registry_ = std::move(other.registry_);
+    root_ = std::move(other.root_);
+    stopped_ = std::exchange(other.stopped_, true);
+  }
+  return *this;
+}
+
+supervision_tree::~supervision_tree() {
+  if (!stopped_ && sys_ != nullptr)
+    stop();
+}
+
+caf::error supervision_tree::stop(std::chrono::milliseconds timeout) {
+  if (stopped_ || sys_ == nullptr)
+    return caf::exit_reason::user_shutdown;
+  stopped_ = true;
+  caf::error reason = caf::exit_reason::user_shutdown;
+  {
+    caf::scoped_actor self{*sys_};
+    self->monitor(root_);
+    self->send(root_, shutdown_atom_v);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool down = false;
+    while (!down) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      self->receive(
+          [&](caf::down_msg& msg) {
+            if (msg.source == root_.address()) {
+              reason = std::move(msg.reason);
+              down = true;
+            }
+          },
+          [&](caf::ok_atom) {},
+          caf::others >>
+              [](caf::message_view&) -> caf::result<caf::message> { return caf::message{}; },
+          caf::after(std::max(left, std::chrono::milliseconds{0})) >>
+              [&] {
+                // The tree did not stop in time: take it down hard; the peer actors'
+                // processes die with them.
+                caf::anon_send_exit(root_, caf::exit_reason::kill);
+                down = true;
+              });
+    }
+  }
+  caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
+  return reason;
+}
+
+} // namespace cellhub::actors

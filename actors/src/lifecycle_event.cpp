@@ -1,0 +1,27 @@
+#include "cellhub/actors/lifecycle_event.hpp"
+
+namespace cellhub::actors {
+
+std::string_view to_string(event_kind kind) noexcept {
+  switch (kind) {
+  case event_kind::started:
+    return "started";
+  case event_kind::ready:
+    return "ready";
+  case event_kind::died:
+    return "died";
+  case event_kind::restarting:
+    return "restarting";
+  case event_kind::remapped:
+    return "remapped";
+  case event_kind::quarantined:
+    return "quarantined";
+  case event_kind::escalated:
+    return "escalated";
+  case event_kind::stopped:
+    return "stopped";
+  }
+  return "unknown";
+}
+
+} // namespace cellhub::actors

@@ -1,0 +1,433 @@
+#include "cellhub/actors/supervisor.hpp"
+
+#include "cellhub/actors/error.hpp"
+#include "cellhub/actors/peer_actor.hpp"
+#include "cellhub/actors/supervision_core.hpp"
+#include "cellhub/actors/types.hpp"
+#include "cellhub/transport/log.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <unordered_map>
+
+namespace cellhub::actors {
+namespace {
+
+namespace tr = cellhub::transport;
+using clock_type = std::chrono::steady_clock;
+using command = supervision_command;
+
+// What the supervisor knows about a child's current life, beyond the core's view.
+struct life {
+  caf::actor actor;
+  std::int32_t peer_id = -1;
+  std::int32_t previous_peer_id = -1;
+  std::uint32_t incarnation = 0;
+  std::int32_t pid = 0;
+};
+
+struct supervisor_state {
+  std::unique_ptr<supervision_core> core;
+  tree_context context;
+  caf::actor parent;
+  std::uint64_t child_in_parent = 0;
+  std::unordered_map<std::uint64_t, life> lives;
+  std::unordered_map<caf::actor_addr, std::uint64_t> by_actor;
+  std::vector<caf::actor> subscribers;
+  bool reported_ready = false;
+  caf::error exit_reason = caf::exit_reason::user_shutdown;
+
+  static inline const char* name = "cellhub.supervisor";
+};
+
+using supervisor_actor_type = caf::stateful_actor<supervisor_state>;
+
+std::int64_t realtime_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+void publish(supervisor_actor_type* self, lifecycle_event event) {
+  auto& st = self->state;
+  for (const auto& subscriber : st.subscribers)
+    self->send(subscriber, event);
+  if (st.parent)
+    self->send(st.parent, std::move(event));
+}
+
+lifecycle_event event_for(supervisor_actor_type* self, event_kind kind, std::uint64_t id) {
+  auto& st = self->state;
+  lifecycle_event event;
+  event.ts_ns = realtime_ns();
+  event.kind = kind;
+  event.supervisor = st.core->spec().name;
+  if (const auto* child = st.core->find(id))
+    event.name = child->spec.name();
+  if (auto it = st.lives.find(id); it != st.lives.end()) {
+    event.peer_id = it->second.peer_id;
+    event.incarnation = it->second.incarnation;
+    event.pid = it->second.pid;
+  }
+  return event;
+}
+
+const cell_spec* cell_of(const supervised_child& child) {
+  return std::get_if<cell_spec>(&child.spec.what);
+}
+
+void report_ready_once(supervisor_actor_type* self) {
+  auto& st = self->state;
+  if (st.reported_ready || !st.parent)
+    return;
+  for (const auto& child : st.core->children())
+    if (child.state == child_state::idle || child.state == child_state::starting ||
+        child.state == child_state::restarting)
+      return;
+  st.reported_ready = true;
+  self->send(st.parent, ready_atom_v, st.child_in_parent, std::int32_t{-1}, std::uint32_t{0},
+             std::int32_t{0});
+}
+
+void start_child(supervisor_actor_type* self, std::uint64_t id) {
+  auto& st = self->state;
+  const auto* child = st.core->find(id);
+  caf::actor actor;
+  if (const auto* cell = cell_of(*child)) {
+    actor =
+        spawn_peer_actor(self, peer_config{*cell, st.context.hub, st.context.watcher,
+                                           caf::actor_cast<caf::actor>(self), st.context.sink, id});
+  } else {
+    actor = spawn_supervisor(self->system(), std::get<supervisor_spec>(child->spec.what),
+                             st.context, caf::actor_cast<caf::actor>(self), id);
+    publish(self, event_for(self, event_kind::started, id));
+  }
+  self->monitor(actor);
+  auto& current = st.lives[id];
+  current.actor = actor;
+  st.by_actor[actor.address()] = id;
+}
+
+void execute(supervisor_actor_type* self, const supervision_core::commands& commands) {
+  auto& st = self->state;
+  for (const auto& cmd : commands) {
+    switch (cmd.what) {
+    case command::kind::start:
+      start_child(self, cmd.child);
+      break;
+    case command::kind::stop:
+      if (auto it = st.lives.find(cmd.child); it != st.lives.end() && it->second.actor) {
+        const auto* child = st.core->find(cmd.child);
+        if (child && child->spec.is_supervisor())
+          caf::anon_send(it->second.actor, shutdown_atom_v); // its `ok` is of no use here
+        else
+          self->send(it->second.actor, stop_atom_v);
+      }
+      break;
+    case command::kind::restarting: {
+      auto event = event_for(self, event_kind::restarting, cmd.child);
+      event.delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(cmd.delay).count();
+      publish(self, std::move(event));
+      break;
+    }
+    case command::kind::timer:
+      self->delayed_send(self, cmd.delay, backoff_atom_v, cmd.timer);
+      break;
+    case command::kind::quarantine: {
+      auto event = event_for(self, event_kind::quarantined, cmd.child);
+      event.cause = cmd.cause;
+      tr::logger()->error("supervisor \"{}\": child \"{}\" quarantined after {}",
+                          st.core->spec().name, event.name, cmd.cause);
+      publish(self, std::move(event));
+      break;
+    }
+    case command::kind::escalate: {
+      auto event = event_for(self, event_kind::escalated, cmd.child);
+      event.cause = cmd.cause;
+      tr::logger()->error("supervisor \"{}\" gives up: {}", st.core->spec().name, cmd.cause);
+      publish(self, std::move(event));
+      st.exit_reason = make_error(errc::reached_max_restart_intensity, cmd.cause);
+      break;
+    }
+    case command::kind::exit:
+      self->quit(st.exit_reason);
+      return;
+    }
+  }
+  report_ready_once(self);
+}
+
+exit_kind classify(const caf::error& reason, std::string& cause) {
+  if (!reason) {
+    cause = "normal";
+    return exit_kind::normal;
+  }
+  if (reason == caf::exit_reason::user_shutdown) {
+    cause = "shutdown";
+    return exit_kind::shutdown;
+  }
+  if (reason.category() == error_category()) {
+    const auto code = static_cast<errc>(reason.code());
+    cause = std::string{to_string(code)};
+    switch (code) {
+    case errc::hung:
+      return exit_kind::hung;
+    case errc::start_failed:
+      return exit_kind::start_failed;
+    case errc::protocol_violation:
+      return exit_kind::protocol_violation;
+    default:
+      return exit_kind::crashed;
+    }
+  }
+  cause = caf::to_string(reason);
+  return exit_kind::crashed;
+}
+
+void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
+  auto& st = self->state;
+  auto found = st.by_actor.find(down.source);
+  if (found == st.by_actor.end())
+    return;
+  const auto id = found->second;
+  st.by_actor.erase(found);
+  const auto* child = st.core->find(id);
+  if (child == nullptr)
+    return;
+  const bool requested = child->state == child_state::stopping || st.core->stopping();
+  const bool is_cell = !child->spec.is_supervisor();
+  const auto name = child->spec.name();
+
+  std::string cause;
+  const auto ending = classify(down.reason, cause);
+  auto event = event_for(self, requested ? event_kind::stopped : event_kind::died, id);
+  event.cause = cause;
+  if (auto end = cell_end_of(down.reason)) {
+    event.exit_code = end->exit_code;
+    event.signal = end->signal;
+    if (!end->detail.empty())
+      event.cause += ": " + end->detail;
+  } else if (ending == exit_kind::normal) {
+    event.exit_code = 0;
+  }
+  const auto full_cause = event.cause;
+  publish(self, std::move(event));
+
+  if (auto it = st.lives.find(id); it != st.lives.end()) {
+    it->second.previous_peer_id = it->second.peer_id;
+    it->second.actor = nullptr;
+  }
+  auto commands = st.core->on_down(id, ending, full_cause, clock_type::now());
+  if (is_cell && st.context.registry) {
+    const auto* after = st.core->find(id);
+    errc reason = errc::restarting;
+    if (after == nullptr || after->state == child_state::stopped || st.core->stopping())
+      reason = errc::unknown_name;
+    else if (after->state == child_state::quarantined)
+      reason = errc::quarantined;
+    caf::anon_send(st.context.registry, unbind_atom_v, name, static_cast<std::uint8_t>(reason));
+  }
+  if (st.core->find(id) == nullptr)
+    st.lives.erase(id);
+  execute(self, commands);
+}
+
+std::optional<std::uint64_t> id_of(supervisor_state& st, const std::string& name) {
+  if (const auto* child = st.core->find(name))
+    return child->id;
+  return std::nullopt;
+}
+
+caf::error problem_to_error(const std::string& problem, const std::string& name) {
+  if (problem == "unknown_child")
+    return make_error(errc::unknown_child, name);
+  if (problem == "running")
+    return make_error(errc::running, name);
+  if (problem == "simple_one_for_one")
+    return make_error(errc::simple_one_for_one, name);
+  if (problem == "restarting")
+    return make_error(errc::restarting, name);
+  return make_error(errc::invalid_spec, problem);
+}
+
+// Publishes that child `id`'s life is ready (and remapped) and lets the core go on.
+void on_life_ready(supervisor_actor_type* self, std::uint64_t id) {
+  auto& st = self->state;
+  publish(self, event_for(self, event_kind::ready, id));
+  auto& current = st.lives[id];
+  if (current.previous_peer_id >= 0 && current.peer_id >= 0) {
+    auto event = event_for(self, event_kind::remapped, id);
+    event.old_peer_id = current.previous_peer_id;
+    publish(self, std::move(event));
+  }
+  execute(self, st.core->on_ready(id, clock_type::now()));
+}
+
+caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree_context context,
+                         caf::actor parent, std::uint64_t child_in_parent) {
+  auto& st = self->state;
+  st.core = std::make_unique<supervision_core>(std::move(spec));
+  st.context = std::move(context);
+  st.parent = std::move(parent);
+  st.child_in_parent = child_in_parent;
+  if (st.parent)
+    self->link_to(st.parent);
+  // Children are linked to us; their ends arrive as down messages. An exit from
+  // the parent means the tree above is gone: stop in order.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (msg.source == self->state.parent.address() && msg.reason)
+      execute(self, self->state.core->shutdown(clock_type::now()));
+  });
+  self->set_down_handler([=](caf::down_msg& msg) { on_child_down(self, msg); });
+  execute(self, st.core->start(clock_type::now()));
+
+  return {
+      [=](started_atom, std::uint64_t id, std::int32_t peer_id, std::uint32_t incarnation,
+          std::int32_t pid) {
+        auto& s = self->state;
+        auto& current = s.lives[id];
+        current.peer_id = peer_id;
+        current.incarnation = incarnation;
+        current.pid = pid;
+        publish(self, event_for(self, event_kind::started, id));
+      },
+      [=](ready_atom, std::uint64_t id, std::int32_t peer_id, std::uint32_t incarnation,
+          std::int32_t pid) {
+        auto& s = self->state;
+        const auto* child = s.core->find(id);
+        if (child == nullptr)
+          return;
+        auto& current = s.lives[id];
+        const auto* cell = cell_of(*child);
+        if (cell == nullptr || !s.context.registry) {
+          on_life_ready(self, id);
+          return;
+        }
+        current.peer_id = peer_id;
+        current.incarnation = incarnation;
+        current.pid = pid;
+        // The life counts as ready once its name reaches it: whoever sees `ready`
+        // can use the name at once.
+        self->request(s.context.registry, caf::infinite, bind_atom_v,
+                      registry_entry{cell->name, peer_id, incarnation, pid, current.actor},
+                      cell->during_restart, static_cast<std::uint64_t>(cell->hold_capacity))
+            .then([=, life_actor = current.actor](caf::ok_atom) {
+              // A life that died meanwhile (or was replaced) is not ready any more.
+              auto it = self->state.lives.find(id);
+              if (it != self->state.lives.end() && it->second.actor == life_actor)
+                on_life_ready(self, id);
+            });
+      },
+      [=](lifecycle_event& event) {
+        // From a supervisor below us: pass it up and out.
+        publish(self, std::move(event));
+      },
+      [=](backoff_atom, std::uint64_t timer) {
+        execute(self, self->state.core->on_timer(timer, clock_type::now()));
+      },
+      [=](which_atom) {
+        auto& s = self->state;
+        std::vector<child_info> out;
+        const auto now = clock_type::now();
+        for (const auto& child : s.core->children()) {
+          child_info info;
+          info.name = child.spec.name();
+          info.supervisor = child.spec.is_supervisor();
+          info.state = std::string{to_string(child.state)};
+          info.restarts = child.restarts;
+          info.last_cause = child.last_causes.empty() ? "" : child.last_causes.back();
+          if (child.ready_since)
+            info.uptime_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since)
+                    .count();
+          if (auto it = s.lives.find(child.id); it != s.lives.end()) {
+            info.peer_id = it->second.peer_id;
+            info.incarnation = it->second.incarnation;
+            info.pid = it->second.pid;
+            info.actor = it->second.actor;
+          }
+          out.push_back(std::move(info));
+        }
+        return out;
+      },
+      [=](count_atom) {
+        child_counts counts;
+        for (const auto& child : self->state.core->children()) {
+          ++counts.specs;
+          if (child.state == child_state::running || child.state == child_state::starting)
+            ++counts.active;
+          if (child.spec.is_supervisor())
+            ++counts.supervisors;
+          else
+            ++counts.workers;
+        }
+        return counts;
+      },
+      [=](restart_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+        auto& s = self->state;
+        auto id = id_of(s, name);
+        if (!id)
+          return make_error(errc::unknown_child, name);
+        std::string problem;
+        auto commands = s.core->restart_child(*id, &problem);
+        if (!problem.empty())
+          return problem_to_error(problem, name);
+        execute(self, commands);
+        return caf::ok_atom_v;
+      },
+      [=](terminate_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+        auto& s = self->state;
+        auto id = id_of(s, name);
+        if (!id)
+          return make_error(errc::unknown_child, name);
+        std::string problem;
+        auto commands = s.core->terminate_child(*id, &problem);
+        if (!problem.empty())
+          return problem_to_error(problem, name);
+        execute(self, commands);
+        return caf::ok_atom_v;
+      },
+      [=](caf::delete_atom, const std::string& name) -> caf::result<caf::ok_atom> {
+        auto& s = self->state;
+        auto id = id_of(s, name);
+        if (!id)
+          return make_error(errc::unknown_child, name);
+        std::string problem;
+        if (!s.core->delete_child(*id, &problem))
+          return problem_to_error(problem, name);
+        s.lives.erase(*id);
+        if (s.context.registry)
+          caf::anon_send(s.context.registry, unbind_atom_v, name,
+                         static_cast<std::uint8_t>(errc::unknown_child));
+        return caf::ok_atom_v;
+      },
+      [=](resize_atom, std::uint64_t replicas) -> caf::result<caf::ok_atom> {
+        std::string problem;
+        auto commands = self->state.core->resize(replicas, &problem);
+        if (!problem.empty())
+          return make_error(errc::invalid_spec, problem);
+        execute(self, commands);
+        return caf::ok_atom_v;
+      },
+      [=](caf::subscribe_atom, caf::actor subscriber) {
+        self->state.subscribers.push_back(std::move(subscriber));
+        return caf::ok_atom_v;
+      },
+      [=](shutdown_atom) {
+        execute(self, self->state.core->shutdown(clock_type::now()));
+        return caf::ok_atom_v;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
+                            caf::actor parent, std::uint64_t child) {
+  return sys.spawn(supervisor, std::move(spec), std::move(context), std::move(parent), child);
+}
+
+} // namespace cellhub::actors
