@@ -3,6 +3,7 @@
 //   echo     answer each request with the checksummed reversal of its payload
 //            (status 1 if the request's checksum was wrong); answer a host goodbye
 //            with a goodbye and exit 0
+//   reverse  answer each request with its payload reversed (status 0)
 //   idle     take messages and do nothing with them
 //   goodbye  say goodbye right after READY and exit 0
 //   crash-on-start  exit 3 before attaching
@@ -12,6 +13,7 @@
 
 #include "cellhub/transport/cell.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -30,7 +32,9 @@ std::string option(int argc, char** argv, std::string_view name, std::string fal
   return fallback;
 }
 
-int serve(tr::cell& self, bool echo) {
+enum class answer { none, checksummed, reversed };
+
+int serve(tr::cell& self, answer how) {
   for (;;) {
     auto next = self.receive(std::chrono::seconds{10});
     if (!next) {
@@ -43,22 +47,25 @@ int serve(tr::cell& self, bool echo) {
       (void)self.goodbye();
       return 0;
     }
-    if (!echo || msg.kind != shm::message_kind::request)
+    if (how == answer::none || msg.kind != shm::message_kind::request)
       continue;
     const auto request = msg.payload.bytes();
-    const std::uint32_t status = cellhub::test::checksum_ok(request) ? 0 : 1;
-    auto answer = self.prepare(request.size());
-    while (!answer && answer.error().code == tr::errc::no_slot) {
+    const std::uint32_t status =
+      how == answer::reversed || cellhub::test::checksum_ok(request) ? 0 : 1;
+    auto reply = self.prepare(request.size());
+    while (!reply && reply.error().code == tr::errc::no_slot) {
       if (!self.wait_for_space(std::chrono::seconds{5}))
         return 4;
-      answer = self.prepare(request.size());
+      reply = self.prepare(request.size());
     }
-    if (!answer)
+    if (!reply)
       return 5;
-    if (status == 0)
-      cellhub::test::write_answer(request, answer.value().bytes());
+    if (how == answer::reversed)
+      std::reverse_copy(request.begin(), request.end(), reply.value().bytes().begin());
+    else if (status == 0)
+      cellhub::test::write_answer(request, reply.value().bytes());
     msg.payload.release();
-    auto sent = self.commit(answer.value(), shm::message_kind::reply, msg.msg_id, status);
+    auto sent = self.commit(reply.value(), shm::message_kind::reply, msg.msg_id, status);
     if (!sent)
       return sent.error().code == tr::errc::peer_dead ? 0 : 6;
   }
@@ -120,15 +127,17 @@ int main(int argc, char** argv) {
   }
   auto& self = attached.value();
   if (mode == "echo")
-    return serve(self, true);
+    return serve(self, answer::checksummed);
+  if (mode == "reverse")
+    return serve(self, answer::reversed);
   if (mode == "idle")
-    return serve(self, false);
+    return serve(self, answer::none);
   if (mode == "goodbye")
     return self.goodbye() ? 0 : 7;
   if (mode == "hostile") {
     if (!attack(self, option(argc, argv, "attack", "")))
       return 8;
-    return serve(self, false);
+    return serve(self, answer::none);
   }
   std::fprintf(stderr, "test_cell: unknown mode %s\n", mode.c_str());
   return 9;

@@ -1,0 +1,131 @@
+// embedded_tree — cellhub inside an application's own CAF actor system.
+//
+// Declares two worker cells under one_for_one, starts the tree, calls a worker
+// by name, kills it, and calls it by name again: the registry holds the second
+// call until the restarted life is ready. Prints every lifecycle event.
+//
+//   embedded_tree --cell-binary PATH [--hub-path P]
+// Exits 0 when both calls were answered, 1 otherwise.
+#include <cellhub/actors/embedding.hpp>
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <unistd.h>
+
+namespace ac = cellhub::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string option(int argc, char** argv, const std::string& name, std::string fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (argv[i] == "--" + name)
+      return argv[i + 1];
+  return fallback;
+}
+
+// Describes the tree: in code, the same thing a TOML file describes for `cellhub run`.
+ac::supervisor_spec make_tree(const std::string& cell_binary) {
+  ac::cell_spec worker;
+  worker.binary = cell_binary;
+  worker.args = {"--mode=reverse"}; // the test cell answers with the bytes reversed
+  worker.restart = ac::restart_type::permanent;
+  worker.backoff = {.min_delay = 0ms, .max_delay = 1s, .jitter = 0.2, .reset_after = 30s};
+  worker.during_restart = ac::restart_delivery::hold; // calls by name wait for the next life
+
+  ac::supervisor_spec root;
+  root.name = "root";
+  root.strategy = ac::restart_strategy::one_for_one;
+  root.max_restarts = 5;
+  root.period = 10s;
+  for (const char* name : {"worker-1", "worker-2"}) {
+    worker.name = name;
+    root.children.push_back(worker);
+  }
+  return root;
+}
+
+// Calls `name` with a text and prints the answer.
+bool call(caf::scoped_actor& self, const ac::supervision_tree& tree, const std::string& name) {
+  const std::string text = "a request for " + name + ", long enough to travel in a slot";
+  bool ok = false;
+  self->request(tree.registry(), 10s, ac::call_atom_v, name, ac::payload::from_string(text))
+    .receive(
+      [&](const ac::payload& reply) {
+        std::printf("reply from %s: \"%.*s\" (zero-copy: %s)\n", name.c_str(),
+                    static_cast<int>(reply.size()), reply.as_string().data(),
+                    reply.zero_copy() ? "yes" : "no");
+        ok = std::string{reply.as_string()} == std::string{text.rbegin(), text.rend()};
+      },
+      [&](const caf::error& err) {
+        std::printf("call to %s failed: %s\n", name.c_str(), self->system().render(err).c_str());
+      });
+  return ok;
+}
+
+// Prints lifecycle events until `name` reports `kind` (or nothing comes for 30 s).
+bool print_events_until(caf::scoped_actor& self, ac::event_kind kind, const std::string& name) {
+  for (;;) {
+    bool seen = false;
+    bool timed_out = false;
+    self->receive(
+      [&](const ac::lifecycle_event& e) {
+        std::printf("event %-10s %-9s peer_id=%d incarnation=%u pid=%d %s\n",
+                    std::string{ac::to_string(e.kind)}.c_str(), e.name.c_str(), e.peer_id,
+                    e.incarnation, e.pid, e.cause.c_str());
+        seen = e.kind == kind && e.name == name;
+      },
+      caf::after(30s) >> [&] { timed_out = true; });
+    if (seen || timed_out)
+      return seen;
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  const auto cell_binary = option(argc, argv, "cell-binary", "");
+  if (cell_binary.empty()) {
+    std::fprintf(stderr, "usage: embedded_tree --cell-binary PATH [--hub-path P]\n");
+    return 2;
+  }
+  const auto hub_path =
+    option(argc, argv, "hub-path", "/dev/shm/cellhub-embedded-" + std::to_string(::getpid()));
+
+  caf::actor_system_config cfg;
+  ac::prepare_config(cfg); // cellhub's message types, error names, scheduler size
+  caf::actor_system sys{cfg};
+
+  auto tree = ac::supervision_tree::start(sys, hub_path, make_tree(cell_binary));
+  if (!tree) {
+    std::fprintf(stderr, "cannot start: %s\n", sys.render(tree.error()).c_str());
+    return 1;
+  }
+  caf::scoped_actor self{sys};
+  self->request(tree->root(), 10s, caf::subscribe_atom_v, caf::actor{self})
+    .receive([](caf::ok_atom) {}, [](const caf::error&) {});
+  // Names are known to the registry once their first life is ready.
+  if (!print_events_until(self, ac::event_kind::ready, "worker-2"))
+    return 1;
+
+  bool ok = call(self, *tree, "worker-1");
+
+  ac::registry_entry entry;
+  self->request(tree->registry(), 10s, ac::lookup_atom_v, std::string{"worker-1"})
+    .receive([&](ac::registry_entry& e) { entry = std::move(e); }, [](const caf::error&) {});
+  if (entry.pid <= 0)
+    return 1;
+  std::printf("killing worker-1 (pid %d)\n", entry.pid);
+  ::kill(entry.pid, SIGKILL);
+
+  // Once the death is known, calls by name wait for the next life.
+  ok = print_events_until(self, ac::event_kind::died, "worker-1") && ok;
+  ok = call(self, *tree, "worker-1") && ok;
+  ok = print_events_until(self, ac::event_kind::remapped, "worker-1") && ok;
+  tree->stop();
+  return ok ? 0 : 1;
+}
