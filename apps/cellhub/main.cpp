@@ -1,20 +1,88 @@
-// cellhub — command-line front end. For now it reports its version and the
-// transport's error vocabulary; `run`, `check` and remote control follow.
-#include "cellhub/transport/error.hpp"
+// cellhub — runs a supervised cell cluster from a TOML file, shows it live, and
+// controls a running one. Exit codes: 0 clean stop, 1 runtime error, 2 bad
+// configuration or usage, 3 supervision gave up.
+#include "cellhub/cli/commands.hpp"
+
+#include <cellhub/apps/duration.hpp>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+namespace {
+
+namespace cli = cellhub::cli;
+
+std::filesystem::path program_dir(const char* argv0) {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec)
+    self = std::filesystem::absolute(argv0);
+  return self.parent_path();
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"cellhub: supervised cell processes over shared memory"};
   app.set_version_flag("--version", std::string{"cellhub "} + CELLHUB_VERSION);
-  auto* errors = app.add_subcommand("errors", "List the transport's error codes");
-  CLI11_PARSE(app, argc, argv);
-  if (errors->parsed()) {
-    for (auto code : cellhub::transport::all_errcs)
-      fmt::print("{}\n", cellhub::transport::to_string(code));
-    return 0;
+  app.require_subcommand(1);
+
+  cli::run_options run;
+  std::string duration_text;
+  auto* run_cmd = app.add_subcommand("run", "Run a cluster from CONFIG until Ctrl-C");
+  run_cmd->add_option("config", run.config, "Cluster configuration (TOML)")->required();
+  run_cmd->add_option("--events", run.events_file, "Write lifecycle events as JSON lines");
+  run_cmd->add_option("--duration", duration_text, "Stop cleanly after D (e.g. 10s)");
+  run_cmd->add_option("--chaos", run.chaos_rate, "Kill RATE random cells per second (SIGKILL)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
+  run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
+  run_cmd->add_flag("--plain", run.plain, "Print plain lines even on a terminal");
+
+  std::string check_config;
+  auto* check_cmd = app.add_subcommand("check", "Validate CONFIG and print the resolved tree");
+  check_cmd->add_option("config", check_config, "Cluster configuration (TOML)")->required();
+
+  std::string endpoint;
+  bool json = false;
+  std::string restart_name;
+  auto* status_cmd = app.add_subcommand("status", "Show a running cluster's cells");
+  auto* restart_cmd = app.add_subcommand("restart", "Restart one cell of a running cluster");
+  auto* stop_cmd = app.add_subcommand("stop", "Stop a running cluster in order");
+  restart_cmd->add_option("name", restart_name, "The cell's logical name")->required();
+  for (auto* cmd : {status_cmd, restart_cmd, stop_cmd}) {
+    cmd->add_option("--connect", endpoint, "HOST:PORT of `cellhub run --listen`")->required();
+    cmd->add_flag("--json", json, "Print JSON");
   }
-  fmt::print("cellhub {}: the demo cluster (`cellhub run`) is not built yet.\n", CELLHUB_VERSION);
-  return 0;
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help and version to stdout (exit 0) and errors to stderr.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : cli::exit_bad_usage;
+  }
+
+  const auto here = program_dir(argv[0]);
+  if (run_cmd->parsed()) {
+    if (!duration_text.empty()) {
+      run.duration = cellhub::apps::parse_duration(duration_text);
+      if (!run.duration) {
+        std::fprintf(stderr, "cellhub: --duration: '%s' is not a duration (e.g. 500ms, 10s)\n",
+                     duration_text.c_str());
+        return cli::exit_bad_usage;
+      }
+    }
+    run.program_dir = here;
+    return cli::run_cluster(run);
+  }
+  if (check_cmd->parsed())
+    return cli::check_config(check_config, here);
+  if (status_cmd->parsed())
+    return cli::remote_command(cli::remote_action::status, endpoint, {}, json);
+  if (restart_cmd->parsed())
+    return cli::remote_command(cli::remote_action::restart, endpoint, restart_name, json);
+  return cli::remote_command(cli::remote_action::stop, endpoint, {}, json);
 }

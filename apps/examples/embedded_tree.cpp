@@ -54,16 +54,17 @@ bool call(caf::scoped_actor& self, const ac::supervision_tree& tree, const std::
   const std::string text = "a request for " + name + ", long enough to travel in a slot";
   bool ok = false;
   self->request(tree.registry(), 10s, ac::call_atom_v, name, ac::payload::from_string(text))
-    .receive(
-      [&](const ac::payload& reply) {
-        std::printf("reply from %s: \"%.*s\" (zero-copy: %s)\n", name.c_str(),
-                    static_cast<int>(reply.size()), reply.as_string().data(),
-                    reply.zero_copy() ? "yes" : "no");
-        ok = std::string{reply.as_string()} == std::string{text.rbegin(), text.rend()};
-      },
-      [&](const caf::error& err) {
-        std::printf("call to %s failed: %s\n", name.c_str(), self->system().render(err).c_str());
-      });
+      .receive(
+          [&](const ac::payload& reply) {
+            std::printf("reply from %s: \"%.*s\" (zero-copy: %s)\n", name.c_str(),
+                        static_cast<int>(reply.size()), reply.as_string().data(),
+                        reply.zero_copy() ? "yes" : "no");
+            ok = std::string{reply.as_string()} == std::string{text.rbegin(), text.rend()};
+          },
+          [&](const caf::error& err) {
+            std::printf("call to %s failed: %s\n", name.c_str(),
+                        self->system().render(err).c_str());
+          });
   return ok;
 }
 
@@ -73,13 +74,13 @@ bool print_events_until(caf::scoped_actor& self, ac::event_kind kind, const std:
     bool seen = false;
     bool timed_out = false;
     self->receive(
-      [&](const ac::lifecycle_event& e) {
-        std::printf("event %-10s %-9s peer_id=%d incarnation=%u pid=%d %s\n",
-                    std::string{ac::to_string(e.kind)}.c_str(), e.name.c_str(), e.peer_id,
-                    e.incarnation, e.pid, e.cause.c_str());
-        seen = e.kind == kind && e.name == name;
-      },
-      caf::after(30s) >> [&] { timed_out = true; });
+        [&](const ac::lifecycle_event& e) {
+          std::printf("event %-10s %-9s peer_id=%d incarnation=%u pid=%d %s\n",
+                      std::string{ac::to_string(e.kind)}.c_str(), e.name.c_str(), e.peer_id,
+                      e.incarnation, e.pid, e.cause.c_str());
+          seen = e.kind == kind && e.name == name;
+        },
+        caf::after(30s) >> [&] { timed_out = true; });
     if (seen || timed_out)
       return seen;
   }
@@ -94,7 +95,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const auto hub_path =
-    option(argc, argv, "hub-path", "/dev/shm/cellhub-embedded-" + std::to_string(::getpid()));
+      option(argc, argv, "hub-path", "/dev/shm/cellhub-embedded-" + std::to_string(::getpid()));
 
   caf::actor_system_config cfg;
   ac::prepare_config(cfg); // cellhub's message types, error names, scheduler size
@@ -107,7 +108,7 @@ int main(int argc, char** argv) {
   }
   caf::scoped_actor self{sys};
   self->request(tree->root(), 10s, caf::subscribe_atom_v, caf::actor{self})
-    .receive([](caf::ok_atom) {}, [](const caf::error&) {});
+      .receive([](caf::ok_atom) {}, [](const caf::error&) {});
   // Names are known to the registry once their first life is ready.
   if (!print_events_until(self, ac::event_kind::ready, "worker-2"))
     return 1;
@@ -116,7 +117,7 @@ int main(int argc, char** argv) {
 
   ac::registry_entry entry;
   self->request(tree->registry(), 10s, ac::lookup_atom_v, std::string{"worker-1"})
-    .receive([&](ac::registry_entry& e) { entry = std::move(e); }, [](const caf::error&) {});
+      .receive([&](ac::registry_entry& e) { entry = std::move(e); }, [](const caf::error&) {});
   if (entry.pid <= 0)
     return 1;
   std::printf("killing worker-1 (pid %d)\n", entry.pid);

@@ -51,7 +51,7 @@ int serve(tr::cell& self, answer how) {
       continue;
     const auto request = msg.payload.bytes();
     const std::uint32_t status =
-      how == answer::reversed || cellhub::test::checksum_ok(request) ? 0 : 1;
+        how == answer::reversed || cellhub::test::checksum_ok(request) ? 0 : 1;
     auto reply = self.prepare(request.size());
     while (!reply && reply.error().code == tr::errc::no_slot) {
       if (!self.wait_for_space(std::chrono::seconds{5}))

@@ -54,5 +54,8 @@ CAF_ADD_ATOM(cellhub, cellhub::actors, lookup_atom, "lookup")
 CAF_ADD_ATOM(cellhub, cellhub::actors, bind_atom, "bind")
 CAF_ADD_ATOM(cellhub, cellhub::actors, unbind_atom, "unbind")
 CAF_ADD_ATOM(cellhub, cellhub::actors, names_atom, "names")
+// The cellhub CLI's console: request load and chaos timers.
+CAF_ADD_ATOM(cellhub, cellhub::actors, load_atom, "load")
+CAF_ADD_ATOM(cellhub, cellhub::actors, chaos_atom, "chaos")
 
 CAF_END_TYPE_ID_BLOCK(cellhub)

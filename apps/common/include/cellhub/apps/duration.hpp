@@ -5,9 +5,9 @@
 
 #include <cctype>
 #include <charconv>
-#include <cstdint>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>

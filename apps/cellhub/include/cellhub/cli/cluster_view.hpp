@@ -1,0 +1,77 @@
+#pragma once
+
+#include "cellhub/actors/lifecycle_event.hpp"
+#include "cellhub/actors/messages.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cellhub::cli {
+
+/// Shows one child of the tree as the live view does.
+struct cell_row {
+  /// Holds the logical name.
+  std::string name;
+  /// Holds the supervisor it belongs to.
+  std::string supervisor;
+  /// Holds the current peer id, or -1.
+  std::int32_t peer_id = -1;
+  /// Holds the current incarnation.
+  std::uint32_t incarnation = 0;
+  /// Holds the current pid, or 0.
+  std::int32_t pid = 0;
+  /// Names the state: starting, running, restarting, stopped, quarantined, died.
+  std::string state = "starting";
+  /// Counts restarts seen.
+  std::uint32_t restarts = 0;
+  /// Holds the last cause of death.
+  std::string last_cause;
+  /// Holds when the current life became ready.
+  std::optional<std::chrono::steady_clock::time_point> ready_since;
+};
+
+/// Builds the cluster's live status from lifecycle events (no actors, no I/O):
+/// one row per child, request counters, and the last events.
+class cluster_view {
+public:
+  using clock = std::chrono::steady_clock;
+
+  /// Takes one event into account.
+  void apply(const actors::lifecycle_event& event, clock::time_point now);
+
+  /// Counts a request the load generator got an answer for (`ok`) or not.
+  void count_request(bool ok) noexcept { ++(ok ? served_ : failed_); }
+
+  /// Returns the rows, sorted by supervisor then name.
+  [[nodiscard]] std::vector<cell_row> rows() const;
+
+  /// Returns the rows as `child_info`s for remote status (uptime as of `now`).
+  [[nodiscard]] std::vector<actors::child_info> as_child_infos(clock::time_point now) const;
+
+  /// Renders the table for a terminal: a header, one line per row, counters and
+  /// the last events.
+  [[nodiscard]] std::string render_table(clock::time_point now) const;
+
+  /// Renders one line for a log (stdout is not a terminal).
+  [[nodiscard]] std::string render_line(clock::time_point now) const;
+
+  /// Counts requests answered correctly.
+  [[nodiscard]] std::uint64_t served() const noexcept { return served_; }
+  /// Counts requests that failed or got a wrong answer.
+  [[nodiscard]] std::uint64_t failed() const noexcept { return failed_; }
+
+private:
+  std::map<std::string, cell_row> rows_;
+  std::deque<std::string> recent_;
+  std::uint64_t served_ = 0;
+  std::uint64_t failed_ = 0;
+  std::uint64_t deaths_ = 0;
+  clock::time_point started_ = clock::now();
+};
+
+} // namespace cellhub::cli

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace cellhub::cli {
+
+/// Lists the exit codes of the `cellhub` program.
+enum exit_code : int {
+  /// The cluster stopped cleanly (or the command succeeded).
+  exit_ok = 0,
+  /// Something failed at run time (the hub is in use, a connection failed, ...).
+  exit_runtime_error = 1,
+  /// The configuration or the command line is wrong; nothing was started.
+  exit_bad_usage = 2,
+  /// The root supervisor gave up (it reached its restart intensity).
+  exit_supervision_gave_up = 3,
+};
+
+/// Holds the options of `cellhub run`.
+struct run_options {
+  /// Names the configuration file.
+  std::filesystem::path config;
+  /// Names the directory the cellhub binary lives in (binaries are looked up there).
+  std::filesystem::path program_dir;
+  /// Names the JSON-lines events file, or empty.
+  std::string events_file;
+  /// Stops the cluster cleanly after this long, if set.
+  std::optional<std::chrono::nanoseconds> duration;
+  /// Kills this many random cells per second (0: none).
+  double chaos_rate = 0;
+  /// Publishes the control actor on this port, if set (0 picks a free port).
+  std::optional<std::uint16_t> listen_port;
+  /// Names the address to publish on.
+  std::string listen_address = "127.0.0.1";
+  /// Forces plain lines even on a terminal.
+  bool plain = false;
+};
+
+/// Runs a cluster from its configuration until Ctrl-C, SIGTERM, `--duration`, a
+/// remote `stop`, or the root supervisor giving up; returns the exit code.
+int run_cluster(const run_options& options);
+
+/// Validates a configuration and prints the resolved tree; returns the exit code.
+int check_config(const std::filesystem::path& config, const std::filesystem::path& program_dir);
+
+/// Names what a remote command asks a running cluster.
+enum class remote_action { status, restart, stop };
+
+/// Connects to a running cluster at `host:port` and carries out `action` (`name` for
+/// restart), printing a table or JSON; returns the exit code.
+int remote_command(remote_action action, const std::string& endpoint, const std::string& name,
+                   bool json);
+
+} // namespace cellhub::cli

@@ -1,0 +1,146 @@
+#include "cellhub/cli/cluster_view.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace cellhub::cli {
+namespace {
+
+using actors::event_kind;
+
+// Bounds the events the terminal view repeats under its table.
+constexpr std::size_t recent_events = 6;
+
+std::string uptime_text(const cell_row& row, cluster_view::clock::time_point now) {
+  if (!row.ready_since)
+    return "-";
+  const auto s = std::chrono::duration_cast<std::chrono::seconds>(now - *row.ready_since).count();
+  if (s < 60)
+    return fmt::format("{}s", s);
+  if (s < 3600)
+    return fmt::format("{}m{:02}s", s / 60, s % 60);
+  return fmt::format("{}h{:02}m", s / 3600, (s / 60) % 60);
+}
+
+} // namespace
+
+void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point now) {
+  auto& row = rows_[event.name];
+  row.name = event.name;
+  row.supervisor = event.supervisor;
+  switch (event.kind) {
+  case event_kind::started:
+    row.state = "starting";
+    row.peer_id = event.peer_id;
+    row.incarnation = event.incarnation;
+    row.pid = event.pid;
+    break;
+  case event_kind::ready:
+    row.state = "running";
+    row.peer_id = event.peer_id;
+    row.incarnation = event.incarnation;
+    row.pid = event.pid;
+    row.ready_since = now;
+    break;
+  case event_kind::died:
+    row.state = "died";
+    row.last_cause = event.cause;
+    row.ready_since.reset();
+    ++deaths_;
+    break;
+  case event_kind::restarting:
+    row.state = "restarting";
+    ++row.restarts;
+    break;
+  case event_kind::remapped:
+    break;
+  case event_kind::quarantined:
+    row.state = "quarantined";
+    break;
+  case event_kind::escalated:
+    row.last_cause = event.cause;
+    break;
+  case event_kind::stopped:
+    row.state = "stopped";
+    row.ready_since.reset();
+    break;
+  }
+  if (event.kind != event_kind::started && event.kind != event_kind::ready) {
+    std::string line = fmt::format("{:<11} {:<14}", actors::to_string(event.kind), event.name);
+    if (event.kind == event_kind::remapped)
+      line += fmt::format(" peer {} -> {}", event.old_peer_id, event.peer_id);
+    else if (event.kind == event_kind::restarting)
+      line += fmt::format(" in {} ms", event.delay_ms);
+    else if (!event.cause.empty())
+      line += " " + event.cause;
+    recent_.push_back(std::move(line));
+    while (recent_.size() > recent_events)
+      recent_.pop_front();
+  }
+}
+
+std::vector<cell_row> cluster_view::rows() const {
+  std::vector<cell_row> out;
+  for (const auto& [name, row] : rows_)
+    out.push_back(row);
+  std::stable_sort(out.begin(), out.end(), [](const cell_row& a, const cell_row& b) {
+    return a.supervisor < b.supervisor;
+  });
+  return out;
+}
+
+std::vector<actors::child_info> cluster_view::as_child_infos(clock::time_point now) const {
+  std::vector<actors::child_info> out;
+  for (const auto& row : rows()) {
+    actors::child_info info;
+    info.name = row.name;
+    info.state = row.state;
+    info.peer_id = row.peer_id;
+    info.incarnation = row.incarnation;
+    info.pid = row.pid;
+    info.restarts = row.restarts;
+    info.last_cause = row.last_cause;
+    if (row.ready_since)
+      info.uptime_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - *row.ready_since).count();
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::string cluster_view::render_table(clock::time_point now) const {
+  std::string out =
+      fmt::format("{:<14} {:<10} {:>7} {:>5} {:>8} {:<12} {:>8} {:>8}  {}\n", "NAME", "SUPERVISOR",
+                  "PEER_ID", "INC", "PID", "STATE", "RESTARTS", "UPTIME", "LAST CAUSE");
+  for (const auto& row : rows())
+    out += fmt::format("{:<14} {:<10} {:>7} {:>5} {:>8} {:<12} {:>8} {:>8}  {}\n", row.name,
+                       row.supervisor, row.peer_id, row.incarnation, row.pid, row.state,
+                       row.restarts, uptime_text(row, now), row.last_cause);
+  out += fmt::format("\nrequests served {}   failed {}   deaths {}   up {}s\n", served_, failed_,
+                     deaths_,
+                     std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
+  if (!recent_.empty()) {
+    out += "\nrecent events:\n";
+    for (const auto& line : recent_)
+      out += "  " + line + "\n";
+  }
+  return out;
+}
+
+std::string cluster_view::render_line(clock::time_point now) const {
+  std::size_t running = 0;
+  std::size_t restarting = 0;
+  std::uint32_t restarts = 0;
+  for (const auto& [name, row] : rows_) {
+    running += row.state == "running" ? 1 : 0;
+    restarting += row.state == "restarting" || row.state == "died" || row.state == "starting";
+    restarts += row.restarts;
+  }
+  const double up = std::chrono::duration<double>(now - started_).count();
+  return fmt::format("t={:.1f}s cells={} running={} restarting={} restarts={} served={} "
+                     "failed={}",
+                     up, rows_.size(), running, restarting, restarts, served_, failed_);
+}
+
+} // namespace cellhub::cli

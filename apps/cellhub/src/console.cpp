@@ -1,0 +1,257 @@
+#include "cellhub/cli/console.hpp"
+
+#include "cellhub/actors/embedding.hpp"
+#include "cellhub/cli/cluster_view.hpp"
+#include "cellhub/cli/event_json.hpp"
+#include "cellhub/demo/demo_protocol.hpp"
+
+#include <caf/all.hpp>
+#include <fmt/format.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace cellhub::cli {
+
+void run_signal::notify(bool stop, bool down, std::string cause) {
+  {
+    std::lock_guard guard{mutex};
+    stop_requested = stop_requested || stop;
+    root_down = root_down || down;
+    if (!cause.empty())
+      escalation = std::move(cause);
+  }
+  const std::uint64_t one = 1;
+  if (wake_fd >= 0)
+    (void)::write(wake_fd, &one, sizeof(one));
+}
+
+namespace {
+
+namespace ac = cellhub::actors;
+using clock_type = std::chrono::steady_clock;
+
+using ac::chaos_atom;
+using ac::load_atom;
+using caf::tick_atom;
+
+// Ticks of the request load: frequent enough for smooth rates, cheap enough at idle.
+constexpr std::chrono::milliseconds load_tick{10};
+
+struct console_state {
+  console_options options;
+  caf::actor root;
+  caf::actor registry;
+  std::shared_ptr<run_signal> signal;
+  cluster_view view;
+  std::ofstream events;
+  double load_credit = 0;
+  std::size_t next_target = 0;
+  std::uint64_t next_request = 1;
+  std::mt19937_64 random{std::random_device{}()};
+  // Remote restarts waiting for their cell's `stopped` event.
+  std::unordered_map<std::string, std::pair<caf::actor, caf::response_promise>> restarts;
+
+  static inline const char* name = "cellhub.console";
+};
+
+using console_actor = caf::stateful_actor<console_state>;
+
+std::chrono::nanoseconds chaos_period(double rate) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(1.0 / rate));
+}
+
+std::string request_text(std::size_t bytes, std::uint64_t seed) {
+  static constexpr const char* words[] = {"cell", "hub",  "doorbell", "slot",
+                                          "ring", "peer", "restart",  "supervisor"};
+  std::string text;
+  text.reserve(bytes);
+  while (text.size() < bytes) {
+    text += words[(seed++ * 2654435761u) % 8];
+    text += ' ';
+  }
+  text.resize(bytes);
+  return text;
+}
+
+std::vector<std::string> load_targets(const console_state& st) {
+  if (!st.options.config.load.targets.empty())
+    return st.options.config.load.targets;
+  std::vector<std::string> names;
+  for (const auto& row : st.view.rows())
+    if (row.state == "running" && row.pid > 0)
+      names.push_back(row.name);
+  return names;
+}
+
+void send_load(console_actor* self) {
+  auto& st = self->state;
+  st.load_credit += st.options.config.load.rate * std::chrono::duration<double>(load_tick).count();
+  const auto targets = load_targets(st);
+  while (st.load_credit >= 1.0 && !targets.empty()) {
+    st.load_credit -= 1.0;
+    const auto& target = targets[st.next_target++ % targets.size()];
+    auto request = ac::payload::from_string(
+        request_text(st.options.config.load.payload_bytes, st.next_request++));
+    self->request(st.registry, st.options.config.load.timeout, ac::call_atom_v, target, request)
+        .then(
+            [self, request](const ac::payload& reply) {
+              // The demo cell answers with a checksum and a word count we can verify.
+              self->state.view.count_request(
+                  demo::is_demo_reply_to(request.bytes(), reply.bytes()));
+            },
+            [self](const caf::error&) { self->state.view.count_request(false); });
+  }
+  if (targets.empty())
+    st.load_credit = 0;
+}
+
+void unleash_chaos(console_actor* self) {
+  auto& st = self->state;
+  std::vector<cell_row> victims;
+  for (const auto& row : st.view.rows())
+    if (row.state == "running" && row.pid > 0)
+      victims.push_back(row);
+  if (!victims.empty()) {
+    const auto& victim = victims[st.random() % victims.size()];
+    ::kill(victim.pid, SIGKILL);
+  }
+}
+
+void show(console_actor* self) {
+  auto& st = self->state;
+  const auto now = clock_type::now();
+  if (st.options.terminal)
+    std::fputs(("\x1b[H\x1b[2J" + st.view.render_table(now)).c_str(), stdout);
+  else
+    std::puts(st.view.render_line(now).c_str());
+  std::fflush(stdout);
+}
+
+// Finds the supervisor that owns `name` anywhere below `supervisor`, then calls `found`.
+void find_owner(console_actor* self, caf::actor supervisor, std::string name,
+                std::function<void(caf::actor, const ac::child_info&)> found,
+                std::shared_ptr<int> outstanding, std::function<void()> not_found) {
+  ++*outstanding;
+  self->request(supervisor, std::chrono::seconds{5}, ac::which_atom_v)
+      .then(
+          [=](const std::vector<ac::child_info>& children) {
+            --*outstanding;
+            for (const auto& child : children)
+              if (child.name == name && !child.supervisor)
+                return found(supervisor, child);
+            for (const auto& child : children)
+              if (child.supervisor && child.actor)
+                find_owner(self, child.actor, name, found, outstanding, not_found);
+            if (*outstanding == 0)
+              not_found();
+          },
+          [=](const caf::error&) {
+            if (--*outstanding == 0)
+              not_found();
+          });
+}
+
+caf::behavior console(console_actor* self, console_options options, caf::actor root,
+                      caf::actor registry, std::shared_ptr<run_signal> signal) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.root = std::move(root);
+  st.registry = std::move(registry);
+  st.signal = std::move(signal);
+  if (!st.options.events_file.empty())
+    st.events.open(st.options.events_file, std::ios::out | std::ios::trunc);
+  self->monitor(st.root);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    if (msg.source == self->state.root.address())
+      self->state.signal->notify(false, true);
+  });
+  self->send(st.root, caf::subscribe_atom_v, caf::actor_cast<caf::actor>(self));
+  self->delayed_send(self, st.options.refresh, caf::tick_atom_v);
+  if (st.options.config.load.rate > 0)
+    self->delayed_send(self, load_tick, ac::load_atom_v);
+  if (st.options.chaos_rate > 0)
+    self->delayed_send(self, chaos_period(st.options.chaos_rate), ac::chaos_atom_v);
+
+  return {
+      [self](caf::ok_atom) {},
+      [self](const ac::lifecycle_event& event) {
+        auto& s = self->state;
+        s.view.apply(event, clock_type::now());
+        if (s.events.is_open())
+          s.events << to_json(event).dump() << '\n' << std::flush;
+        if (event.kind == ac::event_kind::escalated)
+          s.signal->notify(false, false,
+                           fmt::format("supervisor \"{}\" gave up because of child "
+                                       "\"{}\": {}",
+                                       event.supervisor, event.name, event.cause));
+        if (event.kind == ac::event_kind::stopped)
+          if (auto it = s.restarts.find(event.name); it != s.restarts.end()) {
+            auto [owner, promise] = std::move(it->second);
+            s.restarts.erase(it);
+            self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, event.name)
+                .then([promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
+                      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+          }
+      },
+      [self](tick_atom) {
+        show(self);
+        self->delayed_send(self, self->state.options.refresh, caf::tick_atom_v);
+      },
+      [self](load_atom) {
+        send_load(self);
+        self->delayed_send(self, load_tick, ac::load_atom_v);
+      },
+      [self](chaos_atom) {
+        unleash_chaos(self);
+        self->delayed_send(self, chaos_period(self->state.options.chaos_rate), ac::chaos_atom_v);
+      },
+      [self](ac::which_atom) { return self->state.view.as_child_infos(clock_type::now()); },
+      [self](ac::restart_atom, std::string name) -> caf::result<caf::ok_atom> {
+        auto promise = self->make_response_promise();
+        auto outstanding = std::make_shared<int>(0);
+        auto answered = std::make_shared<bool>(false);
+        find_owner(
+            self, self->state.root, name,
+            [self, promise, answered, name](caf::actor owner, const ac::child_info& child) mutable {
+              *answered = true;
+              if (child.state == "running" || child.state == "starting") {
+                // Stop it gracefully first; the restart follows its `stopped` event.
+                self->state.restarts[name] = {owner, promise};
+                self->send(owner, ac::terminate_atom_v, name);
+                return;
+              }
+              self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, name)
+                  .then([promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
+                        [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+            },
+            outstanding,
+            [promise, answered, name]() mutable {
+              if (!*answered)
+                promise.deliver(ac::make_error(ac::errc::unknown_child, name));
+            });
+        return promise;
+      },
+      [self](ac::stop_atom) {
+        self->state.signal->notify(true, false);
+        return caf::ok_atom_v;
+      },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_console(caf::actor_system& sys, caf::actor root, caf::actor registry,
+                         console_options options, std::shared_ptr<run_signal> signal) {
+  return sys.spawn(console, std::move(options), std::move(root), std::move(registry),
+                   std::move(signal));
+}
+
+} // namespace cellhub::cli

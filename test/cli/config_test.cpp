@@ -1,0 +1,935 @@
+#include "cellhub/cli/binary_lookup.hpp"
+#include "cellhub/cli/byte_size.hpp"
+#include "cellhub/cli/cluster_config.hpp"
+#include "cellhub/transport/hub_geometry.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace ac = cellhub::actors;
+namespace cli = cellhub::cli;
+namespace fs = std::filesystem;
+namespace tr = cellhub::transport;
+
+using namespace std::chrono_literals;
+
+namespace {
+
+void write_file(const fs::path& path, std::string_view text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  out << text;
+}
+
+// Stands in for the real demo cell: the loader only checks that it exists and is executable.
+void make_stub(const fs::path& path, bool executable = true) {
+  write_file(path, "#!/bin/sh\nexit 0\n");
+  fs::permissions(path, executable ? fs::perms::owner_all : fs::perms::owner_read,
+                  fs::perm_options::replace);
+}
+
+/// Sets PATH for one test and puts the old value back.
+class scoped_path {
+public:
+  explicit scoped_path(const std::string& value) {
+    if (const char* old = std::getenv("PATH"))
+      old_ = old;
+    ::setenv("PATH", value.c_str(), 1);
+  }
+  ~scoped_path() {
+    if (old_)
+      ::setenv("PATH", old_->c_str(), 1);
+    else
+      ::unsetenv("PATH");
+  }
+  scoped_path(const scoped_path&) = delete;
+  scoped_path& operator=(const scoped_path&) = delete;
+
+private:
+  std::optional<std::string> old_;
+};
+
+/// Holds a fresh temporary directory with bin/cellhub-demo-cell (an executable stub) and
+/// writes configuration files into it; removes it all at the end.
+struct sandbox {
+  fs::path root;
+  fs::path bin;
+
+  sandbox() {
+    std::string pattern = (fs::temp_directory_path() / "cellhub-config-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::runtime_error("mkdtemp failed");
+    root = pattern;
+    bin = root / "bin";
+    make_stub(bin / "cellhub-demo-cell");
+  }
+  ~sandbox() {
+    std::error_code ec;
+    fs::remove_all(root, ec);
+  }
+  sandbox(const sandbox&) = delete;
+  sandbox& operator=(const sandbox&) = delete;
+
+  fs::path config_path() const { return root / "cluster.toml"; }
+
+  cli::load_result load(std::string_view text) const {
+    write_file(config_path(), text);
+    return cli::load_cluster_config(config_path(), bin);
+  }
+
+  // Returns the error text, or "<loaded>" when the file was accepted.
+  std::string error_of(std::string_view text) const {
+    const auto result = load(text);
+    if (const auto* error = std::get_if<cli::config_error>(&result))
+      return error->to_string();
+    return "<loaded>";
+  }
+
+  // Returns what an error at `rest` ("4:1: cell[1].name: ...") reads like in this sandbox.
+  std::string at(std::string_view rest) const {
+    return config_path().string() + ":" + std::string{rest};
+  }
+
+  cli::cluster_config loaded(std::string_view text) const {
+    auto result = load(text);
+    if (const auto* error = std::get_if<cli::config_error>(&result))
+      BOOST_FAIL("rejected: " + error->to_string());
+    return std::get<cli::cluster_config>(std::move(result));
+  }
+};
+
+// The first three lines of most malformed files below, so that their errors sit on line 4
+// and later.
+const std::string head = "version = 1\n[hub]\npath = \"/dev/shm/cellhub-config-test\"\n";
+
+const ac::cell_spec& cell_at(const ac::supervisor_spec& spec, std::size_t i) {
+  return std::get<ac::cell_spec>(spec.children.at(i).what);
+}
+
+const ac::supervisor_spec& group_at(const ac::supervisor_spec& spec, std::size_t i) {
+  return std::get<ac::supervisor_spec>(spec.children.at(i).what);
+}
+
+std::vector<std::string> child_names(const ac::supervisor_spec& spec) {
+  std::vector<std::string> names;
+  for (const auto& child : spec.children)
+    names.push_back(child.name());
+  return names;
+}
+
+} // namespace
+
+// --- (a) the shipped files --------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(shipped_configs, sandbox)
+
+BOOST_AUTO_TEST_CASE(every_file_in_config_dir_loads_and_its_tree_validates) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::recursive_directory_iterator{CONFIG_DIR})
+    if (entry.is_regular_file() && entry.path().extension() == ".toml")
+      files.push_back(entry.path());
+  // demo-cluster, reference and one per strategy plus nested.
+  BOOST_TEST(files.size() >= 7u);
+  for (const auto& file : files) {
+    BOOST_TEST_CONTEXT(file.string()) {
+      auto result = cli::load_cluster_config(file, bin);
+      const auto* error = std::get_if<cli::config_error>(&result);
+      BOOST_TEST(!error, (error ? error->to_string() : ""));
+      if (const auto* config = std::get_if<cli::cluster_config>(&result)) {
+        const auto problem = config->root.validate();
+        BOOST_TEST(!problem, problem.value_or(""));
+        BOOST_TEST(tr::hub_geometry::compute(config->hub).has_value());
+        BOOST_TEST(!cli::describe(*config).empty());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(demo_cluster_runs_workers_flaky_and_a_pool_of_three_hashers) {
+  auto result = cli::load_cluster_config(fs::path{CONFIG_DIR} / "demo-cluster.toml", bin);
+  BOOST_REQUIRE(std::holds_alternative<cli::cluster_config>(result));
+  const auto& config = std::get<cli::cluster_config>(result);
+  BOOST_TEST(config.hub_path == "/dev/shm/cellhub-demo");
+  BOOST_TEST((config.root.strategy == ac::restart_strategy::one_for_one));
+  BOOST_TEST(child_names(config.root) ==
+                 (std::vector<std::string>{"worker-1", "worker-2", "worker-3", "flaky", "pool"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(cell_at(config.root, 0).binary == (bin / "cellhub-demo-cell").string());
+  BOOST_TEST(cell_at(config.root, 0).args == (std::vector<std::string>{"--role", "worker"}),
+             boost::test_tools::per_element());
+  const auto& flaky = cell_at(config.root, 3);
+  BOOST_TEST(std::count(flaky.args.begin(), flaky.args.end(), "--crash-after") == 1);
+  BOOST_TEST((flaky.restart == ac::restart_type::permanent));
+  const auto& pool = group_at(config.root, 4);
+  BOOST_TEST((pool.strategy == ac::restart_strategy::simple_one_for_one));
+  BOOST_TEST(pool.replicas == 3u);
+  BOOST_TEST(cell_at(pool, 0).name == "hasher");
+  BOOST_TEST(config.load.rate == 200.0);
+  BOOST_TEST(config.load.payload_bytes == 4096u);
+}
+
+BOOST_AUTO_TEST_CASE(reference_file_spells_out_exactly_the_defaults) {
+  auto result = cli::load_cluster_config(fs::path{CONFIG_DIR} / "reference.toml", bin);
+  BOOST_REQUIRE(std::holds_alternative<cli::cluster_config>(result));
+  const auto& config = std::get<cli::cluster_config>(result);
+  const tr::hub_config hub;
+  BOOST_TEST(config.hub.max_peers == hub.max_peers);
+  BOOST_TEST(config.hub.ring_capacity == hub.ring_capacity);
+  BOOST_REQUIRE(config.hub.slot_classes.size() == hub.slot_classes.size());
+  for (std::size_t i = 0; i < hub.slot_classes.size(); ++i) {
+    BOOST_TEST(config.hub.slot_classes[i].slot_size == hub.slot_classes[i].slot_size);
+    BOOST_TEST(config.hub.slot_classes[i].slot_count == hub.slot_classes[i].slot_count);
+  }
+  const ac::supervisor_spec root_defaults;
+  BOOST_TEST((config.root.strategy == root_defaults.strategy));
+  BOOST_TEST(config.root.max_restarts == root_defaults.max_restarts);
+  BOOST_TEST((config.root.period == root_defaults.period));
+  BOOST_TEST(config.root.replicas == root_defaults.replicas);
+
+  const ac::cell_spec cell;
+  const auto& worker = cell_at(config.root, 0);
+  BOOST_TEST(worker.args.empty());
+  BOOST_TEST(worker.env.empty());
+  BOOST_TEST((worker.restart == cell.restart));
+  BOOST_TEST((worker.start_timeout == cell.start_timeout));
+  BOOST_TEST((worker.shutdown_timeout == cell.shutdown_timeout));
+  BOOST_TEST((worker.hang_timeout == cell.hang_timeout));
+  BOOST_TEST((worker.backoff.min_delay == cell.backoff.min_delay));
+  BOOST_TEST((worker.backoff.max_delay == cell.backoff.max_delay));
+  BOOST_TEST(worker.backoff.jitter == cell.backoff.jitter);
+  BOOST_TEST((worker.backoff.reset_after == cell.backoff.reset_after));
+  BOOST_TEST((worker.on_intensity == cell.on_intensity));
+  BOOST_TEST((worker.during_restart == cell.during_restart));
+  BOOST_TEST(worker.hold_capacity == cell.hold_capacity);
+
+  const auto& team = group_at(config.root, 1);
+  BOOST_TEST((team.strategy == root_defaults.strategy));
+  BOOST_TEST(team.max_restarts == root_defaults.max_restarts);
+  BOOST_TEST((team.period == root_defaults.period));
+  BOOST_TEST((team.restart == root_defaults.restart));
+
+  const cli::load_config load;
+  BOOST_TEST(config.load.rate == load.rate);
+  BOOST_TEST(config.load.payload_bytes == load.payload_bytes);
+  BOOST_TEST(config.load.targets.empty());
+  BOOST_TEST((config.load.timeout == load.timeout));
+}
+
+BOOST_AUTO_TEST_CASE(design_document_sketch_loads) {
+  const auto config = loaded(R"(version = 1
+[hub]
+path = "/dev/shm/cellhub-demo"
+max_peers = 64
+[supervisor]
+strategy = "one_for_one"          # one_for_all | rest_for_one | simple_one_for_one
+max_restarts = 5
+period = "10s"
+[[cell]]
+name = "worker-1"
+binary = "cellhub-demo-cell"      # resolved next to the cellhub binary, then PATH
+args = ["--role", "worker"]
+restart = "permanent"             # transient | temporary
+start_timeout = "2s"
+shutdown_timeout = "1s"
+hang_timeout = "3s"
+backoff = { min = "10ms", max = "5s", jitter = 0.2, reset_after = "30s" }
+)");
+  BOOST_TEST(config.root.name == "root");
+  BOOST_TEST(config.root.max_restarts == 5);
+  BOOST_TEST((config.root.period == 10s));
+  BOOST_TEST(cell_at(config.root, 0).name == "worker-1");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (b) malformed files: the exact error ---------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(malformed_configs, sandbox)
+
+BOOST_AUTO_TEST_CASE(unknown_top_level_key_is_named_with_the_keys_allowed_there) {
+  BOOST_TEST(error_of("version = 1\ncolour = \"red\"\n[hub]\npath = \"/dev/shm/x\"\n") ==
+             at("2:1: colour: unknown key; expected one of version, hub, supervisor, cell, "
+                "group, load"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_in_a_cell_is_reported_at_the_key) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+colour = "red"
+)") == at("7:1: cell[1].colour: unknown key; expected one of name, binary, args, env, "
+          "restart, start_timeout, shutdown_timeout, hang_timeout, backoff, on_intensity, "
+          "during_restart, hold_capacity"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_inside_backoff_is_reported_at_its_column) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+backoff = { min = "1s", step = "2s" }
+)") == at("7:25: cell[1].backoff.step: unknown key; expected one of min, max, jitter, "
+          "reset_after"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_in_a_group_inside_a_group_names_the_whole_path) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "outer"
+[[group.group]]
+name = "inner"
+colour = "red"
+)") == at("8:1: group[1].group[1].colour: unknown key; expected one of name, strategy, "
+          "max_restarts, period, replicas, restart, cell, group"));
+}
+
+BOOST_AUTO_TEST_CASE(restart_is_unknown_on_the_root_supervisor) {
+  BOOST_TEST(error_of(head + "[supervisor]\nrestart = \"permanent\"\n") ==
+             at("5:1: supervisor.restart: unknown key; expected one of name, strategy, "
+                "max_restarts, period, replicas"));
+}
+
+BOOST_AUTO_TEST_CASE(string_where_an_integer_belongs_is_a_wrong_type) {
+  BOOST_TEST(error_of("version = 1\n[hub]\npath = \"/dev/shm/x\"\nmax_peers = \"64\"\n") ==
+             at("4:13: hub.max_peers: expected an integer, found a string"));
+}
+
+BOOST_AUTO_TEST_CASE(non_string_argument_is_a_wrong_type_at_its_index) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+args = ["--role", 3]
+)") == at("7:19: cell[1].args[2]: expected a string, found an integer"));
+}
+
+BOOST_AUTO_TEST_CASE(single_bracket_cell_table_is_a_wrong_type) {
+  BOOST_TEST(error_of(head + "[cell]\nname = \"w\"\n") ==
+             at("4:1: cell: expected an array of tables ([[cell]]), found a table"));
+}
+
+BOOST_AUTO_TEST_CASE(duration_without_a_proper_unit_is_a_bad_duration) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+start_timeout = "2 s"
+)") == at("7:17: cell[1].start_timeout: bad duration \"2 s\"; write a number and a unit "
+          "(ns, us, ms, s, m, h), e.g. \"250ms\""));
+}
+
+BOOST_AUTO_TEST_CASE(duration_written_as_a_bare_number_is_a_wrong_type) {
+  BOOST_TEST(error_of(head + "[supervisor]\nperiod = 10\n") ==
+             at("5:10: supervisor.period: expected a duration such as \"250ms\", found an "
+                "integer"));
+}
+
+BOOST_AUTO_TEST_CASE(negative_hang_timeout_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+hang_timeout = "-1s"
+)") == at("7:16: cell[1].hang_timeout: must not be negative, got \"-1s\""));
+}
+
+BOOST_AUTO_TEST_CASE(sub_millisecond_timeout_is_refused_rather_than_truncated) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+start_timeout = "1500us"
+)") == at("7:17: cell[1].start_timeout: \"1500us\" is not a whole number of milliseconds"));
+}
+
+BOOST_AUTO_TEST_CASE(zero_period_is_refused) {
+  BOOST_TEST(error_of(head + "[supervisor]\nperiod = \"0s\"\n") ==
+             at("5:10: supervisor.period: must be positive, got \"0s\""));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_cell_name_points_back_at_the_first) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+[[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+)") == at("8:8: cell[2].name: name \"w\" is already used at line 5"));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_name_in_a_nested_group_is_refused_because_names_are_global) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+[[group]]
+name = "g"
+[[group.cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+)") == at("10:8: group[1].cell[1].name: name \"w\" is already used at line 5"));
+}
+
+BOOST_AUTO_TEST_CASE(cell_named_like_its_group_is_a_duplicate) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "g"
+[[group.cell]]
+name = "g"
+binary = "cellhub-demo-cell"
+)") == at("7:8: group[1].cell[1].name: name \"g\" is already used at line 5"));
+}
+
+BOOST_AUTO_TEST_CASE(cell_named_root_clashes_with_the_default_root_name) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "root"
+binary = "cellhub-demo-cell"
+)") == at("5:8: cell[1].name: name \"root\" is already used by the root supervisor (its "
+          "default name)"));
+}
+
+BOOST_AUTO_TEST_CASE(cell_named_like_a_pool_replica_is_a_duplicate) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+replicas = 3
+[[group.cell]]
+name = "hasher"
+binary = "cellhub-demo-cell"
+[[cell]]
+name = "hasher-2"
+binary = "cellhub-demo-cell"
+)") == at("12:8: cell[1].name: name \"hasher-2\" is already used by replica 2 of pool \"pool\" "
+          "(line 9)"));
+}
+
+BOOST_AUTO_TEST_CASE(empty_name_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = ""
+binary = "cellhub-demo-cell"
+)") == at("5:8: cell[1].name: must not be empty"));
+}
+
+BOOST_AUTO_TEST_CASE(name_with_a_space_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "my cell"
+binary = "cellhub-demo-cell"
+)") == at("5:8: cell[1].name: \"my cell\" may hold only letters, digits, '-', '_' and '.'"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_cell_name_is_reported_at_the_cell_header) {
+  BOOST_TEST(error_of(head + "[[cell]]\nbinary = \"cellhub-demo-cell\"\n") ==
+             at("4:1: cell[1].name: missing required key"));
+}
+
+BOOST_AUTO_TEST_CASE(binary_found_neither_next_to_the_program_nor_on_path_is_refused) {
+  const scoped_path path{(root / "nowhere").string()};
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "no-such-cell"
+)") == at("6:10: cell[1].binary: cannot find \"no-such-cell\" next to " + bin.string() +
+          " or on PATH"));
+}
+
+BOOST_AUTO_TEST_CASE(relative_binary_that_does_not_exist_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "tools/missing"
+)") == at("6:10: cell[1].binary: \"" + (root / "tools/missing").string() + "\" does not exist"));
+}
+
+BOOST_AUTO_TEST_CASE(binary_without_execute_permission_is_refused) {
+  make_stub(root / "tools" / "plain", false);
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "tools/plain"
+)") == at("6:10: cell[1].binary: \"" + (root / "tools/plain").string() +
+          "\" is not an executable file"));
+}
+
+BOOST_AUTO_TEST_CASE(negative_max_restarts_is_refused) {
+  BOOST_TEST(error_of(head + "[supervisor]\nmax_restarts = -1\n") ==
+             at("5:16: supervisor.max_restarts: must not be negative, got -1"));
+}
+
+BOOST_AUTO_TEST_CASE(backoff_min_above_max_is_reported_on_min) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+backoff = { min = "10s", max = "5s" }
+)") == at("7:19: cell[1].backoff.min: min (10s) exceeds max (5s)"));
+}
+
+BOOST_AUTO_TEST_CASE(backoff_max_below_the_default_min_is_reported_on_max) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+backoff = { max = "1ms" }
+)") == at("7:19: cell[1].backoff.max: max (1ms) is below min (10ms)"));
+}
+
+BOOST_AUTO_TEST_CASE(jitter_above_one_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+backoff = { jitter = 1.5 }
+)") == at("7:22: cell[1].backoff.jitter: must be within [0, 1], got 1.5"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_strategy_word_lists_the_strategies) {
+  BOOST_TEST(error_of(head + "[supervisor]\nstrategy = \"one_for_none\"\n") ==
+             at("5:12: supervisor.strategy: unknown strategy \"one_for_none\"; expected one of "
+                "one_for_one, one_for_all, rest_for_one, simple_one_for_one"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_restart_word_in_a_group_cell_names_the_nested_path) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "g"
+[[group.cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+restart = "sometimes"
+)") == at("9:11: group[1].cell[1].restart: unknown restart type \"sometimes\"; expected one "
+          "of permanent, transient, temporary"));
+}
+
+BOOST_AUTO_TEST_CASE(replicas_on_one_for_one_is_refused) {
+  BOOST_TEST(error_of(head + "[supervisor]\nstrategy = \"one_for_one\"\nreplicas = 3\n") ==
+             at("6:12: supervisor.replicas: applies only to strategy simple_one_for_one, not "
+                "\"one_for_one\""));
+}
+
+BOOST_AUTO_TEST_CASE(pool_with_two_cells_is_refused_at_the_second) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+[[group.cell]]
+name = "a"
+binary = "cellhub-demo-cell"
+[[group.cell]]
+name = "b"
+binary = "cellhub-demo-cell"
+)") == at("10:1: group[1].cell[2]: a simple_one_for_one supervisor has exactly one [[cell]], "
+          "the template of its replicas; this is a second one"));
+}
+
+BOOST_AUTO_TEST_CASE(pool_without_a_template_is_refused_at_the_group) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+)") == at("4:1: group[1].cell: a simple_one_for_one supervisor needs one [[group.cell]], the "
+          "template of its replicas"));
+}
+
+BOOST_AUTO_TEST_CASE(pool_with_a_nested_group_is_refused) {
+  BOOST_TEST(error_of(head + R"([supervisor]
+strategy = "simple_one_for_one"
+[[group]]
+name = "g"
+)") == at("6:1: group[1]: a simple_one_for_one supervisor runs replicas of one [[cell]] and "
+          "has no [[group]]"));
+}
+
+BOOST_AUTO_TEST_CASE(hold_capacity_zero_while_holding_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+hold_capacity = 0
+)") == at("7:17: cell[1].hold_capacity: must be positive while during_restart is \"hold\""));
+}
+
+BOOST_AUTO_TEST_CASE(missing_version_is_reported_without_a_line) {
+  BOOST_TEST(error_of("[hub]\npath = \"/dev/shm/x\"\n") ==
+             config_path().string() +
+                 ": version: missing required key; write version = 1 at the top of the file");
+}
+
+BOOST_AUTO_TEST_CASE(version_two_is_unsupported) {
+  BOOST_TEST(error_of("version = 2\n[hub]\npath = \"/dev/shm/x\"\n") ==
+             at("1:11: version: unsupported version 2; this cellhub reads version 1"));
+}
+
+BOOST_AUTO_TEST_CASE(toml_syntax_error_carries_the_parser_position) {
+  BOOST_TEST(error_of("version = 1\n[hub]\npath = = \"x\"\n") ==
+             at("3:8: Error while parsing value: could not determine value type"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_hub_path_is_reported_at_the_hub_header) {
+  BOOST_TEST(error_of("version = 1\n[hub]\nmax_peers = 8\n") ==
+             at("2:1: hub.path: missing required key"));
+}
+
+BOOST_AUTO_TEST_CASE(relative_hub_path_is_refused) {
+  BOOST_TEST(error_of("version = 1\n[hub]\npath = \"cellhub-demo\"\n") ==
+             at("3:8: hub.path: must be an absolute path, got \"cellhub-demo\""));
+}
+
+BOOST_AUTO_TEST_CASE(max_peers_zero_is_refused) {
+  BOOST_TEST(error_of(head + "max_peers = 0\n") ==
+             at("4:13: hub.max_peers: must be within 1..4096, got 0"));
+}
+
+BOOST_AUTO_TEST_CASE(max_peers_above_4096_is_refused) {
+  BOOST_TEST(error_of(head + "max_peers = 5000\n") ==
+             at("4:13: hub.max_peers: must be within 1..4096, got 5000"));
+}
+
+BOOST_AUTO_TEST_CASE(ring_capacity_that_is_no_power_of_two_is_refused) {
+  BOOST_TEST(error_of(head + "ring_capacity = 100\n") ==
+             at("4:17: hub.ring_capacity: must be a power of two within 2..65536, got 100"));
+}
+
+BOOST_AUTO_TEST_CASE(size_with_an_unknown_unit_is_a_bad_size) {
+  BOOST_TEST(error_of(head + "[[hub.slot_class]]\nsize = \"12XB\"\ncount = 4\n") ==
+             at("5:8: hub.slot_class[1].size: bad size \"12XB\"; write a number of bytes or a "
+                "whole number and a unit (B, KiB, MiB, GiB), e.g. \"4KiB\""));
+}
+
+BOOST_AUTO_TEST_CASE(slot_classes_that_do_not_grow_are_refused) {
+  BOOST_TEST(error_of(head + R"([[hub.slot_class]]
+size = "16KiB"
+count = 4
+[[hub.slot_class]]
+size = 1024
+count = 4
+)") == at("8:8: hub.slot_class[2].size: must be larger than the previous class (16KiB), got "
+          "1KiB"));
+}
+
+BOOST_AUTO_TEST_CASE(slot_size_that_is_no_multiple_of_64_is_refused) {
+  BOOST_TEST(error_of(head + "[[hub.slot_class]]\nsize = \"100B\"\ncount = 4\n") ==
+             at("5:8: hub.slot_class[1].size: must be a multiple of 64 within 64B..64MiB, got "
+                "100B"));
+}
+
+BOOST_AUTO_TEST_CASE(tree_with_more_cells_than_peers_is_refused) {
+  BOOST_TEST(error_of(head + R"(max_peers = 2
+[[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+replicas = 3
+[[group.cell]]
+name = "hasher"
+binary = "cellhub-demo-cell"
+)") == at("4:13: hub.max_peers: 2 peers cannot hold the 3 cells of the tree"));
+}
+
+BOOST_AUTO_TEST_CASE(hub_too_large_for_the_transport_is_refused_by_the_geometry_guard) {
+  // Each class alone is legal; together with 4096 peers the file passes the 1 TiB cap.
+  const auto text = error_of(head + R"(max_peers = 4096
+[[hub.slot_class]]
+size = "64MiB"
+count = 64
+)");
+  BOOST_TEST(text.rfind(at("2:1: hub: hub would take "), 0) == 0u, text);
+}
+
+BOOST_AUTO_TEST_CASE(load_target_that_names_no_cell_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+[load]
+targets = ["w", "ghost"]
+)") == at("8:17: load.targets[2]: names no cell: \"ghost\""));
+}
+
+BOOST_AUTO_TEST_CASE(load_payload_larger_than_the_largest_slot_is_refused) {
+  BOOST_TEST(error_of(head + "[load]\npayload = \"2MiB\"\n") ==
+             at("5:11: load.payload: 2MiB does not fit the largest slot class (1MiB)"));
+}
+
+BOOST_AUTO_TEST_CASE(non_string_environment_value_is_a_wrong_type) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+env = { LEVEL = 3 }
+)") == at("7:17: cell[1].env.LEVEL: expected a string, found an integer"));
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_is_reported_without_a_line) {
+  const auto result = cli::load_cluster_config(root / "absent.toml", bin);
+  BOOST_REQUIRE(std::holds_alternative<cli::config_error>(result));
+  BOOST_TEST(std::get<cli::config_error>(result).to_string() ==
+             (root / "absent.toml").string() + ": cannot open: No such file or directory");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (c) defaults ------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(config_defaults, sandbox)
+
+BOOST_AUTO_TEST_CASE(minimal_file_gives_cell_spec_defaults) {
+  const auto config = loaded(head + "[[cell]]\nname = \"solo\"\nbinary = \"cellhub-demo-cell\"\n");
+  BOOST_REQUIRE(config.root.children.size() == 1u);
+  const auto& cell = cell_at(config.root, 0);
+  const ac::cell_spec defaults;
+  BOOST_TEST(cell.name == "solo");
+  BOOST_TEST(cell.binary == (bin / "cellhub-demo-cell").string());
+  BOOST_TEST(cell.args.empty());
+  BOOST_TEST(cell.env.empty());
+  BOOST_TEST((cell.restart == defaults.restart));
+  BOOST_TEST((cell.start_timeout == defaults.start_timeout));
+  BOOST_TEST((cell.shutdown_timeout == defaults.shutdown_timeout));
+  BOOST_TEST((cell.hang_timeout == defaults.hang_timeout));
+  BOOST_TEST((cell.backoff.min_delay == defaults.backoff.min_delay));
+  BOOST_TEST((cell.backoff.max_delay == defaults.backoff.max_delay));
+  BOOST_TEST(cell.backoff.jitter == defaults.backoff.jitter);
+  BOOST_TEST((cell.backoff.reset_after == defaults.backoff.reset_after));
+  BOOST_TEST((cell.on_intensity == defaults.on_intensity));
+  BOOST_TEST((cell.during_restart == defaults.during_restart));
+  BOOST_TEST(cell.hold_capacity == defaults.hold_capacity);
+}
+
+BOOST_AUTO_TEST_CASE(minimal_file_gives_root_hub_and_load_defaults) {
+  const auto config = loaded(head);
+  const ac::supervisor_spec root_defaults;
+  BOOST_TEST(config.root.name == "root");
+  BOOST_TEST((config.root.strategy == root_defaults.strategy));
+  BOOST_TEST(config.root.max_restarts == root_defaults.max_restarts);
+  BOOST_TEST((config.root.period == root_defaults.period));
+  BOOST_TEST(config.root.children.empty());
+  const tr::hub_config hub;
+  BOOST_TEST(config.hub_path == "/dev/shm/cellhub-config-test");
+  BOOST_TEST(config.hub.max_peers == hub.max_peers);
+  BOOST_TEST(config.hub.ring_capacity == hub.ring_capacity);
+  BOOST_TEST(config.hub.slot_classes.size() == hub.slot_classes.size());
+  BOOST_TEST(config.load.rate == 0.0);
+  BOOST_TEST(config.load.payload_bytes == 4096u);
+  BOOST_TEST((config.load.timeout == 2s));
+  BOOST_TEST(config.source == config_path());
+}
+
+BOOST_AUTO_TEST_CASE(partial_backoff_keeps_the_other_defaults) {
+  const auto config = loaded(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+backoff = { max = "1s" }
+)");
+  const auto& backoff = cell_at(config.root, 0).backoff;
+  BOOST_TEST((backoff.min_delay == 10ms));
+  BOOST_TEST((backoff.max_delay == 1s));
+  BOOST_TEST(backoff.jitter == 0.2);
+  BOOST_TEST((backoff.reset_after == 30s));
+}
+
+BOOST_AUTO_TEST_CASE(every_cell_key_is_read_into_the_spec) {
+  const auto config = loaded(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+args = ["--role", "worker"]
+env = { B = "2", A = "1" }
+restart = "transient"
+start_timeout = "1500ms"
+shutdown_timeout = "3s"
+hang_timeout = "0s"
+backoff = { min = "0s", max = "2s", jitter = 0, reset_after = "1m" }
+on_intensity = "quarantine"
+during_restart = "fail"
+hold_capacity = 0
+)");
+  const auto& cell = cell_at(config.root, 0);
+  BOOST_TEST(cell.args == (std::vector<std::string>{"--role", "worker"}),
+             boost::test_tools::per_element());
+  BOOST_REQUIRE(cell.env.size() == 2u);
+  BOOST_TEST(cell.env[0].first == "A");
+  BOOST_TEST(cell.env[1].second == "2");
+  BOOST_TEST((cell.restart == ac::restart_type::transient));
+  BOOST_TEST((cell.start_timeout == 1500ms));
+  BOOST_TEST((cell.shutdown_timeout == 3s));
+  BOOST_TEST((cell.hang_timeout == 0ms));
+  BOOST_TEST((cell.backoff.min_delay == 0s));
+  BOOST_TEST(cell.backoff.jitter == 0.0);
+  BOOST_TEST((cell.backoff.reset_after == 1min));
+  BOOST_TEST((cell.on_intensity == ac::intensity_action::quarantine));
+  BOOST_TEST((cell.during_restart == ac::restart_delivery::fail));
+  BOOST_TEST(cell.hold_capacity == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(sizes_read_as_integers_or_binary_units) {
+  BOOST_TEST(cli::parse_byte_size("512B").value_or(0) == 512u);
+  BOOST_TEST(cli::parse_byte_size("4KiB").value_or(0) == 4096u);
+  BOOST_TEST(cli::parse_byte_size("1MiB").value_or(0) == 1048576u);
+  BOOST_TEST(cli::parse_byte_size("2GiB").value_or(0) == 2147483648u);
+  BOOST_TEST(!cli::parse_byte_size("4KB"));
+  BOOST_TEST(!cli::parse_byte_size("4"));
+  BOOST_TEST(!cli::parse_byte_size("1.5KiB"));
+  BOOST_TEST(!cli::parse_byte_size("-1B"));
+  BOOST_TEST(!cli::parse_byte_size("4 KiB"));
+  BOOST_TEST(cli::format_byte_size(16384) == "16KiB");
+  BOOST_TEST(cli::format_byte_size(100) == "100B");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (d) children order -----------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(children_order, sandbox)
+
+BOOST_AUTO_TEST_CASE(children_start_in_file_order_when_cells_and_groups_interleave) {
+  const auto config = loaded(head + R"([[cell]]
+name = "a"
+binary = "cellhub-demo-cell"
+[[group]]
+name = "g"
+[[group.cell]]
+name = "g-a"
+binary = "cellhub-demo-cell"
+[[cell]]
+name = "b"
+binary = "cellhub-demo-cell"
+[[group]]
+name = "h"
+[[cell]]
+name = "c"
+binary = "cellhub-demo-cell"
+)");
+  BOOST_TEST(child_names(config.root) == (std::vector<std::string>{"a", "g", "b", "h", "c"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(child_names(group_at(config.root, 1)) == (std::vector<std::string>{"g-a"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(group_children_follow_the_file_inside_the_group_too) {
+  const auto config = loaded(head + R"([[group]]
+name = "g"
+[[group.group]]
+name = "inner"
+[[group.cell]]
+name = "x"
+binary = "cellhub-demo-cell"
+[[group.group]]
+name = "inner-2"
+[[group.cell]]
+name = "y"
+binary = "cellhub-demo-cell"
+)");
+  BOOST_TEST(child_names(group_at(config.root, 0)) ==
+                 (std::vector<std::string>{"inner", "x", "inner-2", "y"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (e) binary lookup ------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(binary_lookup, sandbox)
+
+BOOST_AUTO_TEST_CASE(bare_name_next_to_the_program_wins_over_path) {
+  make_stub(root / "on-path" / "cellhub-demo-cell");
+  const scoped_path path{(root / "on-path").string()};
+  const auto config = loaded(head + "[[cell]]\nname = \"w\"\nbinary = \"cellhub-demo-cell\"\n");
+  BOOST_TEST(cell_at(config.root, 0).binary == (bin / "cellhub-demo-cell").string());
+}
+
+BOOST_AUTO_TEST_CASE(bare_name_missing_next_to_the_program_is_found_on_path) {
+  make_stub(root / "on-path" / "only-on-path");
+  const scoped_path path{(root / "empty").string() + ":" + (root / "on-path").string()};
+  const auto config = loaded(head + "[[cell]]\nname = \"w\"\nbinary = \"only-on-path\"\n");
+  BOOST_TEST(cell_at(config.root, 0).binary == (root / "on-path" / "only-on-path").string());
+}
+
+BOOST_AUTO_TEST_CASE(non_executable_file_next_to_the_program_is_passed_over_for_path) {
+  make_stub(bin / "shadowed", false);
+  make_stub(root / "on-path" / "shadowed");
+  const scoped_path path{(root / "on-path").string()};
+  const auto config = loaded(head + "[[cell]]\nname = \"w\"\nbinary = \"shadowed\"\n");
+  BOOST_TEST(cell_at(config.root, 0).binary == (root / "on-path" / "shadowed").string());
+}
+
+BOOST_AUTO_TEST_CASE(relative_path_is_relative_to_the_config_file_not_the_working_dir) {
+  make_stub(root / "tools" / "cell");
+  const auto file = root / "conf" / "cluster.toml";
+  write_file(file, head + "[[cell]]\nname = \"w\"\nbinary = \"../tools/cell\"\n");
+  auto result = cli::load_cluster_config(file, bin);
+  BOOST_REQUIRE(std::holds_alternative<cli::cluster_config>(result));
+  BOOST_TEST(cell_at(std::get<cli::cluster_config>(result).root, 0).binary ==
+             (root / "tools" / "cell").string());
+}
+
+BOOST_AUTO_TEST_CASE(absolute_path_is_used_as_is) {
+  make_stub(root / "elsewhere" / "cell");
+  const auto config = loaded(head + "[[cell]]\nname = \"w\"\nbinary = \"" +
+                             (root / "elsewhere" / "cell").string() + "\"\n");
+  BOOST_TEST(cell_at(config.root, 0).binary == (root / "elsewhere" / "cell").string());
+}
+
+BOOST_AUTO_TEST_CASE(lookup_without_program_dir_searches_path_entries_in_order) {
+  make_stub(root / "first" / "tool");
+  make_stub(root / "second" / "tool");
+  std::string problem;
+  const auto found = cli::find_binary(
+      "tool", root, {}, (root / "first").string() + ":" + (root / "second").string(), problem);
+  BOOST_REQUIRE(found.has_value());
+  BOOST_TEST(found->string() == (root / "first" / "tool").string());
+}
+
+BOOST_AUTO_TEST_CASE(lookup_failure_mentions_a_candidate_that_is_not_executable) {
+  make_stub(bin / "plain", false);
+  std::string problem;
+  BOOST_TEST(!cli::find_binary("plain", root, bin, "", problem));
+  BOOST_TEST(problem == "cannot find \"plain\" next to " + bin.string() + " or on PATH (\"" +
+                            (bin / "plain").string() + "\" is not an executable file)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- describe -----------------------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(describe_tree, sandbox)
+
+BOOST_AUTO_TEST_CASE(describe_indents_supervisors_and_lists_each_cells_settings) {
+  const auto config = loaded(head + R"([supervisor]
+max_restarts = 5
+period = "10s"
+[[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+args = ["--role", "a worker"]
+env = { KEY = "value" }
+[[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+replicas = 2
+restart = "transient"
+[[group.cell]]
+name = "hasher"
+binary = "cellhub-demo-cell"
+hang_timeout = "0s"
+backoff = { min = "0s" }
+during_restart = "fail"
+[load]
+rate = 50
+targets = ["w"]
+)");
+  const auto cell = (bin / "cellhub-demo-cell").string();
+  const std::string expected =
+      "config " + config_path().string() + "\n" +
+      "hub /dev/shm/cellhub-config-test: 64 peers, rings of 256, slots 64x1KiB 16x16KiB "
+      "4x256KiB 4x1MiB\n"
+      "supervisor root: one_for_one, at most 5 restarts in 10s\n"
+      "  cell w: restart permanent\n"
+      "      binary   " +
+      cell + "\n" +
+      "      args     --role 'a worker'\n"
+      "      env      KEY=value\n"
+      "      timeouts start 2s, shutdown 1s, hang 3s\n"
+      "      backoff  10ms..5s, jitter 0.2, reset after 30s\n"
+      "      on intensity escalate, during restart hold (up to 64 messages)\n"
+      "  supervisor pool: simple_one_for_one x2, at most 3 restarts in 5s, restart transient\n"
+      "    cell hasher (replica template: hasher-1..hasher-2): restart permanent\n"
+      "        binary   " +
+      cell + "\n" +
+      "        timeouts start 2s, shutdown 1s, hang never\n"
+      "        backoff  none\n"
+      "        on intensity escalate, during restart fail\n"
+      "load 50 requests/s of 4KiB to w, timeout 2s\n";
+  BOOST_TEST(cli::describe(config) == expected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
