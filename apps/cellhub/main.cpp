@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
   run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
   run_cmd->add_flag("--plain", run.plain, "Print plain lines even on a terminal");
+  run_cmd->add_flag("--verbose", run.verbose, "Also log routine events (clean exits, ...)");
 
   std::string check_config;
   auto* check_cmd = app.add_subcommand("check", "Validate CONFIG and print the resolved tree");

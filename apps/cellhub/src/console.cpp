@@ -239,6 +239,7 @@ caf::behavior console(console_actor* self, console_options options, caf::actor r
             });
         return promise;
       },
+      [self](caf::get_atom) { return self->state.view.render_line(clock_type::now()); },
       [self](ac::stop_atom) {
         self->state.signal->notify(true, false);
         return caf::ok_atom_v;

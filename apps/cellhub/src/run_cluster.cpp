@@ -83,6 +83,10 @@ int run_cluster(const run_options& options) {
   fd_guard signal_fd{::signalfd(-1, &stop_signals, SFD_CLOEXEC)};
   fd_guard wake_fd{::eventfd(0, EFD_CLOEXEC)};
 
+  // One warning per cell death stays; routine lines would scroll the live view away.
+  if (!options.verbose)
+    transport::logger()->set_level(spdlog::level::warn);
+
   caf::actor_system_config cfg;
   ac::prepare_config(cfg);
   if (options.listen_port)
@@ -131,6 +135,15 @@ int run_cluster(const run_options& options) {
   if (woke == wake_reason::signal)
     std::fprintf(stderr, "cellhub: stopping (signal)\n");
   auto reason = tree->stop();
+  {
+    caf::scoped_actor self{sys};
+    self->request(console, std::chrono::seconds{5}, caf::get_atom_v)
+        .receive(
+            [](const std::string& summary) {
+              std::printf("cellhub: stopped: %s\n", summary.c_str());
+            },
+            [](const caf::error&) {});
+  }
   caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
   if (gave_up || (reason && reason != caf::exit_reason::user_shutdown)) {
     std::fprintf(stderr, "cellhub: supervision gave up: %s\n",

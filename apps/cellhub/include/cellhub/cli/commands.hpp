@@ -38,6 +38,8 @@ struct run_options {
   std::string listen_address = "127.0.0.1";
   /// Forces plain lines even on a terminal.
   bool plain = false;
+  /// Shows the transport's informational log lines (clean exits, stale hubs).
+  bool verbose = false;
 };
 
 /// Runs a cluster from its configuration until Ctrl-C, SIGTERM, `--duration`, a

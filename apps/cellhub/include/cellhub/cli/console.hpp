@@ -49,8 +49,9 @@ struct console_options {
 /// tree (live view, events file), drives the demo's request load and its chaos,
 /// and answers remote control: `(which_atom)` → the cells' status as
 /// `std::vector<child_info>`, `(restart_atom, name)` → `ok` once the cell runs a
-/// new life, `(stop_atom)` → `ok`, then the cluster stops in order. It monitors the
-/// root supervisor and reports its end through `signal`.
+/// new life, `(stop_atom)` → `ok`, then the cluster stops in order; `(caf::get_atom)`
+/// → a one-line summary. It monitors the root supervisor and reports its end
+/// through `signal`.
 caf::actor spawn_console(caf::actor_system& sys, caf::actor root, caf::actor registry,
                          console_options options, std::shared_ptr<run_signal> signal);
 
