@@ -214,13 +214,13 @@ void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
     event.exit_code = 0;
   }
   const auto full_cause = event.cause;
-  publish(self, std::move(event));
-
   if (auto it = st.lives.find(id); it != st.lives.end()) {
     it->second.previous_peer_id = it->second.peer_id;
     it->second.actor = nullptr;
   }
   auto commands = st.core->on_down(id, ending, full_cause, clock_type::now());
+  // The registry learns first: whoever reacts to `died` by calling the name must
+  // find it held (or failed), not routed to the dead life.
   if (is_cell && st.context.registry) {
     const auto* after = st.core->find(id);
     errc reason = errc::restarting;
@@ -230,6 +230,7 @@ void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
       reason = errc::quarantined;
     caf::anon_send(st.context.registry, unbind_atom_v, name, static_cast<std::uint8_t>(reason));
   }
+  publish(self, std::move(event));
   if (st.core->find(id) == nullptr)
     st.lives.erase(id);
   execute(self, commands);
