@@ -1,5 +1,7 @@
 #include "cellhub/transport/doorbell.hpp"
 
+#include "poll_until.hpp"
+
 #include "cellhub/transport/log.hpp"
 
 #include <fcntl.h>
@@ -18,41 +20,6 @@ using namespace std::chrono_literals;
 
 // POLLRDHUP is asked for explicitly; POLLHUP, POLLERR and POLLNVAL always come back.
 constexpr short hangup_events = POLLHUP | POLLRDHUP | POLLERR | POLLNVAL;
-
-// Polls `fd` for `events` until one is reported or `timeout` passes (negative waits
-// forever). Returns the revents, 0 on timeout, or -errno. EINTR is retried with the
-// time that is left, so a signal neither shortens nor stretches the wait.
-int poll_until(int fd, short events, std::chrono::nanoseconds timeout) noexcept {
-  using clock = std::chrono::steady_clock;
-  const bool forever = timeout < 0ns;
-  const auto start = clock::now();
-  auto remaining = timeout;
-  for (;;) {
-    pollfd entry{fd, events, 0};
-    timespec span{};
-    timespec* span_ptr = nullptr;
-    if (!forever) {
-      // ppoll rather than poll: it takes nanoseconds, so 500us does not become 0 or 1ms.
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(remaining);
-      span.tv_sec = secs.count();
-      span.tv_nsec = (remaining - secs).count();
-      span_ptr = &span;
-    }
-    const int ready = ::ppoll(&entry, 1, span_ptr, nullptr);
-    if (ready > 0)
-      return entry.revents;
-    if (ready == 0)
-      return 0;
-    if (errno != EINTR)
-      return -errno;
-    if (!forever) {
-      remaining =
-          timeout - std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
-      if (remaining <= 0ns)
-        return 0;
-    }
-  }
-}
 
 // Returns whether `err` is one of the errnos a send reports once the peer's end is gone.
 bool is_peer_gone(int err) noexcept {
@@ -227,7 +194,7 @@ doorbell::drain_result doorbell::drain() noexcept {
 doorbell::wait_result doorbell::wait(std::chrono::nanoseconds timeout) noexcept {
   if (fd_ < 0)
     return wait_result::peer_dead;
-  const int revents = poll_until(fd_, POLLIN | POLLRDHUP, timeout);
+  const int revents = detail::poll_until(fd_, POLLIN | POLLRDHUP, timeout);
   if (revents < 0) {
     warn_once("wait (ppoll)", -revents);
     return wait_result::peer_dead;

@@ -1,5 +1,7 @@
 #include "cellhub/transport/process.hpp"
 
+#include "poll_until.hpp"
+
 #include "cellhub/transport/log.hpp"
 
 #include <fmt/format.h>
@@ -31,40 +33,6 @@ using namespace std::chrono_literals;
 // Signals a cell must see with their default action even if the host ignores them
 // (an ignored disposition survives exec; a handler does not).
 constexpr std::array default_signals = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD};
-
-// Polls `fd` for `events` until one is reported or `timeout` passes (negative waits
-// forever). Returns the revents, 0 on timeout, or -errno. EINTR is retried with the
-// time that is left.
-int poll_until(int fd, short events, std::chrono::nanoseconds timeout) noexcept {
-  using clock = std::chrono::steady_clock;
-  const bool forever = timeout < 0ns;
-  const auto start = clock::now();
-  auto remaining = timeout;
-  for (;;) {
-    pollfd entry{fd, events, 0};
-    timespec span{};
-    timespec* span_ptr = nullptr;
-    if (!forever) {
-      const auto secs = std::chrono::duration_cast<std::chrono::seconds>(remaining);
-      span.tv_sec = secs.count();
-      span.tv_nsec = (remaining - secs).count();
-      span_ptr = &span;
-    }
-    const int ready = ::ppoll(&entry, 1, span_ptr, nullptr);
-    if (ready > 0)
-      return entry.revents;
-    if (ready == 0)
-      return 0;
-    if (errno != EINTR)
-      return -errno;
-    if (!forever) {
-      remaining =
-          timeout - std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now() - start);
-      if (remaining <= 0ns)
-        return 0;
-    }
-  }
-}
 
 // Bounds `spawn_options::inherit_as` by the kernel's default fs.nr_open, which also
 // keeps `inherit_as + 1` from overflowing.
@@ -336,7 +304,7 @@ result<exit_status> process::wait_for(std::chrono::nanoseconds timeout) noexcept
   auto remaining = timeout;
   for (;;) {
     // The pidfd turns readable when the child exits; only then is reaping non-blocking.
-    const int revents = poll_until(pidfd_, POLLIN, remaining);
+    const int revents = detail::poll_until(pidfd_, POLLIN, remaining);
     if (revents < 0)
       return make_sys_error(fmt::format("ppoll on pidfd of pid {}", pid_), -revents);
     if (revents != 0) {
