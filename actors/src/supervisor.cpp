@@ -302,25 +302,18 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         if (child == nullptr)
           return;
         auto& current = s.lives[id];
-        const auto* cell = cell_of(*child);
-        if (cell == nullptr || !s.context.registry) {
-          on_life_ready(self, id);
-          return;
+        if (const auto* cell = cell_of(*child)) {
+          current.peer_id = peer_id;
+          current.incarnation = incarnation;
+          current.pid = pid;
+          // Bind before publishing `ready`: the bind is in the registry's mailbox
+          // before anyone can react to `ready`, so a call by name reaches this life.
+          if (s.context.registry)
+            caf::anon_send(s.context.registry, bind_atom_v,
+                           registry_entry{cell->name, peer_id, incarnation, pid, current.actor},
+                           cell->during_restart, static_cast<std::uint64_t>(cell->hold_capacity));
         }
-        current.peer_id = peer_id;
-        current.incarnation = incarnation;
-        current.pid = pid;
-        // The life counts as ready once its name reaches it: whoever sees `ready`
-        // can use the name at once.
-        self->request(s.context.registry, caf::infinite, bind_atom_v,
-                      registry_entry{cell->name, peer_id, incarnation, pid, current.actor},
-                      cell->during_restart, static_cast<std::uint64_t>(cell->hold_capacity))
-            .then([=, life_actor = current.actor](caf::ok_atom) {
-              // A life that died meanwhile (or was replaced) is not ready any more.
-              auto it = self->state.lives.find(id);
-              if (it != self->state.lives.end() && it->second.actor == life_actor)
-                on_life_ready(self, id);
-            });
+        on_life_ready(self, id);
       },
       [=](lifecycle_event& event) {
         // From a supervisor below us: pass it up and out.
