@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <sched.h>
 #include <thread>
 
 namespace cellhub::transport {
@@ -214,8 +215,16 @@ wait_outcome endpoint::wait_until(Ready ready, clock::time_point deadline,
   if (ready())
     return wait_outcome::ready;
   own_flag_->sleeping.store(0, std::memory_order_seq_cst);
+  // Spinning pays only while the peer runs on another CPU; sharing ours, it would
+  // wait for the spin to end (the scheduler often puts both sides on one vCPU).
+  const int cpu = ::sched_getcpu();
+  own_flag_->cpu.store(cpu < 0 ? 0u : static_cast<std::uint32_t>(cpu) + 1,
+                       std::memory_order_relaxed);
+  const auto peer_cpu = peer_flag_->cpu.load(std::memory_order_relaxed);
+  if (cpu >= 0 && peer_cpu == static_cast<std::uint32_t>(cpu) + 1)
+    spin = std::chrono::nanoseconds{0};
   const auto spin_end = std::min(deadline, clock::now() + spin);
-  for (unsigned i = 0;; ++i) {
+  for (unsigned i = 0; spin.count() > 0; ++i) {
     if (ready())
       return finish(wait_outcome::ready);
     // Reading the clock costs more than a pause; look at it every few rounds.

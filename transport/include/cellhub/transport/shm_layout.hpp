@@ -139,6 +139,10 @@ static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 struct alignas(cache_line) sleep_flag {
   /// Is 1 while the side may sleep on its doorbell; a sender rings only then.
   std::atomic<std::uint32_t> sleeping;
+  /// Holds the CPU the side last waited on, plus one (0: unknown). A side spins
+  /// only while its peer waits on another CPU: on the same CPU, spinning only
+  /// delays the peer it waits for.
+  std::atomic<std::uint32_t> cpu;
 };
 static_assert(sizeof(sleep_flag) == cache_line);
 
