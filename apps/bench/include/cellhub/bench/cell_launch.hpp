@@ -1,0 +1,49 @@
+#pragma once
+
+// Starting cellhub-bench-cell for a measurement: on a hub (through the ticket)
+// or on a socket (the baseline), up and answering before any clock starts.
+
+#include "cellhub/bench/frame_socket.hpp"
+
+#include "cellhub/transport/hub_host.hpp"
+#include "cellhub/transport/peer_transport.hpp"
+#include "cellhub/transport/process.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cellhub::bench {
+
+/// Returns a bench cell's arguments: `--mode=`, `--spin=` and, for `cpu` ≥ 0, `--cpu=`.
+std::vector<std::string> cell_arguments(const std::string& mode, std::chrono::nanoseconds spin,
+                                        int cpu = -1);
+
+/// Spawns a bench cell on `hub` with `args` and waits for its READY; throws `bench_failure`.
+std::shared_ptr<transport::peer_transport> spawn_hub_cell(transport::hub_host& hub,
+                                                          const std::string& binary,
+                                                          std::vector<std::string> args,
+                                                          const std::string& name);
+
+/// Asks a hub cell to leave and waits until its process is gone (killing it after 10 s).
+void retire_hub_cell(transport::peer_transport& cell);
+
+/// Holds a socket-mode bench cell and the host's end of its socket.
+struct socket_cell {
+  /// Owns the cell's process (killed and reaped when destroyed).
+  transport::process child;
+  /// Talks to the cell.
+  frame_socket link;
+};
+
+/// Spawns a bench cell in socket `mode` (socket-echo, socket-sink) with one end of a
+/// fresh socket pair as its fd 3 and `extra` arguments, and waits for its "up" frame;
+/// throws `bench_failure`.
+socket_cell spawn_socket_cell(const std::string& binary, const std::string& mode, int cpu = -1,
+                              const std::vector<std::string>& extra = {});
+
+/// Closes the host's end so the cell exits, and reaps it.
+void retire_socket_cell(socket_cell& cell);
+
+} // namespace cellhub::bench

@@ -1,0 +1,198 @@
+#include "cellhub/bench/rtt_bench.hpp"
+
+#include "cellhub/bench/cell_launch.hpp"
+#include "cellhub/bench/cpu_pinning.hpp"
+#include "cellhub/bench/payload_marks.hpp"
+#include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/tree_session.hpp"
+
+#include "cellhub/transport/hub_host.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+
+namespace cellhub::bench {
+namespace {
+
+namespace ac = cellhub::actors;
+namespace tr = cellhub::transport;
+namespace shm = cellhub::transport::shm;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+using us = std::chrono::duration<double, std::micro>;
+
+// Round trips per size at --iterations 1: enough for a stable p99 in a few seconds.
+int iterations_for(std::size_t size, double scale) {
+  const double base = size <= 4096 ? 20000 : size <= 65536 ? 3000 : 300;
+  return std::max(20, static_cast<int>(std::lround(base * scale)));
+}
+
+// The CAF setting that takes CAF's uninterruptible naps out of the workers' idle loop.
+const std::string no_naps = "work-stealing.moderate-poll-attempts=0";
+
+int warmup_for(int iterations) {
+  return std::max(5, iterations / 20);
+}
+
+// Request/reply through the hub: the request is written in place (prepare, copy,
+// commit); the host spins up to `spin` for the reply before it sleeps.
+latency_samples hub_round_trips(tr::peer_transport& cell, std::size_t size, int iterations,
+                                std::chrono::nanoseconds spin) {
+  const auto source = marked_payload(size);
+  latency_samples out(static_cast<std::size_t>(iterations));
+  const int warmup = warmup_for(iterations);
+  for (int i = -warmup; i < iterations; ++i) {
+    const auto id = static_cast<std::uint64_t>(i + warmup + 1);
+    const auto start = clock_type::now();
+    auto request = cell.prepare(size);
+    while (!request && request.error().code == tr::errc::no_slot) {
+      (void)cell.wait_for_space(5s, spin);
+      request = cell.prepare(size);
+    }
+    if (!request)
+      throw bench_failure{"prepare: " + request.error().message()};
+    std::memcpy(request.value().bytes().data(), source.data(), size);
+    if (auto sent = cell.commit(request.value(), shm::message_kind::request, id); !sent)
+      throw bench_failure{"commit: " + sent.error().message()};
+    auto reply = cell.receive(10s, spin);
+    if (!reply)
+      throw bench_failure{"no reply: " + reply.error().message()};
+    if (reply.value().kind != shm::message_kind::reply || reply.value().msg_id != id ||
+        reply.value().payload.size() != size)
+      throw bench_failure{"a reply did not match its request"};
+    reply.value().payload.release();
+    const auto end = clock_type::now();
+    if (i >= 0)
+      out.add(end - start);
+  }
+  return out;
+}
+
+// The same ping-pong over a Unix stream socket: one frame out, one frame back.
+latency_samples socket_round_trips(socket_cell& cell, std::size_t size, int iterations) {
+  const auto source = marked_payload(size);
+  std::vector<std::byte> outgoing(size);
+  std::vector<std::byte> buffer(size);
+  latency_samples out(static_cast<std::size_t>(iterations));
+  const int warmup = warmup_for(iterations);
+  for (int i = -warmup; i < iterations; ++i) {
+    const auto start = clock_type::now();
+    // Written afresh each time, as the hub's request is written into its slot.
+    std::memcpy(outgoing.data(), source.data(), size);
+    if (!cell.link.send(frame_kind::request, outgoing))
+      throw bench_failure{"socket send failed"};
+    auto reply = cell.link.receive(buffer);
+    if (!reply || reply->kind != frame_kind::reply || reply->length != size)
+      throw bench_failure{"socket reply did not match its request"};
+    const auto end = clock_type::now();
+    if (i >= 0)
+      out.add(end - start);
+  }
+  return out;
+}
+
+// A call by name through the registry, answered by the cell behind a peer actor.
+latency_samples actor_round_trips(bench_context& ctx, int cell_cpu, int iterations,
+                                  const std::vector<std::string>& caf_settings) {
+  const auto& opts = ctx.options();
+  ac::cell_spec echo;
+  echo.name = "echo";
+  echo.binary = opts.cell_binary;
+  echo.args = cell_arguments("echo", opts.spin, cell_cpu);
+  echo.start_timeout = 30s;
+  echo.hang_timeout = 0ms;
+  ac::supervisor_spec root;
+  root.name = "bench";
+  root.children.emplace_back(std::move(echo));
+  tree_session session{ctx.hub_path("rtt-actor"), std::move(root), data_hub_config(), caf_settings};
+  if (!session.watch(clock_type::now() + 30s, [](const sighting& seen) {
+        return seen.event && seen.event->kind == ac::event_kind::ready;
+      }))
+    throw bench_failure{"the actor-layer echo cell never became ready"};
+  const auto request = ac::payload::copy_of(marked_payload(64));
+  latency_samples out(static_cast<std::size_t>(iterations));
+  const int warmup = warmup_for(iterations);
+  for (int i = -warmup; i < iterations; ++i) {
+    const auto start = clock_type::now();
+    auto reply = session.call("echo", request, 10s);
+    if (!reply || reply->size() != request.size())
+      throw bench_failure{"a call by name got no matching answer"};
+    const auto end = clock_type::now();
+    if (i >= 0)
+      out.add(end - start);
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<measurement> run_rtt(bench_context& ctx) {
+  const auto& opts = ctx.options();
+  std::vector<measurement> rows;
+  for (const int host_cpu : ctx.placements()) {
+    const scoped_pin pin{host_cpu};
+    const int cell_cpu = host_cpu < 0 ? -1 : host_cpu + 1;
+    const auto where = placement_label(host_cpu);
+
+    std::map<std::size_t, latency_samples> hub;
+    {
+      auto created = tr::hub_host::create(ctx.hub_path("rtt"), data_hub_config());
+      if (!created)
+        throw bench_failure{"creating the rtt hub: " + created.error().message()};
+      auto cell = spawn_hub_cell(*created.value(), opts.cell_binary,
+                                 cell_arguments("echo", opts.spin, cell_cpu), "echo");
+      for (const auto size : opts.sizes)
+        hub.emplace(size,
+                    hub_round_trips(*cell, size, iterations_for(size, opts.iterations), opts.spin));
+      retire_hub_cell(*cell);
+    }
+    std::map<std::size_t, latency_samples> socket;
+    {
+      auto cell = spawn_socket_cell(opts.cell_binary, "socket-echo", cell_cpu);
+      for (const auto size : opts.sizes)
+        socket.emplace(size, socket_round_trips(cell, size, iterations_for(size, opts.iterations)));
+      retire_socket_cell(cell);
+    }
+    for (const auto size : opts.sizes) {
+      auto row = latency_row<us>(
+          "rtt", fmt::format("{} hub request/reply, {}", size_label(size), where), "us",
+          hub.at(size), fmt::format("Unix socket ping-pong {}", size_label(size)),
+          &socket.at(size));
+      row.note =
+          fmt::format("peer_transport, host and cell spin {} us before sleeping",
+                      std::chrono::duration_cast<std::chrono::microseconds>(opts.spin).count());
+      if (size == 64) {
+        row.target = "<= 0.5x socket";
+        row.met = row.ratio() <= 0.5;
+      }
+      rows.push_back(std::move(row));
+    }
+    // The actor layer is measured at 64 B only, against the 64 B socket baseline.
+    if (socket.count(64) == 0)
+      continue;
+    const int calls = iterations_for(64, opts.iterations) / 5;
+    const auto actor = actor_round_trips(ctx, cell_cpu, calls, opts.caf_settings);
+    auto row = latency_row<us>("rtt", fmt::format("64 B actor call by name, {}", where), "us",
+                               actor, "Unix socket ping-pong 64 B", &socket.at(64));
+    row.note = "scoped_actor -> registry -> peer_actor -> cell -> doorbell_watcher -> reply; "
+               "CAF as actors::prepare_config leaves it";
+    rows.push_back(std::move(row));
+    if (opts.caf_settings.empty()) {
+      // CAF's work-stealing workers, idle for less than ~25 ms, nap in sleep_for(50us)
+      // slices that no enqueue interrupts; every hop of a call can wait out one nap.
+      const auto tuned = actor_round_trips(ctx, cell_cpu, calls, {no_naps});
+      auto tuned_row =
+          latency_row<us>("rtt", fmt::format("64 B actor call by name, {}, {}", no_naps, where),
+                          "us", tuned, "Unix socket ping-pong 64 B", &socket.at(64));
+      tuned_row.note = "same as the row above with one CAF setting changed";
+      rows.push_back(std::move(tuned_row));
+    }
+  }
+  return rows;
+}
+
+} // namespace cellhub::bench
