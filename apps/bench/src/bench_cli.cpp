@@ -56,7 +56,9 @@ std::optional<bench_options> parse_bench_command_line(int argc, char** argv, int
   auto* cells =
       app.add_option("--max-cells", opts.max_cells, "Largest scale pool (10, 100 or 1000)")
           ->check(CLI::PositiveNumber);
-  auto* window = app.add_option("--window", window_text, "Length of each throughput run (500ms)");
+  auto* window =
+      app.add_option("--window", window_text,
+                     "Length of each throughput measurement, split into 3 windows (500ms)");
   std::vector<std::string> size_texts;
   app.add_option("--sizes", size_texts,
                  "Payload sizes for rtt and throughput, up to 1MiB (default 64,4KiB,64KiB,1MiB)")

@@ -138,24 +138,21 @@ std::vector<measurement> run_rtt(bench_context& ctx) {
     const int cell_cpu = host_cpu < 0 ? -1 : host_cpu + 1;
     const auto where = placement_label(host_cpu);
 
+    auto created = tr::hub_host::create(ctx.hub_path("rtt"), data_hub_config());
+    if (!created)
+      throw bench_failure{"creating the rtt hub: " + created.error().message()};
     std::map<std::size_t, latency_samples> hub;
-    {
-      auto created = tr::hub_host::create(ctx.hub_path("rtt"), data_hub_config());
-      if (!created)
-        throw bench_failure{"creating the rtt hub: " + created.error().message()};
+    std::map<std::size_t, latency_samples> socket;
+    // Fresh cells for every size, each size's hub and socket runs back to back.
+    for (const auto size : opts.sizes) {
+      const int iterations = iterations_for(size, opts.iterations);
       auto cell = spawn_hub_cell(*created.value(), opts.cell_binary,
                                  cell_arguments("echo", opts.spin, cell_cpu), "echo");
-      for (const auto size : opts.sizes)
-        hub.emplace(size,
-                    hub_round_trips(*cell, size, iterations_for(size, opts.iterations), opts.spin));
+      hub.emplace(size, hub_round_trips(*cell, size, iterations, opts.spin));
       retire_hub_cell(*cell);
-    }
-    std::map<std::size_t, latency_samples> socket;
-    {
-      auto cell = spawn_socket_cell(opts.cell_binary, "socket-echo", cell_cpu);
-      for (const auto size : opts.sizes)
-        socket.emplace(size, socket_round_trips(cell, size, iterations_for(size, opts.iterations)));
-      retire_socket_cell(cell);
+      auto twin = spawn_socket_cell(opts.cell_binary, "socket-echo", cell_cpu);
+      socket.emplace(size, socket_round_trips(twin, size, iterations));
+      retire_socket_cell(twin);
     }
     for (const auto size : opts.sizes) {
       auto row = latency_row<us>(

@@ -33,7 +33,7 @@ struct bench_options {
   int kills = 200;
   /// Bounds the largest pool of the scale benchmark.
   std::size_t max_cells = 1000;
-  /// Bounds each throughput run.
+  /// Bounds each throughput measurement (three windows of a third; the median counts).
   std::chrono::milliseconds window{500};
   /// Lists the payload sizes rtt and throughput measure (64 B, 4 KiB, 64 KiB, 1 MiB).
   std::vector<std::size_t> sizes{64, 4096, 65536, 1u << 20};
