@@ -45,6 +45,13 @@ struct peer_state {
   std::uint64_t last_heartbeat = 0;
   clock_type::time_point last_progress{};
 
+  // An actor ending without a death seen (its supervisor went away) still owes
+  // every caller an answer.
+  ~peer_state() {
+    for (auto& entry : pending)
+      entry.second.deliver(make_error(errc::cell_died, config.spec.name + " was shut down"));
+  }
+
   static inline const char* name = "cellhub.peer";
 };
 

@@ -56,14 +56,36 @@ void send_untyped(self_pointer self, const caf::actor& dest, Ts&&... xs) {
   caf::unsafe_send_as(self, dest, std::forward<Ts>(xs)...);
 }
 
+// Forwards a call to a life and relays the answer. A plain delegate would let a
+// life that ended an instant before the call arrived answer with CAF's
+// `request_receiver_down`; callers are promised `cell_died` for any death.
+void forward_call(self_pointer self, const registry_entry& life, payload data,
+                  caf::response_promise promise) {
+  auto& st = self->state;
+  const auto id = st.next_forward++;
+  st.forwarded.emplace(id, std::move(promise));
+  auto answer = [self, id](auto&& outcome) {
+    auto it = self->state.forwarded.find(id);
+    if (it == self->state.forwarded.end())
+      return;
+    it->second.deliver(std::forward<decltype(outcome)>(outcome));
+    self->state.forwarded.erase(it);
+  };
+  self->request(life.actor, caf::infinite, call_atom_v, std::move(data))
+      .then([answer](payload& reply) mutable { answer(std::move(reply)); },
+            [answer, name = life.name](caf::error& err) mutable {
+              if (err == caf::sec::request_receiver_down)
+                err = make_error(errc::cell_died, name + " ended before the call reached it");
+              answer(std::move(err));
+            });
+}
+
 void deliver_held(self_pointer self, registry_state::record& rec) {
-  const auto& dest = rec.entry.actor;
   for (auto& msg : rec.held) {
     if (msg.is_call) {
-      // The new life answers the original caller directly, as for a bound name.
-      msg.promise.delegate(dest, call_atom_v, std::move(msg.data));
+      forward_call(self, rec.entry, std::move(msg.data), std::move(msg.promise));
     } else {
-      send_untyped(self, dest, cast_atom_v, std::move(msg.data));
+      send_untyped(self, rec.entry.actor, cast_atom_v, std::move(msg.data));
       msg.promise.deliver(caf::unit);
     }
   }
@@ -159,6 +181,8 @@ registry_state::~registry_state() {
   const auto err = caf::make_error(caf::sec::request_receiver_down);
   for (auto& entry : names)
     fail_held(entry.second, err);
+  for (auto& entry : forwarded)
+    entry.second.deliver(err);
 }
 
 registry_actor::behavior_type registry(self_pointer self) {
@@ -183,8 +207,7 @@ registry_actor::behavior_type registry(self_pointer self) {
         if (r.bound == nullptr)
           return std::move(r.err);
         auto promise = self->make_response_promise();
-        // The life answers the caller directly; the registry stays out of the reply path.
-        promise.delegate(r.bound->entry.actor, call_atom_v, std::move(data));
+        forward_call(self, r.bound->entry, std::move(data), promise);
         return promise;
       },
       [self](cast_atom, const std::string& name, payload& data) -> caf::result<void> {

@@ -172,6 +172,28 @@ BOOST_AUTO_TEST_CASE(call_by_name_reaches_the_bound_life) {
   BOOST_TEST(out.text == "w1a#1:ping");
 }
 
+// The supervisor unbinds a life only after its actor is gone; a call arriving in
+// between must read as the death it is, not as CAF's `request_receiver_down`.
+BOOST_AUTO_TEST_CASE(call_to_a_life_that_ended_before_its_unbind_fails_with_cell_died) {
+  auto life = spawn_stand_in("w1a");
+  bind(entry("worker-1", 3, 1, life));
+  self->monitor(life);
+  self->send_exit(life, caf::exit_reason::kill);
+  self->receive([&](const caf::down_msg& msg) { BOOST_TEST((msg.source == life.address())); },
+                caf::after(deadline) >> [] { BOOST_FAIL("the life did not go down"); });
+  life = nullptr;
+  const auto out = call("worker-1", "ping");
+  BOOST_TEST(failed_with(out, ac::errc::cell_died), sys.render(out.err));
+}
+
+BOOST_AUTO_TEST_CASE(several_calls_in_flight_each_get_their_own_reply) {
+  bind(entry("worker-1", 3, 1, spawn_stand_in("w1a")));
+  auto first = call_async("worker-1", "a");
+  auto second = call_async("worker-1", "b");
+  BOOST_TEST(await(std::move(first)).text == "w1a#1:a");
+  BOOST_TEST(await(std::move(second)).text == "w1a#2:b");
+}
+
 BOOST_AUTO_TEST_CASE(call_to_unknown_name_fails_with_unknown_name) {
   bind(entry("worker-1", 3, 1, spawn_stand_in("w1a")));
   BOOST_TEST(failed_with(call("worker-2", "ping"), ac::errc::unknown_name));

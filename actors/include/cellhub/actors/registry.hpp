@@ -41,7 +41,8 @@ namespace cellhub::actors {
 ///   fail with it, and so do later messages, until the name binds again. Unbinding
 ///   a name the registry does not know is a no-op.
 /// - `(call_atom, name, payload)` → `payload`: forwards `(call_atom, payload)` to
-///   the current life, which answers the caller directly.
+///   the current life and relays its answer. A life that ended before the call
+///   reached it answers `cell_died`, exactly like one that died while serving it.
 /// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)`. A held
 ///   cast is answered once it reached the new life (or failed).
 /// - `(lookup_atom, name)` → `registry_entry` (`peer_id` -1 and no actor while restarting).
@@ -101,8 +102,14 @@ struct registry_state {
   std::map<std::string, record, std::less<>> names;
   /// Lists the actors that receive `remapped`.
   std::vector<caf::actor> subscribers;
+  /// Holds the callers of calls forwarded to a life and not answered yet, by a
+  /// number of the registry's own.
+  std::map<std::uint64_t, caf::response_promise> forwarded;
+  /// Numbers the next forwarded call.
+  std::uint64_t next_forward = 0;
 
-  /// Fails messages still held when the registry stops, so that no caller waits forever.
+  /// Fails messages still held or forwarded when the registry stops, so that no
+  /// caller waits forever.
   ~registry_state();
 
   /// Names the actor in CAF's diagnostics.
