@@ -344,10 +344,12 @@ private:
     if (dead) {
       // Level-triggered: a hung-up fd left in the set would wake every wait.
       stop_watching(reg.bell.fd(), reg.watching_bell);
-      peer_dead msg;
-      msg.peer_id = reg.peer_id;
-      msg.incarnation = reg.incarnation;
-      msg.cause = static_cast<std::uint8_t>(tr::death_cause::hung_up);
+      // Files close moments before the process becomes reapable, and this thread
+      // wakes later than that: usually the exit is already there to report, which
+      // spares the owner waiting for the pidfd's own notice before it can reap.
+      peer_dead msg = notice_for(reg, tr::death_cause::hung_up);
+      if (reg.watching_pidfd && peek_exit(reg, msg) == exit_seen::status_known)
+        stop_watching(reg.pidfd.get(), reg.watching_pidfd);
       send(reg.owner, msg);
     }
   }
@@ -355,34 +357,47 @@ private:
   void on_pidfd(registration& reg) {
     if (!reg.watching_pidfd)
       return;
+    peer_dead msg = notice_for(reg, tr::death_cause::process_exited);
+    if (peek_exit(reg, msg) == exit_seen::still_running)
+      return; // a pidfd is readable only once the process exits, so not expected
+    stop_watching(reg.pidfd.get(), reg.watching_pidfd);
+    send(reg.owner, msg);
+  }
+
+  static peer_dead notice_for(const registration& reg, tr::death_cause cause) {
+    peer_dead msg;
+    msg.peer_id = reg.peer_id;
+    msg.incarnation = reg.incarnation;
+    msg.cause = static_cast<std::uint8_t>(cause);
+    return msg;
+  }
+
+  enum class exit_seen { still_running, status_known, status_unknown };
+
+  // Peeks at how the process ended, without reaping it (WNOWAIT), so that its owner
+  // still can; fills the exit fields of `msg` when the status is known.
+  static exit_seen peek_exit(const registration& reg, peer_dead& msg) {
     siginfo_t info{};
     // waitid leaves si_pid untouched when WNOHANG finds nothing, so it must start at 0.
     info.si_pid = 0;
-    // WNOWAIT: only peek at the status, so that the process owner can still reap it.
     int rc = 0;
     do {
       rc =
           ::waitid(P_PIDFD, static_cast<id_t>(reg.pidfd.get()), &info, WEXITED | WNOWAIT | WNOHANG);
     } while (rc != 0 && errno == EINTR);
-    const int err = rc != 0 ? errno : 0;
-    if (rc == 0 && info.si_pid == 0)
-      return; // still running; a pidfd is readable only once it exits, so not expected
-    peer_dead msg;
-    msg.peer_id = reg.peer_id;
-    msg.incarnation = reg.incarnation;
-    msg.cause = static_cast<std::uint8_t>(tr::death_cause::process_exited);
-    if (rc == 0) {
-      msg.exited = true;
-      msg.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-      msg.status = info.si_status;
-    } else {
+    if (rc != 0) {
       // ECHILD: not our child, or reaped already; the process is gone either way.
       tr::logger()->debug("doorbell_watcher: peer_id={} incarnation={}: waitid errno {}; exit "
                           "status unknown",
-                          reg.peer_id, reg.incarnation, err);
+                          reg.peer_id, reg.incarnation, errno);
+      return exit_seen::status_unknown;
     }
-    stop_watching(reg.pidfd.get(), reg.watching_pidfd);
-    send(reg.owner, msg);
+    if (info.si_pid == 0)
+      return exit_seen::still_running;
+    msg.exited = true;
+    msg.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    msg.status = info.si_status;
+    return exit_seen::status_known;
   }
 
   const int wake_fd_;

@@ -24,16 +24,20 @@ namespace cellhub::actors {
 /// Messages out, sent to the registration's owner with the watcher as sender:
 /// - `(rang_atom, uint16_t peer_id, uint32_t incarnation)` once per wake-up of the
 ///   watcher in which the doorbell had data (many rings coalesce into one message).
-/// - `peer_dead{peer_id, incarnation, cause = death_cause::hung_up, exited = false}`
-///   when the cell's end of the doorbell closed (a pending ring is reported first).
+/// - `peer_dead{peer_id, incarnation, cause = death_cause::hung_up}` when the
+///   cell's end of the doorbell closed (a pending ring is reported first). When the
+///   process has already exited by then (the usual case: files close an instant
+///   before the exit), the notice carries the exit as below and no second notice
+///   follows.
 /// - `peer_dead{peer_id, incarnation, cause = death_cause::process_exited,
-///   exited = true, signaled, status}` when the process exited; `status` holds the
-///   exit code, or the signal when `signaled`. The watcher peeks at the status with
-///   `WNOWAIT`, so the process owner must still reap the child. `exited` is false if
-///   the status could not be read (the pidfd is not a child of this process, or the
-///   child was reaped already).
-/// Each kind of death notice is sent at most once per registration; after both the
-/// owner should unwatch. If the owner terminates, its registrations are dropped.
+///   exited = true, signaled, status}` when the process exited and no notice told
+///   it yet; `status` holds the exit code, or the signal when `signaled`. The
+///   watcher peeks at the status with `WNOWAIT`, so the process owner must still
+///   reap the child. `exited` is false if the status could not be read (the pidfd
+///   is not a child of this process, or the child was reaped already).
+/// Each kind of death notice is sent at most once per registration, and the exit at
+/// most once; once it came, the owner should unwatch. If the owner terminates, its
+/// registrations are dropped.
 ///
 /// Threading: the watcher runs detached, on a thread of its own, sleeping in
 /// `epoll_wait` over every watched fd plus an eventfd that each incoming message
