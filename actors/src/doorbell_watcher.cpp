@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -311,6 +312,21 @@ private:
       on_doorbell(i->second, event);
     else
       on_pidfd(i->second);
+    if (!i->second.watching_bell && !i->second.watching_pidfd)
+      forget(i);
+  }
+
+  // Drops a registration with nothing left to watch (its last notice said so), and
+  // the monitor on an owner with no registration left: the owner's own end then
+  // costs no message to this thread, whose wake-up would only slow that end down.
+  void forget(std::unordered_map<std::uint64_t, registration>::iterator i) {
+    const auto owner = i->second.owner.address();
+    registrations_.erase(i);
+    const bool owns_more =
+        std::any_of(registrations_.begin(), registrations_.end(),
+                    [&](const auto& entry) { return entry.second.owner.address() == owner; });
+    if (!owns_more && monitored_.erase(owner) != 0)
+      demonitor(owner);
   }
 
   void on_doorbell(registration& reg, const tr::fd_event& event) {
@@ -350,6 +366,7 @@ private:
       peer_dead msg = notice_for(reg, tr::death_cause::hung_up);
       if (reg.watching_pidfd && peek_exit(reg, msg) == exit_seen::status_known)
         stop_watching(reg.pidfd.get(), reg.watching_pidfd);
+      msg.last = !reg.watching_pidfd;
       send(reg.owner, msg);
     }
   }
@@ -361,6 +378,7 @@ private:
     if (peek_exit(reg, msg) == exit_seen::still_running)
       return; // a pidfd is readable only once the process exits, so not expected
     stop_watching(reg.pidfd.get(), reg.watching_pidfd);
+    msg.last = !reg.watching_bell;
     send(reg.owner, msg);
   }
 

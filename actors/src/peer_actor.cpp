@@ -38,6 +38,8 @@ struct peer_state {
   bool start_timed_out = false;
   bool killed_for_hang = false;
   bool dying = false;
+  // Set while the doorbell watcher holds a registration for this life.
+  bool watched = false;
   std::optional<tr::exit_status> status;
   std::unordered_map<std::uint64_t, caf::response_promise> pending;
   std::deque<queued_send> backlog;
@@ -50,6 +52,10 @@ struct peer_state {
   ~peer_state() {
     for (auto& entry : pending)
       entry.second.deliver(make_error(errc::cell_died, config.spec.name + " was shut down"));
+    // After a death the watcher forgets the life by itself; only a life ended
+    // otherwise (stopped, or its supervisor gone) leaves a registration behind.
+    if (watched)
+      caf::anon_send(config.watcher, unwatch_atom_v, cell->peer_id(), cell->incarnation());
   }
 
   static inline const char* name = "cellhub.peer";
@@ -282,10 +288,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
   watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
                       ::dup(st.cell->child()->pidfd()), caf::actor_cast<caf::actor>(self)};
   self->send(st.config.watcher, watch_atom_v, std::move(watch));
-  self->attach_functor(
-      [watcher = st.config.watcher, id = st.cell->peer_id(), incarnation = st.cell->incarnation()] {
-        caf::anon_send(watcher, unwatch_atom_v, id, incarnation);
-      });
+  st.watched = true;
   self->send(st.config.supervisor, started_atom_v, st.config.child,
              static_cast<std::int32_t>(st.cell->peer_id()), st.cell->incarnation(), st.pid);
   self->delayed_send(self, spec.start_timeout, start_tmo_atom_v);
@@ -301,6 +304,8 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         auto& s = self->state;
         if (notice.incarnation != s.cell->incarnation())
           return;
+        if (notice.last)
+          s.watched = false;
         if (notice.exited && !s.status) {
           // The watcher peeked without reaping; reap now (it cannot block: it exited).
           s.status = s.cell->child()->try_wait();

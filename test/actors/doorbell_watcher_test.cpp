@@ -197,6 +197,7 @@ BOOST_AUTO_TEST_CASE(closing_the_cell_end_sends_exactly_one_hung_up_peer_dead) {
   BOOST_TEST(dead.incarnation == 2u);
   BOOST_TEST(dead.cause == hung_up);
   BOOST_TEST(!dead.exited);
+  BOOST_TEST(dead.last); // no pidfd: nothing left to watch
   expect_silence();
 }
 
@@ -221,6 +222,7 @@ BOOST_AUTO_TEST_CASE(exited_process_is_reported_with_its_code_and_can_still_be_r
   BOOST_TEST(dead.exited);
   BOOST_TEST(!dead.signaled);
   BOOST_TEST(dead.status == 7);
+  BOOST_TEST(dead.last); // no doorbell: nothing left to watch
   // The watcher only peeked (WNOWAIT): the owner of the process still reaps it.
   auto status = child.wait_for(deadline);
   BOOST_TEST_REQUIRE(status.has_value(), (status ? "" : status.error().message()));
@@ -241,6 +243,7 @@ BOOST_AUTO_TEST_CASE(killed_cell_is_reported_once_with_its_signal) {
   BOOST_TEST(first.peer_id == 8);
   BOOST_TEST(first.incarnation == 9u);
   BOOST_TEST(first.cause == hung_up);
+  BOOST_TEST(first.last == first.exited);
   auto with_exit = first;
   if (!first.exited) {
     with_exit = expect_peer_dead();
@@ -252,6 +255,7 @@ BOOST_AUTO_TEST_CASE(killed_cell_is_reported_once_with_its_signal) {
   BOOST_TEST(with_exit.exited);
   BOOST_TEST(with_exit.signaled);
   BOOST_TEST(with_exit.status == SIGKILL);
+  BOOST_TEST(with_exit.last);
   expect_silence();
   auto status = child.wait_for(deadline);
   BOOST_TEST_REQUIRE(status.has_value(), (status ? "" : status.error().message()));
@@ -287,6 +291,35 @@ BOOST_AUTO_TEST_CASE(unwatched_cell_sends_nothing_more_and_its_fds_are_closed) {
   BOOST_TEST_REQUIRE(child.send_signal(SIGKILL).has_value());
   cell.close();
   expect_silence();
+}
+
+BOOST_AUTO_TEST_CASE(registration_ends_with_its_last_notice_and_its_fds_are_closed) {
+  auto [host, cell] = make_pair();
+  auto [other_host, other_cell] = make_pair();
+  auto child = spawn_child({"/bin/sleep", "30"}, cell.fd());
+  cell.close();
+  const int bell_copy = dup_fd(host.fd());
+  const int pidfd_copy = dup_fd(child.pidfd());
+  const int other_copy = dup_fd(other_host.fd());
+  const auto bell_file = identify(bell_copy).value();
+  const auto pidfd_file = identify(pidfd_copy).value();
+
+  watch(12, 1, bell_copy, pidfd_copy);
+  BOOST_TEST_REQUIRE(child.send_signal(SIGKILL).has_value());
+  bool last_seen = false;
+  for (int notices = 0; notices < 2 && !last_seen; ++notices)
+    last_seen = expect_peer_dead().last;
+  BOOST_TEST_REQUIRE(last_seen);
+  // A later registration's ring is handled after the last notice's clean-up.
+  BOOST_TEST_REQUIRE(other_cell.signal() == tr::signal_result::sent);
+  watch(13, 1, other_copy);
+  BOOST_TEST_REQUIRE(expect_rang().peer_id == 13);
+  BOOST_TEST(!still_open_as(bell_copy, bell_file));
+  BOOST_TEST(!still_open_as(pidfd_copy, pidfd_file));
+  // Unwatching a forgotten registration is harmless.
+  unwatch(12, 1);
+  expect_silence();
+  BOOST_TEST(child.wait_for(deadline).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(two_hundred_registrations_each_get_their_own_rang) {

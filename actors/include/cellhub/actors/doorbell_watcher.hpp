@@ -36,8 +36,11 @@ namespace cellhub::actors {
 ///   reap the child. `exited` is false if the status could not be read (the pidfd
 ///   is not a child of this process, or the child was reaped already).
 /// Each kind of death notice is sent at most once per registration, and the exit at
-/// most once; once it came, the owner should unwatch. If the owner terminates, its
-/// registrations are dropped.
+/// most once. The notice after which nothing is left to watch (both fds reported,
+/// or absent) has `last` set: the watcher has then closed the fds and forgotten the
+/// registration, and stops monitoring an owner left without registrations, so the
+/// owner neither needs to unwatch nor costs the watcher a wake-up when it ends.
+/// Other registrations end by unwatch, or when their owner terminates.
 ///
 /// Threading: the watcher runs detached, on a thread of its own, sleeping in
 /// `epoll_wait` over every watched fd plus an eventfd that each incoming message

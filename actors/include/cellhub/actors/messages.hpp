@@ -44,13 +44,16 @@ struct peer_dead {
   bool signaled = false;
   /// Holds the exit code (or the signal when `signaled`).
   std::int32_t status = 0;
+  /// Is set on the watcher's last message about this life: it has nothing left to
+  /// watch, has closed its fds and forgotten the registration (no unwatch needed).
+  bool last = false;
 };
 
 /// Serializes a death notice.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_dead& x) {
   return f(caf::meta::type_name("cellhub_peer_dead"), x.peer_id, x.incarnation, x.cause, x.exited,
-           x.signaled, x.status);
+           x.signaled, x.status, x.last);
 }
 
 /// Tells how one cell life ended; travels as the context of a peer actor's exit reason.
