@@ -27,25 +27,39 @@ result<std::optional<std::uint32_t>> slot_pool::allocate(std::size_t length) noe
     return make_error(errc::payload_too_large,
                       fmt::format("{} bytes exceed the largest slot ({} bytes)", length,
                                   classes.back().slot_size));
-  std::size_t first_fit = 0;
-  while (classes[first_fit].slot_size < length)
-    ++first_fit;
-  for (int round = 0; round < 2; ++round) {
-    for (auto cls = first_fit; cls < classes.size(); ++cls) {
-      if (free_[cls].empty())
-        continue;
-      const auto slot = free_[cls].back();
-      free_[cls].pop_back();
-      detail::crash_point();
-      in_flight_[slot] = 1;
-      ++in_flight_count_;
-      return std::optional<std::uint32_t>{slot};
-    }
-    if (round == 0) {
-      BOOST_OUTCOME_TRY(collect_returns());
-    }
+  // Returned slots go on top of their class's stack, so collecting them first keeps
+  // a stream on the few slots it cycles through, still warm in the caches, rather
+  // than on cold slots of its class or of larger ones (16 slots of 1 MiB streamed
+  // at a third of the rate of 4 before). Looking costs one read of the return
+  // ring's head.
+  BOOST_OUTCOME_TRY(collect_returns());
+  for (auto cls = first_fit(length); cls < classes.size(); ++cls) {
+    if (free_[cls].empty())
+      continue;
+    const auto slot = free_[cls].back();
+    free_[cls].pop_back();
+    detail::crash_point();
+    in_flight_[slot] = 1;
+    ++in_flight_count_;
+    return std::optional<std::uint32_t>{slot};
   }
   return std::optional<std::uint32_t>{};
+}
+
+bool slot_pool::has_free(std::size_t length) const noexcept {
+  if (length > geometry_->classes.back().slot_size)
+    return false;
+  for (auto cls = first_fit(length); cls < free_.size(); ++cls)
+    if (!free_[cls].empty())
+      return true;
+  return false;
+}
+
+std::size_t slot_pool::first_fit(std::size_t length) const noexcept {
+  std::size_t cls = 0;
+  while (geometry_->classes[cls].slot_size < length)
+    ++cls;
+  return cls;
 }
 
 std::uint32_t slot_pool::in_flight() const noexcept {

@@ -21,8 +21,9 @@ public:
   /// Creates a pool over `geometry`'s classes with every slot free, fed by `returns`.
   slot_pool(const hub_geometry& geometry, ring_consumer<std::uint32_t> returns);
 
-  /// Takes a slot of the smallest class that holds `length` bytes (or a larger one
-  /// if that class is empty); nothing when every fitting slot is in flight.
+  /// Collects the slots the receiver returned, then takes the most recently freed
+  /// slot of the smallest class that holds `length` bytes (of a larger class if that
+  /// one has none); nothing when every fitting slot is in flight.
   result<std::optional<std::uint32_t>> allocate(std::size_t length) noexcept;
 
   /// Puts back a slot that was allocated but never sent.
@@ -34,7 +35,12 @@ public:
   /// Tells whether the receiver has returned slots not collected yet.
   [[nodiscard]] bool returns_pending() const noexcept { return returns_.has_pending(); }
 
+  /// Tells whether a slot that holds `length` bytes is free without collecting
+  /// returns (one given back unsent, say).
+  [[nodiscard]] bool has_free(std::size_t length) const noexcept;
+
 private:
+  [[nodiscard]] std::size_t first_fit(std::size_t length) const noexcept;
   result<void> collect_returns() noexcept;
 
   const hub_geometry* geometry_ = nullptr;
