@@ -111,6 +111,17 @@ BOOST_AUTO_TEST_CASE(exhausted_arena_reports_no_slot_until_the_receiver_releases
   BOOST_TEST(link.host->send(payload).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(no_slot_formats_no_detail_but_still_reads_well) {
+  linked_pair link{{.slot_classes = {{4096, 1}}}};
+  BOOST_TEST_REQUIRE(link.host->send(make_payload(1000, 4)).has_value());
+  auto refused = link.host->prepare(1000);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST(refused.error().code == tr::errc::no_slot);
+  // Back-pressure is routine: an empty detail costs no allocation.
+  BOOST_TEST(refused.error().detail.empty());
+  BOOST_TEST(refused.error().message() == "no_slot: every fitting slot is in flight");
+}
+
 BOOST_AUTO_TEST_CASE(payload_larger_than_the_largest_class_is_refused) {
   linked_pair link{{.slot_classes = {{4096, 2}}}};
   auto sent = link.host->send(std::vector<std::byte>(4097));

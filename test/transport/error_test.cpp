@@ -37,6 +37,15 @@ BOOST_AUTO_TEST_CASE(sys_error_message_names_operation_and_errno) {
   BOOST_TEST(err.message() == "io_error: open /dev/shm/x (No such file or directory)");
 }
 
+BOOST_AUTO_TEST_CASE(back_pressure_without_detail_still_explains_itself) {
+  BOOST_TEST(tr::make_error(tr::errc::no_slot, {}).message() ==
+             "no_slot: every fitting slot is in flight");
+  BOOST_TEST(tr::make_error(tr::errc::ring_full, {}).message() ==
+             "ring_full: the ring has no room for another descriptor");
+  BOOST_TEST(tr::make_error(tr::errc::no_slot, "class 2").message() == "no_slot: class 2");
+  BOOST_TEST(tr::make_error(tr::errc::timeout, {}).message() == "timeout");
+}
+
 BOOST_AUTO_TEST_CASE(result_carries_value_or_error) {
   tr::result<int> good = 42;
   tr::result<int> bad = tr::make_error(tr::errc::peer_dead, "peer 3");

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sched.h>
 #include <thread>
@@ -35,6 +36,12 @@ error violation(std::string what) {
   return make_error(errc::protocol_violation, std::move(what));
 }
 
+// Bits of a peer's flag that ask for a ring on a new message, and on freed space.
+// A 1.0 peer's `wake_on_anything` asks for both; unknown bits are ignored, so a
+// hostile value can only cost its own side a wake-up (or add a spurious one).
+constexpr std::uint32_t message_wishes = shm::wake_on_anything | shm::wake_on_message;
+constexpr std::uint32_t space_wishes = shm::wake_on_anything | shm::wake_on_space;
+
 } // namespace
 
 endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& geometry,
@@ -49,8 +56,11 @@ endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& ge
   auto* control = at<shm::peer_control>(region, 0);
   own_flag_ = host ? &control->host : &control->cell;
   peer_flag_ = host ? &control->cell : &control->host;
-  resting_flag_ = host ? 1 : 0;
-  own_flag_->sleeping.store(resting_flag_, std::memory_order_seq_cst);
+  resting_wake_on_ = host ? shm::wake_on_message : 0u;
+  // A producer blocked on a full ring is woken once a quarter of it was taken, not
+  // for every descriptor: one fence per interval here, fewer wake-ups there.
+  room_check_interval_ = std::max(1u, geometry.ring_capacity / 4);
+  publish_wake_on(idle_wake_on());
 
   const auto out_ring = host ? geometry.to_cell_ring_offset : geometry.to_host_ring_offset;
   const auto in_ring = host ? geometry.to_host_ring_offset : geometry.to_cell_ring_offset;
@@ -88,9 +98,19 @@ endpoint::~endpoint() {
 result<outgoing_payload> endpoint::prepare(std::size_t length) {
   if (length <= shm::inline_capacity)
     return outgoing_payload{nullptr, shm::inline_slot, nullptr, static_cast<std::uint32_t>(length)};
-  BOOST_OUTCOME_TRY(slot, pool_.allocate(length));
+  BOOST_OUTCOME_TRY(first_look, pool_.allocate(length));
+  std::optional<std::uint32_t> slot = first_look;
+  if (!slot) {
+    // Ask for a ring on the next returned slot, then look again: a slot returned
+    // before the peer could see the wish is found now (see ask_for_space).
+    ask_for_space(lack::slot);
+    wanted_length_ = length;
+    BOOST_OUTCOME_TRY(second_look, pool_.allocate(length));
+    slot = second_look;
+  }
+  // Back-pressure is routine: no text to format, nothing to allocate.
   if (!slot)
-    return make_error(errc::no_slot, fmt::format("no free slot for {} bytes", length));
+    return make_error(errc::no_slot, {});
   return outgoing_payload{shared_from_this(), *slot, out_arena_ + geometry_.slot_offset(*slot),
                           static_cast<std::uint32_t>(length)};
 }
@@ -106,13 +126,20 @@ result<void> endpoint::commit(outgoing_payload& payload, shm::message_kind kind,
   if (payload.slot_ == shm::inline_slot)
     std::memcpy(d.inline_data, payload.inline_.data(), payload.length_);
   detail::crash_point();
-  BOOST_OUTCOME_TRY(out_.push(d));
+  if (auto pushed = out_.push(d); !pushed) {
+    if (pushed.error().code != errc::ring_full)
+      return pushed.error();
+    // As in prepare: ask for a ring when the peer takes descriptors, then look again.
+    ask_for_space(lack::room);
+    BOOST_OUTCOME_TRY(out_.push(d));
+  }
+  stop_asking_for_space();
   // The slot now belongs to the message; the payload object must not give it back.
   payload.owner_.reset();
   payload.slot_ = shm::inline_slot;
   payload.length_ = 0;
   detail::crash_point();
-  if (wake_peer_if_sleeping() == signal_result::peer_dead)
+  if (wake_peer_for(message_wishes) == signal_result::peer_dead)
     return make_error(errc::peer_dead, "doorbell signal failed");
   return success();
 }
@@ -130,6 +157,14 @@ result<std::optional<incoming_message>> endpoint::try_receive() {
   BOOST_OUTCOME_TRY(next, in_.pop());
   if (!next)
     return std::optional<incoming_message>{};
+  // Taking descriptors frees ring room the peer may wait for. It waits only on a
+  // full ring, so of the descriptors we must take before the ring runs dry, a
+  // whole interval comes after its wish: the look at the end of it sees the wish.
+  // Its death is seen by the doorbell's hang-up, so a failed ring is not reported.
+  if (++unchecked_takes_ == room_check_interval_) {
+    unchecked_takes_ = 0;
+    (void)wake_peer_for(space_wishes);
+  }
   detail::crash_point();
   const shm::descriptor& d = *next;
   if (!known_kind(d.kind))
@@ -178,7 +213,7 @@ void endpoint::release(std::uint32_t slot) noexcept {
     (void)returns_.push(slot);
   }
   detail::crash_point();
-  wake_peer_if_sleeping();
+  (void)wake_peer_for(space_wishes);
 }
 
 std::uint32_t endpoint::slots_leased() const noexcept {
@@ -186,35 +221,78 @@ std::uint32_t endpoint::slots_leased() const noexcept {
   return leased_count_;
 }
 
-signal_result endpoint::wake_peer_if_sleeping() noexcept {
-  // Pairs with the sleeper's flag store followed by its ring check: either it
-  // sees what we published, or we see its flag and ring.
+signal_result endpoint::wake_peer_for(std::uint32_t wanted) noexcept {
+  // Pairs with the peer's flag store followed by its fence and its look at the
+  // ring: either it sees what we published (or freed), or we see its wish and ring.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (peer_flag_->sleeping.load(std::memory_order_relaxed) == 0)
+  if ((peer_flag_->wake_on.load(std::memory_order_relaxed) & wanted) == 0)
     return signal_result::sent;
   return bell_.signal();
 }
 
+void endpoint::publish_wake_on(std::uint32_t bits) noexcept {
+  own_flag_->wake_on.store(bits, std::memory_order_seq_cst);
+}
+
+std::uint32_t endpoint::idle_wake_on() const noexcept {
+  return resting_wake_on_ | (lack_ == lack::nothing ? 0u : shm::wake_on_space);
+}
+
+void endpoint::ask_for_space(lack what) noexcept {
+  const bool asked = lack_ != lack::nothing;
+  lack_ = what;
+  if (!asked)
+    publish_wake_on(idle_wake_on());
+  // Orders the wish before the caller's second look at returns or ring room; pairs
+  // with the peer's fence between freeing space and reading our flag (Dekker).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+void endpoint::stop_asking_for_space() noexcept {
+  if (lack_ == lack::nothing)
+    return;
+  lack_ = lack::nothing;
+  publish_wake_on(idle_wake_on());
+}
+
 wait_outcome endpoint::wait_for_message(clock::time_point deadline, std::chrono::nanoseconds spin) {
-  return wait_until([this] { return in_.has_pending(); }, deadline, spin);
+  return wait_until([this] { return in_.has_pending(); }, shm::wake_on_message, deadline, spin);
 }
 
 wait_outcome endpoint::wait_for_space(clock::time_point deadline, std::chrono::nanoseconds spin) {
-  return wait_until(
-      [this] { return pool_.returns_pending() || out_.pending() < geometry_.ring_capacity; },
-      deadline, spin);
+  const auto ring_has_room = [this] { return out_.pending() < geometry_.ring_capacity; };
+  wait_outcome outcome = wait_outcome::ready;
+  switch (lack_) {
+  case lack::slot:
+    outcome =
+        wait_until([this] { return pool_.returns_pending() || pool_.has_free(wanted_length_); },
+                   shm::wake_on_space, deadline, spin);
+    break;
+  case lack::room:
+    outcome = wait_until(ring_has_room, shm::wake_on_space, deadline, spin);
+    break;
+  case lack::nothing:
+    outcome = wait_until([&] { return pool_.returns_pending() || ring_has_room(); },
+                         shm::wake_on_space, deadline, spin);
+    break;
+  }
+  // The caller tries again now; should that fail, it asks anew.
+  if (outcome == wait_outcome::ready)
+    stop_asking_for_space();
+  return outcome;
 }
 
 template <class Ready>
-wait_outcome endpoint::wait_until(Ready ready, clock::time_point deadline,
+wait_outcome endpoint::wait_until(Ready ready, std::uint32_t wake_on, clock::time_point deadline,
                                   std::chrono::nanoseconds spin) {
   auto finish = [this](wait_outcome outcome) {
-    own_flag_->sleeping.store(resting_flag_, std::memory_order_seq_cst);
+    publish_wake_on(idle_wake_on());
     return outcome;
   };
   if (ready())
     return wait_outcome::ready;
-  own_flag_->sleeping.store(0, std::memory_order_seq_cst);
+  // No wake-ups while spinning: the spin looks at the ring itself.
+  publish_wake_on(0);
   // Spinning pays only while the peer runs on another CPU; sharing ours, it would
   // wait for the spin to end (the scheduler often puts both sides on one vCPU).
   const int cpu = ::sched_getcpu();
@@ -233,7 +311,9 @@ wait_outcome endpoint::wait_until(Ready ready, clock::time_point deadline,
     cpu_relax();
   }
   for (;;) {
-    own_flag_->sleeping.store(1, std::memory_order_seq_cst);
+    publish_wake_on(wake_on);
+    // Orders the wish before the look at the ring (pairs with wake_peer_for).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     if (ready())
       return finish(wait_outcome::ready);
     const auto now = clock::now();

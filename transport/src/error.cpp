@@ -8,6 +8,23 @@
 
 namespace cellhub::transport {
 
+namespace {
+
+// Explains the routine outcomes that are reported without a detail, so that
+// reporting them allocates nothing.
+std::string_view implied_detail(errc code) noexcept {
+  switch (code) {
+  case errc::ring_full:
+    return "the ring has no room for another descriptor";
+  case errc::no_slot:
+    return "every fitting slot is in flight";
+  default:
+    return {};
+  }
+}
+
+} // namespace
+
 std::string_view to_string(errc code) noexcept {
   switch (code) {
   case errc::io_error:
@@ -62,8 +79,9 @@ std::ostream& operator<<(std::ostream& out, errc code) {
 
 std::string error::message() const {
   std::string text{to_string(code)};
-  if (!detail.empty())
-    text += fmt::format(": {}", detail);
+  const std::string_view shown = detail.empty() ? implied_detail(code) : std::string_view{detail};
+  if (!shown.empty())
+    text += fmt::format(": {}", shown);
   if (sys_errno != 0)
     text += fmt::format(" ({})", std::strerror(sys_errno));
   return text;

@@ -60,8 +60,8 @@ std::byte* hub_host::region(std::uint16_t peer_id) const noexcept {
 void hub_host::reset_region(std::uint16_t peer_id) noexcept {
   std::byte* base = region(peer_id);
   auto* control = reinterpret_cast<shm::peer_control*>(base);
-  control->host.sleeping.store(0, std::memory_order_relaxed);
-  control->cell.sleeping.store(0, std::memory_order_relaxed);
+  control->host.wake_on.store(0, std::memory_order_relaxed);
+  control->cell.wake_on.store(0, std::memory_order_relaxed);
   for (auto offset : {geometry_.to_cell_ring_offset, geometry_.to_host_ring_offset,
                       geometry_.to_cell_return_offset, geometry_.to_host_return_offset}) {
     auto* ring = reinterpret_cast<shm::ring_header*>(base + offset);

@@ -53,11 +53,13 @@ public:
   ~endpoint();
 
   /// Reserves room for a `length`-byte payload (inline or in a slot); `no_slot`
-  /// when every fitting slot is in flight.
+  /// when every fitting slot is in flight. A `no_slot` asks the peer to ring when
+  /// it returns a slot (see `wait_for_space`); it allocates nothing.
   result<outgoing_payload> prepare(std::size_t length);
 
-  /// Publishes a prepared payload as a message and wakes the peer if it sleeps.
-  /// On success `payload` is consumed; on failure it is left to the caller.
+  /// Publishes a prepared payload as a message and wakes the peer if it asked for
+  /// messages. On success `payload` is consumed; on failure it is left to the caller.
+  /// A `ring_full` asks the peer to ring when it takes descriptors out of the ring.
   result<void> commit(outgoing_payload& payload, shm::message_kind kind, std::uint64_t msg_id,
                       std::uint32_t aux = 0);
 
@@ -65,14 +67,19 @@ public:
   result<void> send(shm::message_kind kind, std::uint64_t msg_id, std::span<const std::byte> bytes,
                     std::uint32_t aux = 0);
 
-  /// Takes the next message, validated, or nothing when none is waiting.
+  /// Takes the next message, validated, or nothing when none is waiting. Every
+  /// `ring_capacity / 4` messages taken (at least 1), rings a peer that asked for
+  /// space: a peer blocked on the full ring hears of room a quarter ring later.
   result<std::optional<incoming_message>> try_receive();
 
   /// Waits until a message is waiting: spins for `spin`, then sleeps on the doorbell.
   wait_outcome wait_for_message(std::chrono::steady_clock::time_point deadline,
                                 std::chrono::nanoseconds spin);
 
-  /// Waits until sending may succeed again (a slot came back or the ring has room).
+  /// Waits until sending may succeed again: a fitting slot is free (returned or given
+  /// back) after a `no_slot`, the ring has room after a `ring_full` (a slot came back
+  /// or the ring has room, if no send failed). Spins for `spin`, then sleeps on the
+  /// doorbell, which the peer rings when it frees space.
   wait_outcome wait_for_space(std::chrono::steady_clock::time_point deadline,
                               std::chrono::nanoseconds spin);
 
@@ -97,25 +104,42 @@ public:
   /// Returns the layout this endpoint works with.
   [[nodiscard]] const hub_geometry& geometry() const noexcept { return geometry_; }
 
-  /// Returns the slot named by a lease to the peer (called by `payload_lease`).
+  /// Returns the slot named by a lease to the peer (called by `payload_lease`), and
+  /// rings the peer if it waits for space.
   void release(std::uint32_t slot) noexcept;
 
   /// Gives an uncommitted slot back (called by `outgoing_payload`).
   void give_back(std::uint32_t slot) noexcept { pool_.give_back(slot); }
 
 private:
+  // Names what the last failed send lacked (and so what `wait_for_space` waits for).
+  enum class lack : std::uint8_t { nothing, slot, room };
+
   template <class Ready>
-  wait_outcome wait_until(Ready ready, std::chrono::steady_clock::time_point deadline,
+  wait_outcome wait_until(Ready ready, std::uint32_t wake_on,
+                          std::chrono::steady_clock::time_point deadline,
                           std::chrono::nanoseconds spin);
-  signal_result wake_peer_if_sleeping() noexcept;
+  void publish_wake_on(std::uint32_t bits) noexcept;
+  [[nodiscard]] std::uint32_t idle_wake_on() const noexcept;
+  void ask_for_space(lack what) noexcept;
+  void stop_asking_for_space() noexcept;
+  signal_result wake_peer_for(std::uint32_t wanted) noexcept;
 
   endpoint_side side_;
   hub_geometry geometry_;
   shm::sleep_flag* own_flag_;
   shm::sleep_flag* peer_flag_;
-  // The flag's value between waits: the host is event-driven (always ring it),
-  // a cell comes back to its receive loop by itself.
-  std::uint32_t resting_flag_;
+  // The flag's bits between waits: the host is event-driven (ring it for every
+  // message), a cell comes back to its receive loop by itself.
+  std::uint32_t resting_wake_on_;
+  // Set by a send that failed for lack of space, cleared by one that succeeds;
+  // while set, the flag asks the peer to ring when it frees space.
+  lack lack_ = lack::nothing;
+  // The length the last `no_slot` was for.
+  std::size_t wanted_length_ = 0;
+  // Messages taken since the peer's wish for ring room was last looked at.
+  std::uint32_t unchecked_takes_ = 0;
+  std::uint32_t room_check_interval_;
   ring_producer<shm::descriptor> out_;
   ring_consumer<shm::descriptor> in_;
   slot_pool pool_;

@@ -79,12 +79,14 @@ std::ostream& operator<<(std::ostream& out, errc code);
 struct error {
   /// Names the kind of failure.
   errc code = errc::io_error;
-  /// Explains the failure for a person (path, ids, values seen).
+  /// Explains the failure for a person (path, ids, values seen). Empty for routine
+  /// back-pressure (`ring_full`, `no_slot`), which must not allocate.
   std::string detail;
   /// Holds the errno of a failed system call, or 0.
   int sys_errno = 0;
 
-  /// Renders the error as `code: detail (strerror)`.
+  /// Renders the error as `code: detail (strerror)`; an empty detail of a
+  /// back-pressure code is rendered as a fixed explanation.
   [[nodiscard]] std::string message() const;
 };
 

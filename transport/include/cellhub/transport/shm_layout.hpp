@@ -24,7 +24,7 @@ inline constexpr char magic[8] = {'C', 'E', 'L', 'L', 'H', 'U', 'B', '\0'};
 inline constexpr std::uint16_t version_major = 1;
 
 /// Names the layout's minor version; differences are tolerated.
-inline constexpr std::uint16_t version_minor = 0;
+inline constexpr std::uint16_t version_minor = 1;
 
 /// Bounds the number of payload slot size classes.
 inline constexpr std::size_t max_slot_classes = 8;
@@ -135,16 +135,30 @@ static_assert(offsetof(peer_entry, cell_pid) == 64);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
-/// Holds one side's "I am about to sleep" flag on its own cache line.
+/// Asks the peer to ring for anything it publishes or frees (layout 1.0's only
+/// nonzero value, "sleeping"; still honoured so that 1.0 peers keep working).
+inline constexpr std::uint32_t wake_on_anything = 1u;
+
+/// Asks the peer to ring when it publishes a message into this side's receive ring.
+inline constexpr std::uint32_t wake_on_message = 2u;
+
+/// Asks the peer to ring when it frees room for this side's sends: when it returns one
+/// of this side's slots or takes descriptors out of this side's send ring.
+inline constexpr std::uint32_t wake_on_space = 4u;
+
+/// Holds one side's wake-up wishes on its own cache line.
 struct alignas(cache_line) sleep_flag {
-  /// Is 1 while the side may sleep on its doorbell; a sender rings only then.
-  std::atomic<std::uint32_t> sleeping;
+  /// Holds `wake_on_*` bits: what this side wants its peer to ring its doorbell for.
+  /// Written only by its side; the peer ignores bits it does not know.
+  std::atomic<std::uint32_t> wake_on;
   /// Holds the CPU the side last waited on, plus one (0: unknown). A side spins
   /// only while its peer waits on another CPU: on the same CPU, spinning only
   /// delays the peer it waits for.
   std::atomic<std::uint32_t> cpu;
 };
 static_assert(sizeof(sleep_flag) == cache_line);
+static_assert(offsetof(sleep_flag, wake_on) == 0);
+static_assert(offsetof(sleep_flag, cpu) == 4);
 
 /// Starts every peer region: the two sides' sleep flags.
 struct alignas(cache_line) peer_control {
@@ -154,6 +168,7 @@ struct alignas(cache_line) peer_control {
   sleep_flag cell;
 };
 static_assert(sizeof(peer_control) == 2 * cache_line);
+static_assert(offsetof(peer_control, cell) == cache_line);
 
 /// Heads an SPSC ring; producer and consumer indices sit on separate lines.
 /// Indices only grow; the element of index i is at i % capacity.

@@ -37,7 +37,7 @@ public:
     if (head_ - cached_tail_ >= capacity_) {
       BOOST_OUTCOME_TRY(refresh_tail());
       if (head_ - cached_tail_ >= capacity_)
-        return make_error(errc::ring_full, "ring full");
+        return make_error(errc::ring_full, {}); // routine: nothing to allocate
     }
     std::memcpy(&elements_[head_ % capacity_], &value, sizeof(T));
     ++head_;
