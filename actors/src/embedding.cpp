@@ -18,10 +18,13 @@ void prepare_config(caf::actor_system_config& cfg) {
   add_error_category(cfg);
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
-  // Skip the work-stealing stage that naps 50 us between polls: a worker goes from
-  // busy polling straight to its condition variable, which an enqueue signals.
-  // Measured: a call by name 225 us -> 51-76 us.
-  cfg.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+  // One shared queue instead of work stealing. cellhub's actors mostly wait, and a
+  // peer actor's start blocks its worker in posix_spawn for milliseconds: with work
+  // stealing, whatever lands in that worker's queue waits (detection p99 1.6-2.8 ms
+  // measured) or another worker naps through it in 50 us slices (a call by name
+  // 230-260 us). Sharing wakes any idle worker: detection p99 0.84 ms, call by name
+  // 76-99 us (docs/benchmarks.md).
+  cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
 caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,

@@ -72,7 +72,7 @@ std::optional<bench_options> parse_bench_command_line(int argc, char** argv, int
   app.add_flag("--verbose", opts.verbose, "Show the transport's warnings");
   app.add_option("--caf", opts.caf_settings,
                  "CAF setting KEY=VALUE for the bench's actor systems, applied after "
-                 "prepare_config (e.g. work-stealing.moderate-poll-attempts=0); repeatable");
+                 "prepare_config (e.g. scheduler.policy=stealing); repeatable");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

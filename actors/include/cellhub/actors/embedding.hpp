@@ -25,10 +25,11 @@ namespace cellhub::actors {
 
 /// Prepares an actor system config for cellhub: registers its message types and
 /// error category, sizes the scheduler to the machine's cores (CAF's default of at
-/// least four threads only adds wake-ups on a small machine) and lets idle workers
-/// sleep on their condition variable instead of napping 50 us at a time, which
-/// delays every message that reaches a napping worker. Settings parsed after this
-/// call override these.
+/// least four threads only adds wake-ups on a small machine) and picks CAF's
+/// work-sharing scheduler: every enqueue can wake any idle worker, where work
+/// stealing leaves a message behind a worker busy spawning a cell, or to a worker
+/// napping 50 us at a time. Settings parsed after this call override these (an
+/// application of compute-heavy actors may prefer `scheduler.policy=stealing`).
 void prepare_config(caf::actor_system_config& cfg);
 
 /// Chooses how a tree runs.
