@@ -1,7 +1,6 @@
 // Traffic between a host transport and a cell in the same process: payload
 // classes, zero-copy leases, back-pressure, wake-up skipping and the audit.
-#include "hub_path.hpp"
-#include "in_process.hpp"
+#include "linked_pair.hpp"
 #include "payload_check.hpp"
 
 #include "cellhub/transport/hub_host.hpp"
@@ -18,31 +17,8 @@ using cellhub::test::make_payload;
 
 namespace {
 
-// A hub with one attached in-process cell whose READY has been taken.
-struct linked_pair {
-  std::shared_ptr<tr::hub_host> hub;
-  std::shared_ptr<tr::peer_transport> host;
-  std::optional<tr::cell> cell;
-
-  explicit linked_pair(tr::hub_config config = {}) {
-    hub =
-        tr::hub_host::create(cellhub::test::unique_hub_path("endpoint"), std::move(config)).value();
-    auto added = hub->add_peer_transport().value();
-    host = added.transport;
-    auto attached = cellhub::test::attach_in_process(added.ticket);
-    BOOST_TEST_REQUIRE(attached.has_value());
-    cell.emplace(std::move(attached).value());
-    auto ready = host->try_receive().value();
-    BOOST_TEST_REQUIRE((ready && ready->kind == shm::message_kind::ready));
-  }
-};
-
-tr::incoming_message take(tr::cell& cell) {
-  auto msg = cell.try_receive();
-  BOOST_TEST_REQUIRE(msg.has_value());
-  BOOST_TEST_REQUIRE(msg.value().has_value());
-  return std::move(*msg.value());
-}
+using cellhub::test::linked_pair;
+using cellhub::test::take;
 
 tr::incoming_message take(tr::peer_transport& host) {
   auto msg = host.try_receive();

@@ -2,8 +2,7 @@
 // for messages, and for freed space (a returned slot, descriptors taken out of a
 // ring) only when the peer is blocked on it. Doorbells are looked at with a zero
 // timeout right after the operation, which is deterministic.
-#include "hub_path.hpp"
-#include "in_process.hpp"
+#include "linked_pair.hpp"
 #include "payload_check.hpp"
 
 #include "cellhub/transport/hub_host.hpp"
@@ -21,24 +20,16 @@ using cellhub::test::make_payload;
 
 namespace {
 
-// A hub with one attached in-process cell whose READY has been taken, and a copy
-// of the host's doorbell end to watch the rings the host gets.
-struct linked_pair {
-  std::shared_ptr<tr::hub_host> hub;
-  std::shared_ptr<tr::peer_transport> host;
-  std::optional<tr::cell> cell;
+using cellhub::test::take;
+
+// A linked pair plus a copy of the host's doorbell end, to watch the rings the
+// host gets.
+struct linked_pair : cellhub::test::linked_pair {
   tr::doorbell host_bell;
 
-  explicit linked_pair(tr::hub_config config = {}) {
-    hub = tr::hub_host::create(cellhub::test::unique_hub_path("wake"), std::move(config)).value();
-    auto added = hub->add_peer_transport().value();
-    host = added.transport;
-    auto attached = cellhub::test::attach_in_process(added.ticket);
-    BOOST_TEST_REQUIRE(attached.has_value());
-    cell.emplace(std::move(attached).value());
-    auto ready = host->try_receive().value();
-    BOOST_TEST_REQUIRE((ready && ready->kind == shm::message_kind::ready));
-    host_bell = tr::doorbell::adopt(::dup(host->doorbell_fd()));
+  explicit linked_pair(tr::hub_config config = {})
+      : cellhub::test::linked_pair{std::move(config), "wake"}
+      , host_bell{tr::doorbell::adopt(::dup(host->doorbell_fd()))} {
     // READY rang the host; start from a silent doorbell.
     BOOST_TEST_REQUIRE((host_bell.drain() != tr::doorbell::drain_result::peer_dead));
   }
@@ -49,13 +40,6 @@ struct linked_pair {
   // Tells whether the cell has been rung since the last look, and forgets it.
   bool cell_rang() { return cell->link().bell().drain() == tr::doorbell::drain_result::drained; }
 };
-
-tr::incoming_message take(tr::cell& cell) {
-  auto msg = cell.try_receive();
-  BOOST_TEST_REQUIRE(msg.has_value());
-  BOOST_TEST_REQUIRE(msg.value().has_value());
-  return std::move(*msg.value());
-}
 
 // Takes every waiting message, as a cell's receive loop does before it sleeps.
 int take_all(tr::cell& cell) {
