@@ -33,31 +33,28 @@ result<std::optional<std::uint32_t>> slot_pool::allocate(std::size_t length) noe
   // at a third of the rate of 4 before). Looking costs one read of the return
   // ring's head.
   BOOST_OUTCOME_TRY(collect_returns());
-  for (auto cls = first_fit(length); cls < classes.size(); ++cls) {
-    if (free_[cls].empty())
-      continue;
-    const auto slot = free_[cls].back();
-    free_[cls].pop_back();
-    detail::crash_point();
-    in_flight_[slot] = 1;
-    ++in_flight_count_;
-    return std::optional<std::uint32_t>{slot};
-  }
-  return std::optional<std::uint32_t>{};
+  const auto cls = class_with_free_slot(length);
+  if (cls == free_.size())
+    return std::optional<std::uint32_t>{};
+  const auto slot = free_[cls].back();
+  free_[cls].pop_back();
+  detail::crash_point();
+  in_flight_[slot] = 1;
+  ++in_flight_count_;
+  return std::optional<std::uint32_t>{slot};
 }
 
 bool slot_pool::has_free(std::size_t length) const noexcept {
-  if (length > geometry_->classes.back().slot_size)
-    return false;
-  for (auto cls = first_fit(length); cls < free_.size(); ++cls)
-    if (!free_[cls].empty())
-      return true;
-  return false;
+  return length <= geometry_->classes.back().slot_size &&
+         class_with_free_slot(length) != free_.size();
 }
 
-std::size_t slot_pool::first_fit(std::size_t length) const noexcept {
+std::size_t slot_pool::class_with_free_slot(std::size_t length) const noexcept {
+  const auto& classes = geometry_->classes;
   std::size_t cls = 0;
-  while (geometry_->classes[cls].slot_size < length)
+  while (classes[cls].slot_size < length)
+    ++cls;
+  while (cls < free_.size() && free_[cls].empty())
     ++cls;
   return cls;
 }

@@ -40,7 +40,9 @@ public:
   [[nodiscard]] bool has_free(std::size_t length) const noexcept;
 
 private:
-  [[nodiscard]] std::size_t first_fit(std::size_t length) const noexcept;
+  // Returns the smallest class that holds `length` bytes and has a free slot, or
+  // the number of classes when none has; `length` must fit the largest class.
+  [[nodiscard]] std::size_t class_with_free_slot(std::size_t length) const noexcept;
   result<void> collect_returns() noexcept;
 
   const hub_geometry* geometry_ = nullptr;
