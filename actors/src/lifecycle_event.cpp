@@ -1,5 +1,7 @@
 #include "cellhub/actors/lifecycle_event.hpp"
 
+#include <ctime>
+
 namespace cellhub::actors {
 
 std::string_view to_string(event_kind kind) noexcept {
@@ -22,6 +24,12 @@ std::string_view to_string(event_kind kind) noexcept {
     return "stopped";
   }
   return "unknown";
+}
+
+std::int64_t event_clock_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
 } // namespace cellhub::actors

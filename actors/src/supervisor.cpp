@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <ctime>
 #include <unordered_map>
 
 namespace cellhub::actors {
@@ -45,12 +44,6 @@ struct supervisor_state {
 
 using supervisor_actor_type = caf::stateful_actor<supervisor_state>;
 
-std::int64_t realtime_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
 void publish(supervisor_actor_type* self, lifecycle_event event) {
   auto& st = self->state;
   for (const auto& subscriber : st.subscribers)
@@ -62,7 +55,7 @@ void publish(supervisor_actor_type* self, lifecycle_event event) {
 lifecycle_event event_for(supervisor_actor_type* self, event_kind kind, std::uint64_t id) {
   auto& st = self->state;
   lifecycle_event event;
-  event.ts_ns = realtime_ns();
+  event.ts_ns = event_clock_ns();
   event.kind = kind;
   event.supervisor = st.core->spec().name;
   if (const auto* child = st.core->find(id))

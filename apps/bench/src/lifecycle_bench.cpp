@@ -5,6 +5,8 @@
 #include "cellhub/bench/plain_child.hpp"
 #include "cellhub/bench/tree_session.hpp"
 
+#include "cellhub/actors/lifecycle_event.hpp"
+
 #include "cellhub/transport/epoll_set.hpp"
 #include "cellhub/transport/hub_host.hpp"
 
@@ -18,7 +20,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <ctime>
 #include <memory>
 
 namespace cellhub::bench {
@@ -31,14 +32,6 @@ using clock_type = std::chrono::steady_clock;
 using ms = std::chrono::duration<double, std::milli>;
 
 const std::string victim = "victim";
-
-// The wall clock in the unit of `lifecycle_event::ts_ns`, which the supervisor
-// stamps when it builds an event.
-std::int64_t wall_ns() {
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
 
 bool wait_readable(int fd, std::chrono::milliseconds limit) {
   pollfd entry{fd, POLLIN, 0};
@@ -174,7 +167,7 @@ public:
     std::optional<clock_type::time_point> died_at, down_at, started_at, ready_at;
     std::int64_t died_stamp = 0;
     const auto killed_at = clock_type::now();
-    const auto killed_wall = wall_ns();
+    const auto killed_wall = ac::event_clock_ns();
     ::kill(pid_, SIGKILL);
     const auto old_pid = pid_;
     const bool cycled = session_.watch(killed_at + 60s, [&](const sighting& seen) {

@@ -31,9 +31,12 @@ enum class event_kind : std::uint8_t {
 /// Returns the event's JSON name ("started", ...).
 std::string_view to_string(event_kind kind) noexcept;
 
+/// Reads the clock of `lifecycle_event::ts_ns`: CLOCK_REALTIME in nanoseconds.
+std::int64_t event_clock_ns() noexcept;
+
 /// Describes one lifecycle event; the JSON-lines schema of `--events`.
 struct lifecycle_event {
-  /// Holds CLOCK_REALTIME nanoseconds.
+  /// Holds when the supervisor built the event, by `event_clock_ns()`.
   std::int64_t ts_ns = 0;
   /// Names what happened.
   event_kind kind = event_kind::started;
