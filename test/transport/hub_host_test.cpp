@@ -188,6 +188,19 @@ BOOST_AUTO_TEST_CASE(new_peer_takes_the_entry_free_longest) {
   BOOST_TEST(b.transport->peer_id() != a_id);
 }
 
+BOOST_AUTO_TEST_CASE(death_log_line_escapes_a_name_that_holds_a_newline) {
+  auto hub = make_hub(unique_hub_path("forge"));
+  const std::string name = "evil\n00:00:00.000000 WARN peer_id=7 peer_name=\"x\" forged";
+  auto added = hub->add_peer_transport_with_options({.peer_name = name}).value();
+  added.ticket.cell_doorbell = {}; // the cell's end closes: the next ring fails
+  cellhub::test::log_capture log;
+  BOOST_TEST((added.transport->signal() == tr::signal_result::peer_dead));
+  // One record on one line, with the name escaped inside its quotes.
+  BOOST_TEST(log.count("\n") == 1u);
+  BOOST_TEST(log.count(R"(peer_name="evil\n00:00:00.000000 WARN peer_id=7 peer_name=\"x\" forged" )"
+                       "Cell died (doorbell signal failed)") == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(full_table_refuses_then_recovers_when_an_entry_frees) {
   auto hub = make_hub(unique_hub_path("full"), {.max_peers = 2});
   auto a = hub->add_peer_transport().value();

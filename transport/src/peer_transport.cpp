@@ -2,6 +2,7 @@
 
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/log.hpp"
+#include "cellhub/transport/quoted.hpp"
 
 #include <fmt/format.h>
 
@@ -59,10 +60,11 @@ void peer_transport::report_death(death_cause cause) noexcept {
                              static_cast<std::uint32_t>(shm::peer_state::goodbye);
   hub_->mark_dead(peer_id_);
   if (said_goodbye)
-    logger()->info("peer_id={} peer_name=\"{}\" Cell exited after goodbye ({})", peer_id_, name_,
-                   describe(cause));
+    logger()->info("peer_id={} peer_name={} Cell exited after goodbye ({})", peer_id_,
+                   quoted(name_), describe(cause));
   else
-    logger()->warn("peer_id={} peer_name=\"{}\" Cell died ({})", peer_id_, name_, describe(cause));
+    logger()->warn("peer_id={} peer_name={} Cell died ({})", peer_id_, quoted(name_),
+                   describe(cause));
   if (on_death_)
     on_death_(peer_id_);
 }
@@ -71,8 +73,8 @@ void peer_transport::report_violation(const error& err) noexcept {
   if (violated_.exchange(true))
     return;
   closed_.store(true, std::memory_order_release);
-  logger()->error("peer_id={} peer_name=\"{}\" protocol violation: {}; killing the cell", peer_id_,
-                  name_, err.detail);
+  logger()->error("peer_id={} peer_name={} protocol violation: {}; killing the cell", peer_id_,
+                  quoted(name_), err.detail);
   if (child_)
     (void)child_->send_signal(SIGKILL);
   // Without a process to kill, hanging up makes a well-behaved cell exit.
@@ -81,7 +83,8 @@ void peer_transport::report_violation(const error& err) noexcept {
 
 result<void> peer_transport::check_open() const {
   if (closed())
-    return make_error(errc::peer_dead, fmt::format("peer {} ({}) is closed", peer_id_, name_));
+    return make_error(errc::peer_dead,
+                      fmt::format("peer {} ({}) is closed", peer_id_, quoted(name_)));
   return success();
 }
 
@@ -116,7 +119,7 @@ result<void> peer_transport::commit(outgoing_payload& payload, shm::message_kind
 result<std::optional<incoming_message>> peer_transport::try_receive() {
   if (violated())
     return make_error(errc::protocol_violation,
-                      fmt::format("peer {} ({}) broke the protocol", peer_id_, name_));
+                      fmt::format("peer {} ({}) broke the protocol", peer_id_, quoted(name_)));
   BOOST_OUTCOME_TRY(next, watch(link_->try_receive()));
   if (!next)
     return next;
@@ -153,7 +156,8 @@ result<incoming_message> peer_transport::receive(std::chrono::nanoseconds timeou
     if (next)
       return std::move(*next);
     if (closed())
-      return make_error(errc::peer_dead, fmt::format("peer {} ({}) is dead", peer_id_, name_));
+      return make_error(errc::peer_dead,
+                        fmt::format("peer {} ({}) is dead", peer_id_, quoted(name_)));
     switch (link_->wait_for_message(deadline, spin)) {
     case wait_outcome::ready:
       continue;
@@ -176,7 +180,8 @@ result<void> peer_transport::wait_for_space(std::chrono::nanoseconds timeout,
     return make_error(errc::timeout, fmt::format("peer {} returned no slot", peer_id_));
   case wait_outcome::peer_dead:
     report_death(death_cause::hung_up);
-    return make_error(errc::peer_dead, fmt::format("peer {} ({}) is dead", peer_id_, name_));
+    return make_error(errc::peer_dead,
+                      fmt::format("peer {} ({}) is dead", peer_id_, quoted(name_)));
   }
   return success();
 }
