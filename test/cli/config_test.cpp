@@ -660,6 +660,64 @@ BOOST_AUTO_TEST_CASE(missing_file_is_reported_without_a_line) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// --- (b2) strings the operating system gets: a NUL would cut them short --------------------
+
+BOOST_FIXTURE_TEST_SUITE(nul_in_os_strings, sandbox)
+
+const std::string nul_refused = "must not hold a NUL character (\\u0000): the operating system "
+                                "would cut the string there";
+
+BOOST_AUTO_TEST_CASE(nul_in_hub_path_is_refused_naming_line_and_key) {
+  BOOST_TEST(error_of("version = 1\n[hub]\npath = \"/dev/shm/hub\\u0000.db\"\n") ==
+             at("3:8: hub.path: " + nul_refused));
+}
+
+BOOST_AUTO_TEST_CASE(nul_in_binary_is_refused_naming_line_and_key) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell\u0000-other"
+)") == at("6:10: cell[1].binary: " + nul_refused));
+}
+
+BOOST_AUTO_TEST_CASE(nul_in_an_argument_is_refused_naming_its_index) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+args = ["--role", "work\u0000er"]
+)") == at("7:19: cell[1].args[2]: " + nul_refused));
+}
+
+BOOST_AUTO_TEST_CASE(nul_in_an_environment_value_is_refused_naming_the_variable) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+env = { LEVEL = "3\u0000" }
+)") == at("7:17: cell[1].env.LEVEL: " + nul_refused));
+}
+
+BOOST_AUTO_TEST_CASE(nul_in_an_environment_name_is_refused_without_printing_it) {
+  const auto error = error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+env = { "LEVEL\u0000X" = "3" }
+)");
+  BOOST_TEST(error == at("7:9: cell[1].env: an environment variable name must not hold a NUL "
+                         "character (\\u0000)"));
+  BOOST_TEST(error.find('\0') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(nul_in_a_group_cell_argument_is_refused_too) {
+  BOOST_TEST(error_of(head + R"([[group]]
+name = "g"
+[[group.cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+args = ["\u0000"]
+)") == at("9:9: group[1].cell[1].args[1]: " + nul_refused));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 // --- (c) defaults ------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(config_defaults, sandbox)

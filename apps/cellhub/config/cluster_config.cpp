@@ -271,11 +271,21 @@ private:
     wrong_type(f, "an array");
   }
 
-  std::vector<std::string> strings_of(const field& f) const {
+  // A string the operating system gets (a path, an argument, an environment entry) ends at
+  // its first NUL there, so the process would run with something the file does not say.
+  const std::string& os_string_of(const field& f) const {
+    const auto& text = string_of(f);
+    if (text.find('\0') != std::string::npos)
+      fail(f, "must not hold a NUL character (\\u0000): the operating system would cut the "
+              "string there");
+    return text;
+  }
+
+  std::vector<std::string> os_strings_of(const field& f) const {
     std::vector<std::string> out;
     const auto& items = array_of(f);
     for (std::size_t i = 0; i < items.size(); ++i)
-      out.push_back(string_of({&items[i], index_key(f.key, i)}));
+      out.push_back(os_string_of({&items[i], index_key(f.key, i)}));
     return out;
   }
 
@@ -386,7 +396,7 @@ private:
     allow_only(hub, "hub", {"path", "max_peers", "ring_capacity", "slot_class"});
 
     const auto path = required(hub, "hub", "path");
-    out.hub_path = string_of(path);
+    out.hub_path = os_string_of(path);
     if (out.hub_path.empty())
       fail(path, "must not be empty");
     if (!fs::path{out.hub_path}.is_absolute())
@@ -577,20 +587,24 @@ private:
     const auto binary = required(table, path, "binary");
     std::string problem;
     const auto found =
-        find_binary(string_of(binary), config_dir_, program_dir_, search_path_, problem);
+        find_binary(os_string_of(binary), config_dir_, program_dir_, search_path_, problem);
     if (!found)
       fail(binary, problem);
     cell.binary = found->string();
 
     if (const auto f = field_of(table, path, "args"))
-      cell.args = strings_of(f);
+      cell.args = os_strings_of(f);
     if (const auto f = field_of(table, path, "env")) {
       for (auto&& [key, value] : table_of(f)) {
+        if (key.str().find('\0') != std::string_view::npos)
+          // The name itself cannot go into the key path: the message would carry the NUL.
+          fail(place_of(key.source()), f.key,
+               "an environment variable name must not hold a NUL character (\\u0000)");
         const field item{&value, child_key(f.key, key.str())};
         if (key.str().empty() || key.str().find('=') != std::string_view::npos)
           fail(place_of(key.source()), item.key,
                "an environment variable name must not be empty or hold '='");
-        cell.env.emplace_back(std::string{key.str()}, string_of(item));
+        cell.env.emplace_back(std::string{key.str()}, os_string_of(item));
       }
     }
     if (const auto f = field_of(table, path, "restart"))
