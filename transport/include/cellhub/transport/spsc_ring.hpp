@@ -45,9 +45,12 @@ public:
     return success();
   }
 
-  /// Counts published elements the consumer has not taken yet (as last seen).
+  /// Counts published elements the consumer has not taken yet (as last seen): a tail
+  /// outside [last accepted, head] is the consumer's nonsense, so the last accepted one
+  /// counts (the next push that needs room reports it as a protocol violation).
   [[nodiscard]] std::uint64_t pending() const noexcept {
-    return head_ - header_->tail.load(std::memory_order_acquire);
+    const auto tail = header_->tail.load(std::memory_order_acquire);
+    return head_ - (tail < cached_tail_ || tail > head_ ? cached_tail_ : tail);
   }
 
 private:
