@@ -689,6 +689,13 @@ private:
         fail(payload, fmt::format("{} does not fit the largest slot class ({})",
                                   format_byte_size(value), format_byte_size(largest)));
       out.load.payload_bytes = static_cast<std::size_t>(value);
+    } else if (const std::uint64_t largest = out.hub.slot_classes.back().slot_size;
+               out.load.payload_bytes > largest) {
+      // The default must fit too, or every request of the load would fail.
+      fail(table_place(load), "load.payload",
+           fmt::format("the default payload ({}) does not fit the largest slot class ({}); "
+                       "set a smaller payload",
+                       format_byte_size(out.load.payload_bytes), format_byte_size(largest)));
     }
     if (const auto targets = field_of(load, "load", "targets")) {
       const auto& items = array_of(targets);
