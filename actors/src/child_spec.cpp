@@ -68,6 +68,10 @@ std::optional<std::string> cell_spec::validate() const {
     return bad(*problem);
   if (during_restart == restart_delivery::hold && hold_capacity == 0)
     return bad("hold_capacity must be positive when messages are held");
+  if (max_pending == 0)
+    return bad("max_pending must be positive");
+  if (request_timeout.count() <= 0)
+    return bad("request_timeout must be positive");
   return std::nullopt;
 }
 

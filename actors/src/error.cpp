@@ -50,6 +50,10 @@ std::string_view to_string(errc code) noexcept {
     return "crashed";
   case errc::cell_error:
     return "cell_error";
+  case errc::overloaded:
+    return "overloaded";
+  case errc::fd_limit:
+    return "fd_limit";
   }
   return "unknown";
 }

@@ -272,7 +272,7 @@ binary = "cellhub-demo-cell"
 colour = "red"
 )") == at("7:1: cell[1].colour: unknown key; expected one of name, binary, args, env, "
           "restart, start_timeout, shutdown_timeout, hang_timeout, backoff, on_intensity, "
-          "during_restart, hold_capacity"));
+          "during_restart, hold_capacity, max_pending, request_timeout"));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_inside_backoff_is_reported_at_its_column) {
@@ -535,6 +535,22 @@ name = "g"
           "has no [[group]]"));
 }
 
+BOOST_AUTO_TEST_CASE(max_pending_zero_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+max_pending = 0
+)") == at("7:15: cell[1].max_pending: must be positive, got 0"));
+}
+
+BOOST_AUTO_TEST_CASE(request_timeout_zero_is_refused) {
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+request_timeout = "0s"
+)") == at("7:19: cell[1].request_timeout: must be positive, got \"0s\""));
+}
+
 BOOST_AUTO_TEST_CASE(hold_capacity_zero_while_holding_is_refused) {
   BOOST_TEST(error_of(head + R"([[cell]]
 name = "w"
@@ -742,6 +758,8 @@ BOOST_AUTO_TEST_CASE(minimal_file_gives_cell_spec_defaults) {
   BOOST_TEST((cell.on_intensity == defaults.on_intensity));
   BOOST_TEST((cell.during_restart == defaults.during_restart));
   BOOST_TEST(cell.hold_capacity == defaults.hold_capacity);
+  BOOST_TEST(cell.max_pending == defaults.max_pending);
+  BOOST_TEST((cell.request_timeout == defaults.request_timeout));
 }
 
 BOOST_AUTO_TEST_CASE(minimal_file_gives_root_hub_and_load_defaults) {
@@ -790,6 +808,8 @@ backoff = { min = "0s", max = "2s", jitter = 0, reset_after = "1m" }
 on_intensity = "quarantine"
 during_restart = "fail"
 hold_capacity = 0
+max_pending = 16
+request_timeout = "250ms"
 )");
   const auto& cell = cell_at(config.root, 0);
   BOOST_TEST(cell.args == (std::vector<std::string>{"--role", "worker"}),
@@ -807,6 +827,8 @@ hold_capacity = 0
   BOOST_TEST((cell.on_intensity == ac::intensity_action::quarantine));
   BOOST_TEST((cell.during_restart == ac::restart_delivery::fail));
   BOOST_TEST(cell.hold_capacity == 0u);
+  BOOST_TEST(cell.max_pending == 16u);
+  BOOST_TEST((cell.request_timeout == 250ms));
 }
 
 BOOST_AUTO_TEST_CASE(sizes_read_as_integers_or_binary_units) {
@@ -979,6 +1001,7 @@ targets = ["w"]
       "      timeouts start 2s, shutdown 1s, hang 3s\n"
       "      backoff  10ms..5s, jitter 0.2, reset after 30s\n"
       "      on intensity escalate, during restart hold (up to 64 messages)\n"
+      "      requests up to 1024 waiting, each answered within 30s\n"
       "  supervisor pool: simple_one_for_one x2, at most 3 restarts in 5s, restart transient\n"
       "    cell hasher (replica template: hasher-1..hasher-2): restart permanent\n"
       "        binary   " +
@@ -986,6 +1009,7 @@ targets = ["w"]
       "        timeouts start 2s, shutdown 1s, hang never\n"
       "        backoff  none\n"
       "        on intensity escalate, during restart fail\n"
+      "        requests up to 1024 waiting, each answered within 30s\n"
       "load 50 requests/s of 4KiB to w, timeout 2s\n";
   BOOST_TEST(cli::describe(config) == expected);
 }

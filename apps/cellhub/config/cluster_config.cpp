@@ -578,7 +578,8 @@ private:
   ac::cell_spec read_cell(const toml::table& table, const std::string& path) {
     allow_only(table, path,
                {"name", "binary", "args", "env", "restart", "start_timeout", "shutdown_timeout",
-                "hang_timeout", "backoff", "on_intensity", "during_restart", "hold_capacity"});
+                "hang_timeout", "backoff", "on_intensity", "during_restart", "hold_capacity",
+                "max_pending", "request_timeout"});
     ac::cell_spec cell;
     cell.name = name_of(required(table, path, "name"));
     cell_names_.insert(cell.name);
@@ -632,6 +633,14 @@ private:
         fail(f, "must be positive while during_restart is \"hold\"");
       cell.hold_capacity = static_cast<std::size_t>(value);
     }
+    if (const auto f = field_of(table, path, "max_pending")) {
+      const auto value = integer_of(f);
+      if (value <= 0)
+        fail(f, fmt::format("must be positive, got {}", value));
+      cell.max_pending = static_cast<std::size_t>(value);
+    }
+    if (const auto f = field_of(table, path, "request_timeout"))
+      cell.request_timeout = millis_of(f, zero::refused);
     if (auto guard = cell.validate())
       fail(table_place(table), path, *guard);
     return cell;

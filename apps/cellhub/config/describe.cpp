@@ -97,6 +97,8 @@ public:
                           : std::string{};
     line(inner, "on intensity {}, during restart {}{}", ac::to_string(spec.on_intensity),
          ac::to_string(spec.during_restart), held);
+    line(inner, "requests up to {} waiting, each answered within {}", spec.max_pending,
+         show(spec.request_timeout));
   }
 
 private:

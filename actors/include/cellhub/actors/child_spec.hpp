@@ -87,6 +87,12 @@ struct cell_spec {
   restart_delivery during_restart = restart_delivery::hold;
   /// Bounds the messages held while the cell restarts.
   std::size_t hold_capacity = 64;
+  /// Bounds the calls and queued casts waiting for one life of the cell; past it a call
+  /// or cast fails at once with `errc::overloaded`.
+  std::size_t max_pending = 1024;
+  /// Bounds the wait for each call's reply; a call not answered within it fails with
+  /// `errc::request_timeout` and leaves the peer actor's table.
+  std::chrono::milliseconds request_timeout{30000};
 
   /// Returns a description of the first impossible value, if any.
   [[nodiscard]] std::optional<std::string> validate() const;

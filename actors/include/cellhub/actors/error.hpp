@@ -52,6 +52,11 @@ enum class errc : std::uint8_t {
   crashed,
   /// Reports a request the cell answered with a non-zero status (in the context).
   cell_error,
+  /// Reports a call or cast refused because `max_pending` messages already wait for
+  /// the cell's current life.
+  overloaded,
+  /// Reports a tree whose cells need more file descriptors than the process may open.
+  fd_limit,
 };
 
 /// Holds every `errc` value once, in declaration order.
@@ -75,6 +80,8 @@ inline constexpr std::array all_errcs = {
     errc::transport_failure,
     errc::crashed,
     errc::cell_error,
+    errc::overloaded,
+    errc::fd_limit,
 };
 
 /// Returns the stable snake_case name of `code`.
