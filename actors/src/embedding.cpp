@@ -1,6 +1,7 @@
 #include "cellhub/actors/embedding.hpp"
 
 #include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/actors/fd_budget.hpp"
 #include "cellhub/actors/registry.hpp"
 #include "cellhub/actors/supervisor.hpp"
 #include "cellhub/transport/hub_host.hpp"
@@ -32,6 +33,10 @@ caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
                                                         tree_options options) {
   if (auto problem = root.validate())
     return make_error(errc::invalid_spec, *problem);
+  // Before the hub exists: a tree that cannot fit is refused with the numbers, instead
+  // of its last cells failing with EMFILE and restarting forever.
+  if (const auto budget = plan_fd_budget(root); !budget.fits())
+    return make_error(errc::fd_limit, budget.describe());
   auto hub = transport::hub_host::create(std::move(hub_path), options.hub);
   if (!hub)
     return make_error(hub.error());

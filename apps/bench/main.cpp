@@ -7,6 +7,7 @@
 #include "cellhub/bench/host_probe.hpp"
 #include "cellhub/bench/report.hpp"
 
+#include "cellhub/transport/fd_limit.hpp"
 #include "cellhub/transport/log.hpp"
 
 #include <algorithm>
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   if (!options->verbose)
     cellhub::transport::logger()->set_level(spdlog::level::err);
   // A thousand cells need a few thousand fds (doorbells, pidfds, the watcher's copies).
-  bench::raise_open_file_limit();
+  cellhub::transport::raise_fd_limit();
 
   auto machine = bench::describe_machine();
   bench::bench_context ctx{*options};

@@ -1,6 +1,5 @@
 #include "cellhub/bench/host_probe.hpp"
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -17,18 +16,6 @@
 #endif
 
 namespace cellhub::bench {
-
-std::uint64_t raise_open_file_limit() noexcept {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0)
-    return 0;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    (void)::setrlimit(RLIMIT_NOFILE, &limit);
-    (void)::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return limit.rlim_cur;
-}
 
 std::optional<std::uint64_t> resident_kib() {
   std::ifstream status{"/proc/self/status"};

@@ -45,7 +45,10 @@ struct tree_options {
 /// Destroying it stops the tree in order (children in reverse start order).
 class supervision_tree {
 public:
-  /// Creates the hub at `hub_path` and starts the tree described by `root`.
+  /// Creates the hub at `hub_path` and starts the tree described by `root`. Fails with
+  /// `invalid_spec` for a spec that does not validate, with `fd_limit` (the text of
+  /// `fd_budget::describe()`) when the tree's cells cannot fit the fd limit even after
+  /// raising it, and with `transport_failure` when the hub cannot be created.
   static caf::expected<supervision_tree> start(caf::actor_system& sys, std::string hub_path,
                                                supervisor_spec root, tree_options options = {});
 

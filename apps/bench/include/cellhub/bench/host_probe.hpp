@@ -1,6 +1,6 @@
 #pragma once
 
-// What the bench reads about its own process and the machine: limits, memory,
+// What the bench reads about its own process and the machine: memory,
 // the hub file's real size, a child's scheduler state, and a description of the
 // machine for the report.
 
@@ -12,9 +12,6 @@
 #include <string>
 
 namespace cellhub::bench {
-
-/// Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit.
-std::uint64_t raise_open_file_limit() noexcept;
 
 /// Returns this process's resident set (VmRSS of /proc/self/status) in KiB.
 std::optional<std::uint64_t> resident_kib();
