@@ -39,6 +39,12 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
   run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
+  run_cmd->add_flag("--insecure", run.link.insecure,
+                    "Listen without TLS (loopback only; anyone who reaches the port controls "
+                    "the host)");
+  run_cmd->add_option("--tls-dir", run.link.tls_dir,
+                      "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls; "
+                      "generated on first use)");
   run_cmd->add_flag("--plain", run.plain, "Print plain lines even on a terminal");
   run_cmd->add_flag("--verbose", run.verbose, "Also log routine events (clean exits, ...)");
 
@@ -46,16 +52,23 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check", "Validate CONFIG and print the resolved tree");
   check_cmd->add_option("config", check_config, "Cluster configuration (TOML)")->required();
 
-  std::string endpoint;
-  bool json = false;
+  cli::remote_options remote;
+  std::string timeout_text;
   std::string restart_name;
   auto* status_cmd = app.add_subcommand("status", "Show a running cluster's cells");
   auto* restart_cmd = app.add_subcommand("restart", "Restart one cell of a running cluster");
   auto* stop_cmd = app.add_subcommand("stop", "Stop a running cluster in order");
   restart_cmd->add_option("name", restart_name, "The cell's logical name")->required();
   for (auto* cmd : {status_cmd, restart_cmd, stop_cmd}) {
-    cmd->add_option("--connect", endpoint, "HOST:PORT of `cellhub run --listen`")->required();
-    cmd->add_flag("--json", json, "Print JSON");
+    cmd->add_option("--connect", remote.endpoint, "HOST:PORT of `cellhub run --listen`")
+        ->required();
+    cmd->add_flag("--json", remote.json, "Print JSON");
+    cmd->add_option("--timeout", timeout_text,
+                    "Give up connecting, and then waiting for the answer, after D each "
+                    "(default 5s; 30s for the answer to restart)");
+    cmd->add_flag("--insecure", remote.link.insecure, "Connect without TLS (loopback only)");
+    cmd->add_option("--tls-dir", remote.link.tls_dir,
+                    "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls)");
   }
 
   try {
@@ -81,9 +94,17 @@ int main(int argc, char** argv) {
   }
   if (check_cmd->parsed())
     return cli::check_config(check_config, here);
+  if (!timeout_text.empty()) {
+    remote.timeout = cellhub::apps::parse_duration(timeout_text);
+    if (!remote.timeout || remote.timeout->count() <= 0) {
+      std::fprintf(stderr, "cellhub: --timeout: '%s' is not a positive duration (e.g. 5s)\n",
+                   timeout_text.c_str());
+      return cli::exit_bad_usage;
+    }
+  }
   if (status_cmd->parsed())
-    return cli::remote_command(cli::remote_action::status, endpoint, {}, json);
+    return cli::remote_command(cli::remote_action::status, remote, {});
   if (restart_cmd->parsed())
-    return cli::remote_command(cli::remote_action::restart, endpoint, restart_name, json);
-  return cli::remote_command(cli::remote_action::stop, endpoint, {}, json);
+    return cli::remote_command(cli::remote_action::restart, remote, restart_name);
+  return cli::remote_command(cli::remote_action::stop, remote, {});
 }

@@ -2,6 +2,7 @@
 #include "cellhub/cli/cluster_config.hpp"
 #include "cellhub/cli/commands.hpp"
 #include "cellhub/cli/console.hpp"
+#include "cellhub/cli/link_setup.hpp"
 #include "cellhub/transport/log.hpp"
 
 #include <caf/all.hpp>
@@ -72,6 +73,16 @@ int run_cluster(const run_options& options) {
     return exit_bad_usage;
   }
   auto config = std::get<cluster_config>(std::move(loaded));
+  // The control port's TLS credentials (generated on first use) or its --insecure
+  // address check. Declared before the actor system: CAF reads the credentials at
+  // every connection, so they outlive it.
+  std::optional<remote::link_security> control;
+  if (options.listen_port) {
+    auto made = make_link_security(options.link, options.listen_address, link_role::listen);
+    if (auto* code = std::get_if<int>(&made))
+      return *code;
+    control = std::get<remote::link_security>(std::move(made));
+  }
 
   // Block the stop signals in every thread (the actor system's threads inherit the
   // mask) and take them through a signalfd in the main thread.
@@ -89,8 +100,8 @@ int run_cluster(const run_options& options) {
 
   caf::actor_system_config cfg;
   ac::prepare_config(cfg);
-  if (options.listen_port)
-    cfg.load<caf::io::middleman>();
+  if (control)
+    control->configure(cfg);
   caf::actor_system sys{cfg};
 
   auto tree = ac::supervision_tree::start(sys, config.hub_path, config.root, {.hub = config.hub});
@@ -111,17 +122,13 @@ int run_cluster(const run_options& options) {
   auto console = spawn_console(sys, tree->root(), tree->registry(), console_opts, signal);
 
   if (options.listen_port) {
-    auto port = sys.middleman().publish(console, *options.listen_port,
-                                        options.listen_address.c_str(), true);
+    const auto port =
+        publish_control(sys, console, options.listen_address, *options.listen_port, *control);
     if (!port) {
-      std::fprintf(stderr, "cellhub: cannot listen on %s:%u: %s\n", options.listen_address.c_str(),
-                   *options.listen_port, sys.render(port.error()).c_str());
       caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
       tree->stop();
       return exit_runtime_error;
     }
-    std::fprintf(stderr, "cellhub: control listening on %s:%u\n", options.listen_address.c_str(),
-                 *port);
   }
 
   const auto woke = wait_for_end(signal_fd.fd, wake_fd.fd, options.duration);

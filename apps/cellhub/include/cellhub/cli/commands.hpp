@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellhub/cli/link_options.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +38,8 @@ struct run_options {
   std::optional<std::uint16_t> listen_port;
   /// Names the address to publish on.
   std::string listen_address = "127.0.0.1";
+  /// Secures the control port (`--insecure`, `--tls-dir`).
+  link_options link;
   /// Forces plain lines even on a terminal.
   bool plain = false;
   /// Shows the transport's informational log lines (clean exits, stale hubs).
@@ -52,9 +56,10 @@ int check_config(const std::filesystem::path& config, const std::filesystem::pat
 /// Names what a remote command asks a running cluster.
 enum class remote_action { status, restart, stop };
 
-/// Connects to a running cluster at `host:port` and carries out `action` (`name` for
-/// restart), printing a table or JSON; returns the exit code.
-int remote_command(remote_action action, const std::string& endpoint, const std::string& name,
-                   bool json);
+/// Connects to a running cluster at `options.endpoint` (mutual TLS unless
+/// `--insecure`) and carries out `action` (`name` for restart) within the deadlines,
+/// printing a table, a sentence or JSON; returns the exit code (1 when the host
+/// cannot be reached, refuses the link or does not answer in time).
+int remote_command(remote_action action, const remote_options& options, const std::string& name);
 
 } // namespace cellhub::cli
