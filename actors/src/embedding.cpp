@@ -13,6 +13,13 @@
 #include <utility>
 
 namespace cellhub::actors {
+namespace {
+
+// Bounds the wait for the root's end after a kill, which takes no longer than the
+// actors' next turn; only a wedged scheduler could exceed it.
+constexpr std::chrono::seconds kill_grace{10};
+
+} // namespace
 
 void prepare_config(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::cellhub>();
@@ -46,7 +53,8 @@ caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
   tree.watcher_ = spawn_doorbell_watcher(sys);
   tree.registry_ = caf::actor_cast<caf::actor>(spawn_registry(sys));
   tree.root_ = spawn_supervisor(
-      sys, std::move(root), tree_context{tree.hub_, tree.watcher_, tree.registry_, options.sink});
+      sys, std::move(root), tree_context{tree.hub_, tree.watcher_, tree.registry_, options.sink},
+      {}, 0, std::move(options.subscribers));
   return tree;
 }
 
@@ -56,63 +64,94 @@ supervision_tree::supervision_tree(supervision_tree&& other) noexcept
     , watcher_{std::move(other.watcher_)}
     , registry_{std::move(other.registry_)}
     , root_{std::move(other.root_)}
-    , stopped_{std::exchange(other.stopped_, true)} {}
+    , stop_requested_{std::exchange(other.stop_requested_, true)}
+    , killed_{std::exchange(other.killed_, true)}
+    , finished_{std::exchange(other.finished_, true)}
+    , reason_{std::move(other.reason_)} {}
 
 supervision_tree& supervision_tree::operator=(supervision_tree&& other) noexcept {
   if (this != &other) {
-    if (!stopped_ && sys_ != nullptr)
+    if (!finished_ && sys_ != nullptr)
       stop();
     sys_ = std::exchange(other.sys_, nullptr);
     hub_ = std::move(other.hub_);
     watcher_ = std::move(other.watcher_);
     registry_ = std::move(other.registry_);
     root_ = std::move(other.root_);
-    stopped_ = std::exchange(other.stopped_, true);
+    stop_requested_ = std::exchange(other.stop_requested_, true);
+    killed_ = std::exchange(other.killed_, true);
+    finished_ = std::exchange(other.finished_, true);
+    reason_ = std::move(other.reason_);
   }
   return *this;
 }
 
 supervision_tree::~supervision_tree() {
-  if (!stopped_ && sys_ != nullptr)
+  if (!finished_ && sys_ != nullptr)
     stop();
 }
 
+void supervision_tree::request_stop() {
+  if (stop_requested_ || killed_ || finished_ || sys_ == nullptr)
+    return;
+  stop_requested_ = true;
+  caf::anon_send(root_, shutdown_atom_v);
+}
+
+void supervision_tree::kill() {
+  if (killed_ || finished_ || sys_ == nullptr)
+    return;
+  killed_ = true;
+  // `kill` cannot be trapped: the root ends at once, and so does every actor linked
+  // below it (supervisors, which also refuse to stop in order on it, and peer actors,
+  // whose cells are SIGKILLed as their transports go).
+  caf::anon_send_exit(root_, caf::exit_reason::kill);
+}
+
 caf::error supervision_tree::stop(std::chrono::milliseconds timeout) {
-  if (stopped_ || sys_ == nullptr)
-    return caf::exit_reason::user_shutdown;
-  stopped_ = true;
-  caf::error reason = caf::exit_reason::user_shutdown;
+  if (finished_ || sys_ == nullptr)
+    return reason_ ? reason_ : caf::error{caf::exit_reason::user_shutdown};
   {
     caf::scoped_actor self{*sys_};
+    // Monitoring an actor that is gone already delivers its down message at once.
     self->monitor(root_);
-    self->send(root_, shutdown_atom_v);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    request_stop();
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     bool down = false;
+    bool escalated = false;
     while (!down) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       self->receive(
           [&](caf::down_msg& msg) {
             if (msg.source == root_.address()) {
-              reason = std::move(msg.reason);
+              reason_ = std::move(msg.reason);
               down = true;
             }
           },
-          [&](caf::ok_atom) {},
           caf::others >>
               [](caf::message_view&) -> caf::result<caf::message> { return caf::message{}; },
           caf::after(std::max(left, std::chrono::milliseconds{0})) >>
               [&] {
-                // The tree did not stop in time: take it down hard; the peer actors'
-                // processes die with them.
+                if (escalated) {
+                  // Not even a kill ended it: stop waiting rather than hang the caller.
+                  reason_ = caf::exit_reason::kill;
+                  down = true;
+                  return;
+                }
+                // The tree did not stop in time: take it down hard, then wait for the
+                // root's down message (kill ends it without delay).
+                killed_ = true;
                 caf::anon_send_exit(root_, caf::exit_reason::kill);
-                down = true;
+                escalated = true;
+                deadline = std::chrono::steady_clock::now() + kill_grace;
               });
     }
   }
+  finished_ = true;
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
-  return reason;
+  return reason_;
 }
 
 } // namespace cellhub::actors

@@ -22,6 +22,8 @@ std::string_view to_string(event_kind kind) noexcept {
     return "escalated";
   case event_kind::stopped:
     return "stopped";
+  case event_kind::removed:
+    return "removed";
   }
   return "unknown";
 }

@@ -102,11 +102,22 @@ std::uint64_t supervision_core::add_child(child_spec spec) {
   return id;
 }
 
-void supervision_core::remove_child(std::uint64_t id) {
+void supervision_core::remove_child(std::uint64_t id, commands* out) {
   cancel_restart_timer(id);
   erase_value(terminating_, id);
   erase_value(removing_, id);
-  std::erase_if(children_, [id](const supervised_child& c) { return c.id == id; });
+  const auto at = std::find_if(children_.begin(), children_.end(),
+                               [id](const supervised_child& c) { return c.id == id; });
+  if (at == children_.end())
+    return;
+  if (out != nullptr)
+    out->push_back(command{kind::removed, id, {}, 0, {}, at->spec.name()});
+  children_.erase(at);
+}
+
+bool supervision_core::any_stopping() const noexcept {
+  return std::any_of(children_.begin(), children_.end(),
+                     [](const supervised_child& c) { return c.state == child_state::stopping; });
 }
 
 supervised_child* supervision_core::lookup(std::uint64_t id) noexcept {
@@ -205,6 +216,23 @@ void supervision_core::run_plan(clock::time_point now, commands& out) {
         }
       }
       break;
+    case step::op::stop_all: {
+      for (auto i = children_.size(); i-- > 0;) {
+        auto& each = children_[i];
+        if (each.state == child_state::running || each.state == child_state::starting) {
+          each.state = child_state::stopping;
+          out.push_back(command{kind::stop, each.id, {}, 0, {}});
+        } else if (each.state == child_state::restarting) {
+          cancel_restart_timer(each.id);
+          each.state = child_state::idle;
+        }
+      }
+      if (any_stopping()) {
+        step_in_progress_ = true; // on_down completes the step with the last one down
+        return;
+      }
+      break;
+    }
     case step::op::wait:
       plan_timer_ = arm_timer(next.delay, out);
       step_in_progress_ = true;
@@ -243,21 +271,21 @@ supervision_core::commands supervision_core::on_ready(std::uint64_t id, clock::t
   return out;
 }
 
-void supervision_core::finish_stop(supervised_child& child) {
+void supervision_core::finish_stop(supervised_child& child, commands& out) {
   if (erase_value(removing_, child.id)) {
-    remove_child(child.id);
+    remove_child(child.id, &out);
     return;
   }
   if (erase_value(terminating_, child.id)) {
     if (child.spec.restart() == restart_type::temporary)
-      remove_child(child.id);
+      remove_child(child.id, &out);
     else
       child.state = child_state::stopped;
     return;
   }
   // A temporary child stopped by a group restart is not started again (OTP).
   if (child.spec.restart() == restart_type::temporary && !stopping_) {
-    remove_child(child.id);
+    remove_child(child.id, &out);
     return;
   }
   child.state = child_state::idle;
@@ -278,13 +306,16 @@ supervision_core::commands supervision_core::on_down(std::uint64_t id, exit_kind
     child->ready_since.reset();
   }
   const bool plan_waits_for_it = step_in_progress_ && !plan_.empty() && plan_.front().child == id &&
-                                 plan_.front().what != step::op::wait;
+                                 plan_.front().what != step::op::wait &&
+                                 plan_.front().what != step::op::stop_all;
   const auto previous = child->state;
 
   if (previous == child_state::stopping || stopping_) {
     // A stop we asked for completed (or the child beat us to it during shutdown).
-    finish_stop(*child);
-    if (plan_waits_for_it) {
+    finish_stop(*child, out);
+    const bool all_stopped = step_in_progress_ && !plan_.empty() &&
+                             plan_.front().what == step::op::stop_all && !any_stopping();
+    if (plan_waits_for_it || all_stopped) {
       plan_.pop_front();
       step_in_progress_ = false;
     }
@@ -318,7 +349,7 @@ void supervision_core::handle_failure(supervised_child& child, exit_kind ending,
                                       commands& out) {
   if (!should_restart(child.spec.restart(), ending)) {
     if (child.spec.restart() == restart_type::temporary)
-      remove_child(child.id);
+      remove_child(child.id, &out);
     else
       child.state = child_state::stopped;
     return;
@@ -393,8 +424,14 @@ void supervision_core::begin_shutdown() {
     if (auto* child = lookup(id))
       child->state = child_state::idle;
   restart_timers_.clear();
-  for (auto i = children_.size(); i-- > 0;)
-    plan_.push_back(step{step::op::stop, children_[i].id, {}});
+  if (spec_.strategy == restart_strategy::simple_one_for_one) {
+    // OTP stops simple_one_for_one children concurrently: replicas do not depend on
+    // one another, and one at a time would cost each stubborn cell two timeouts.
+    plan_.push_back(step{step::op::stop_all, 0, {}});
+  } else {
+    for (auto i = children_.size(); i-- > 0;)
+      plan_.push_back(step{step::op::stop, children_[i].id, {}});
+  }
   plan_.push_back(step{step::op::exit, 0, {}});
 }
 
@@ -467,7 +504,7 @@ supervision_core::commands supervision_core::terminate_child(std::uint64_t id,
   case child_state::quarantined:
     cancel_restart_timer(id);
     if (child->spec.restart() == restart_type::temporary)
-      remove_child(id);
+      remove_child(id, &out);
     else
       child->state = child_state::stopped;
     return out;
@@ -494,7 +531,7 @@ bool supervision_core::delete_child(std::uint64_t id, std::string* problem) {
     *problem = "running";
     return false;
   }
-  remove_child(id);
+  remove_child(id, nullptr);
   return true;
 }
 
@@ -530,7 +567,7 @@ supervision_core::commands supervision_core::resize(std::size_t replicas, std::s
       child.state = child_state::stopping;
       removing_.push_back(child.id);
     } else {
-      remove_child(child.id);
+      remove_child(child.id, &out);
     }
   }
   return out;

@@ -5,10 +5,12 @@
 #include "cellhub/actors/supervision_core.hpp"
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/log.hpp"
+#include "cellhub/transport/quoted.hpp"
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_map>
 
@@ -70,6 +72,20 @@ lifecycle_event event_for(supervisor_actor_type* self, event_kind kind, std::uin
 
 const cell_spec* cell_of(const supervised_child& child) {
   return std::get_if<cell_spec>(&child.spec.what);
+}
+
+// Publishes that child `id`'s spec is gone and forgets what is left of it here and in
+// the registry (a replica dropped while it waited to restart still has its name
+// there); the event follows the child's died or stopped event.
+void publish_removed(supervisor_actor_type* self, std::uint64_t id, const std::string& name) {
+  auto& st = self->state;
+  auto event = event_for(self, event_kind::removed, id);
+  event.name = name;
+  if (st.context.registry)
+    caf::anon_send(st.context.registry, unbind_atom_v, name,
+                   static_cast<std::uint8_t>(errc::unknown_name));
+  st.lives.erase(id);
+  publish(self, std::move(event));
 }
 
 void report_ready_once(supervisor_actor_type* self) {
@@ -136,19 +152,24 @@ void execute(supervisor_actor_type* self, const supervision_core::commands& comm
     case command::kind::quarantine: {
       auto event = event_for(self, event_kind::quarantined, cmd.child);
       event.cause = cmd.cause;
-      tr::logger()->error("supervisor \"{}\": child \"{}\" quarantined after {}",
-                          st.core->spec().name, event.name, cmd.cause);
+      tr::logger()->error("supervisor {}: child {} quarantined after {}",
+                          tr::quoted(st.core->spec().name), tr::quoted(event.name),
+                          tr::quoted(cmd.cause));
       publish(self, std::move(event));
       break;
     }
     case command::kind::escalate: {
       auto event = event_for(self, event_kind::escalated, cmd.child);
       event.cause = cmd.cause;
-      tr::logger()->error("supervisor \"{}\" gives up: {}", st.core->spec().name, cmd.cause);
+      tr::logger()->error("supervisor {} gives up: {}", tr::quoted(st.core->spec().name),
+                          tr::quoted(cmd.cause));
       publish(self, std::move(event));
       st.exit_reason = make_error(errc::reached_max_restart_intensity, cmd.cause);
       break;
     }
+    case command::kind::removed:
+      publish_removed(self, cmd.child, cmd.name);
+      break;
     case command::kind::exit:
       self->quit(st.exit_reason);
       return;
@@ -184,11 +205,23 @@ exit_kind classify(const caf::error& reason, std::string& cause) {
   return exit_kind::crashed;
 }
 
+// Adds a subscriber once and watches it, so that one gone leaves the list.
+void subscribe(supervisor_actor_type* self, caf::actor subscriber) {
+  auto& subs = self->state.subscribers;
+  if (!subscriber || std::find(subs.begin(), subs.end(), subscriber) != subs.end())
+    return;
+  self->monitor(subscriber);
+  subs.push_back(std::move(subscriber));
+}
+
 void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
   auto& st = self->state;
   auto found = st.by_actor.find(down.source);
-  if (found == st.by_actor.end())
+  if (found == st.by_actor.end()) {
+    std::erase_if(st.subscribers,
+                  [&](const caf::actor& sub) { return sub.address() == down.source; });
     return;
+  }
   const auto id = found->second;
   st.by_actor.erase(found);
   const auto* child = st.core->find(id);
@@ -228,8 +261,7 @@ void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
     caf::anon_send(st.context.registry, unbind_atom_v, name, static_cast<std::uint8_t>(reason));
   }
   publish(self, std::move(event));
-  if (st.core->find(id) == nullptr)
-    st.lives.erase(id);
+  // A removed child's life is forgotten by the `removed` command, after its event.
   execute(self, commands);
 }
 
@@ -265,7 +297,8 @@ void on_life_ready(supervisor_actor_type* self, std::uint64_t id) {
 }
 
 caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree_context context,
-                         caf::actor parent, std::uint64_t child_in_parent) {
+                         caf::actor parent, std::uint64_t child_in_parent,
+                         std::vector<caf::actor> subscribers) {
   auto& st = self->state;
   st.core = std::make_unique<supervision_core>(std::move(spec));
   st.context = std::move(context);
@@ -273,8 +306,13 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
   st.child_in_parent = child_in_parent;
   if (st.parent)
     self->link_to(st.parent);
+  // Before the first child starts, so that they see its very first event.
+  for (auto& subscriber : subscribers)
+    subscribe(self, std::move(subscriber));
   // Children are linked to us; their ends arrive as down messages. An exit from
-  // the parent means the tree above is gone: stop in order.
+  // the parent means the tree above is gone: stop in order. (An exit with reason
+  // `kill` never gets here: CAF 0.17 ends the receiver at once, and the kill travels
+  // down the links, which is what supervision_tree::kill relies on.)
   self->set_exit_handler([=](caf::exit_msg& msg) {
     if (msg.source == self->state.parent.address() && msg.reason)
       execute(self, self->state.core->shutdown(clock_type::now()));
@@ -389,10 +427,10 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         std::string problem;
         if (!s.core->delete_child(*id, &problem))
           return problem_to_error(problem, name);
-        s.lives.erase(*id);
         if (s.context.registry)
           caf::anon_send(s.context.registry, unbind_atom_v, name,
                          static_cast<std::uint8_t>(errc::unknown_child));
+        publish_removed(self, *id, name);
         return caf::ok_atom_v;
       },
       [=](resize_atom, std::uint64_t replicas) -> caf::result<caf::ok_atom> {
@@ -404,7 +442,7 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         return caf::ok_atom_v;
       },
       [=](caf::subscribe_atom, caf::actor subscriber) {
-        self->state.subscribers.push_back(std::move(subscriber));
+        subscribe(self, std::move(subscriber));
         return caf::ok_atom_v;
       },
       [=](shutdown_atom) {
@@ -417,8 +455,10 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
 } // namespace
 
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
-                            caf::actor parent, std::uint64_t child) {
-  return sys.spawn(supervisor, std::move(spec), std::move(context), std::move(parent), child);
+                            caf::actor parent, std::uint64_t child,
+                            std::vector<caf::actor> subscribers) {
+  return sys.spawn(supervisor, std::move(spec), std::move(context), std::move(parent), child,
+                   std::move(subscribers));
 }
 
 } // namespace cellhub::actors

@@ -81,6 +81,9 @@ struct driver {
       case k::escalate:
         out += "escalate " + name(c.child);
         break;
+      case k::removed:
+        out += "removed " + c.name;
+        break;
       case k::exit:
         out += "exit";
         break;
@@ -167,13 +170,13 @@ BOOST_AUTO_TEST_CASE(temporary_child_is_never_restarted_even_when_a_sibling_take
   driver d{tree(restart_strategy::one_for_all, {cell("a"), cell("tmp", restart_type::temporary)})};
   d.start_all({"a", "tmp"});
   BOOST_TEST(d.down("a") == "restarting a 10ms, stop tmp");
-  BOOST_TEST(d.down("tmp", exit_kind::shutdown) == "timer 10ms");
+  BOOST_TEST(d.down("tmp", exit_kind::shutdown) == "removed tmp, timer 10ms");
   BOOST_TEST(d.core.find("tmp") == nullptr);
   BOOST_TEST(d.fire() == "start a");
 
   driver lone{tree(restart_strategy::one_for_one, {cell("tmp", restart_type::temporary)})};
   lone.start_all({"tmp"});
-  BOOST_TEST(lone.down("tmp", exit_kind::crashed) == "");
+  BOOST_TEST(lone.down("tmp", exit_kind::crashed) == "removed tmp");
   BOOST_TEST(lone.core.children().empty());
 }
 
@@ -277,8 +280,8 @@ BOOST_AUTO_TEST_CASE(pool_starts_its_replicas_at_once_and_resizes_both_ways) {
   std::string problem;
   BOOST_TEST(d.words(d.core.resize(4, &problem)) == "start w-4");
   BOOST_TEST(d.words(d.core.resize(2, &problem)) == "stop w-4, stop w-3");
-  d.down("w-4", exit_kind::shutdown);
-  d.down("w-3", exit_kind::shutdown);
+  BOOST_TEST(d.down("w-4", exit_kind::shutdown) == "removed w-4");
+  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "removed w-3");
   BOOST_TEST(d.core.children().size() == 2u);
   BOOST_TEST(d.down("w-1") == "restarting w-1 10ms, timer 10ms");
   BOOST_TEST((d.state("w-2") == ac::child_state::running));
@@ -292,6 +295,64 @@ BOOST_AUTO_TEST_CASE(shutdown_stops_running_children_in_reverse_start_order) {
   BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop a");
   BOOST_TEST(d.down("a", exit_kind::shutdown) == "exit");
   BOOST_TEST(d.fire() == ""); // b's restart timer no longer matters
+}
+
+BOOST_AUTO_TEST_CASE(pool_shutdown_stops_every_replica_at_once_and_exits_after_the_last) {
+  auto spec = tree(restart_strategy::simple_one_for_one, {cell("w")});
+  spec.replicas = 4;
+  driver d{spec};
+  d.start_all({"w-1", "w-2", "w-3", "w-4"});
+  d.down("w-2"); // waiting out its backoff: nothing to stop, its restart is cancelled
+  BOOST_TEST(d.words(d.core.shutdown(d.now)) == "stop w-4, stop w-3, stop w-1");
+  BOOST_TEST(d.down("w-1", exit_kind::shutdown) == "");
+  BOOST_TEST(d.down("w-4", exit_kind::shutdown) == "");
+  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "exit");
+  BOOST_TEST(d.fire() == ""); // w-2's restart timer no longer starts it
+}
+
+BOOST_AUTO_TEST_CASE(pool_that_exceeds_its_intensity_stops_every_replica_at_once) {
+  auto spec = tree(restart_strategy::simple_one_for_one, {cell("w")}, 0);
+  spec.replicas = 3;
+  driver d{spec};
+  d.start_all({"w-1", "w-2", "w-3"});
+  BOOST_TEST(d.down("w-2") == "escalate w-2, stop w-3, stop w-1");
+  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "");
+  BOOST_TEST(d.down("w-1", exit_kind::shutdown) == "exit");
+}
+
+BOOST_AUTO_TEST_CASE(other_strategies_still_stop_one_child_after_another) {
+  for (auto strategy : {restart_strategy::one_for_one, restart_strategy::one_for_all,
+                        restart_strategy::rest_for_one}) {
+    driver d{tree(strategy, {cell("a"), cell("b"), cell("c")})};
+    d.start_all({"a", "b", "c"});
+    BOOST_TEST(d.words(d.core.shutdown(d.now)) == "stop c");
+    BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop b");
+    BOOST_TEST(d.down("b", exit_kind::shutdown) == "stop a");
+    BOOST_TEST(d.down("a", exit_kind::shutdown) == "exit");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_after_their_end) {
+  // A temporary child that ends on its own, or that an operator terminates.
+  driver d{tree(restart_strategy::one_for_one, {cell("a"), cell("t1", restart_type::temporary),
+                                                cell("t2", restart_type::temporary)})};
+  d.start_all({"a", "t1", "t2"});
+  BOOST_TEST(d.down("t1", exit_kind::normal) == "removed t1");
+  std::string problem;
+  BOOST_TEST(d.words(d.core.terminate_child(d.id("t2"), &problem)) == "stop t2");
+  BOOST_TEST(d.down("t2", exit_kind::shutdown) == "removed t2");
+  BOOST_TEST(d.core.children().size() == 1u);
+
+  // A pool shrink: a running replica once it is down, a restarting one at once.
+  auto spec = tree(restart_strategy::simple_one_for_one, {cell("w")});
+  spec.replicas = 3;
+  driver pool{spec};
+  pool.start_all({"w-1", "w-2", "w-3"});
+  pool.down("w-2");
+  BOOST_TEST(pool.words(pool.core.resize(1, &problem)) == "stop w-3, removed w-2");
+  BOOST_TEST(pool.down("w-3", exit_kind::shutdown) == "removed w-3");
+  BOOST_TEST(pool.core.children().size() == 1u);
+  BOOST_TEST(pool.fire() == ""); // w-2's restart timer is gone with it
 }
 
 BOOST_AUTO_TEST_SUITE_END()

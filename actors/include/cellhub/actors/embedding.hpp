@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace cellhub::transport {
 class hub_host;
@@ -38,6 +39,9 @@ struct tree_options {
   transport::hub_config hub;
   /// Receives `(cell_msg_atom, name, peer_id, payload)` for cells' one-way messages.
   caf::actor sink;
+  /// Receive every `lifecycle_event` of the tree from its very first `started` on: the
+  /// root subscribes them before it starts its first child.
+  std::vector<caf::actor> subscribers;
 };
 
 /// Runs one supervision tree over one hub inside an application's actor system:
@@ -67,8 +71,20 @@ public:
   /// Returns the hub.
   [[nodiscard]] const std::shared_ptr<transport::hub_host>& hub() const noexcept { return hub_; }
 
-  /// Stops the tree in order and waits up to `timeout` for it; returns the root's
-  /// exit reason (`user_shutdown` after a clean stop, or why it gave up earlier).
+  /// Asks the root to stop the tree in order (children in reverse start order, a pool's
+  /// replicas all at once) and returns at once; watch the root (monitor it) to learn
+  /// when it is done. Does nothing once the tree is stopped or killed.
+  void request_stop();
+
+  /// Ends the tree at once and returns at once: every supervisor exits with
+  /// `exit_reason::kill`, and every cell is SIGKILLed as its peer actor goes, without
+  /// goodbye or SIGTERM. Works while an orderly stop is under way (a second Ctrl-C).
+  void kill();
+
+  /// Stops the tree in order and waits up to `timeout` for it, then kills what is left;
+  /// ends the registry and the doorbell watcher, and returns the root's exit reason:
+  /// `user_shutdown` after a clean stop, `kill` when it had to be killed, or why it
+  /// gave up earlier. Later calls return the same reason at once.
   caf::error stop(std::chrono::milliseconds timeout = std::chrono::seconds{30});
 
 private:
@@ -78,7 +94,10 @@ private:
   caf::actor watcher_;
   caf::actor registry_;
   caf::actor root_;
-  bool stopped_ = false;
+  bool stop_requested_ = false;
+  bool killed_ = false;
+  bool finished_ = false;
+  caf::error reason_;
 };
 
 } // namespace cellhub::actors

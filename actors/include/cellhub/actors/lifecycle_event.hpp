@@ -26,6 +26,10 @@ enum class event_kind : std::uint8_t {
   escalated,
   /// A child was stopped on request (or as part of a group restart or shutdown).
   stopped,
+  /// A child's spec was dropped (a temporary child ended, `delete_child`, a pool
+  /// shrink); it follows the child's `died` or `stopped`, and the name is gone from
+  /// `which_children` from then on.
+  removed,
 };
 
 /// Returns the event's JSON name ("started", ...).

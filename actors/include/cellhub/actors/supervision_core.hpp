@@ -73,6 +73,9 @@ struct supervision_command {
     /// Publishes that the supervisor gives up because of `child`'s `cause`; it is
     /// followed by the stops of the shutdown and then `exit`.
     escalate,
+    /// Publishes that `child`'s spec was dropped (a temporary child ended or was
+    /// terminated, a pool shrank); the core no longer knows it, so `name` names it.
+    removed,
     /// Ends the supervisor: its shutdown (or escalation) is complete.
     exit,
   };
@@ -84,8 +87,10 @@ struct supervision_command {
   std::chrono::nanoseconds delay{0};
   /// Names the timer of a `timer` command.
   std::uint64_t timer = 0;
-  /// Explains an `escalate`.
+  /// Explains an `escalate` or a `quarantine`.
   std::string cause;
+  /// Names the child of a `removed`.
+  std::string name;
 };
 
 /// Describes one child as the core tracks it.
@@ -111,7 +116,9 @@ struct supervised_child {
 /// for something), commands come out, in the order they must be carried out.
 /// Group operations (one_for_all, rest_for_one, the initial start, shutdown and
 /// escalation) run as a plan, one step at a time, each step waiting for the
-/// previous child to be ready or gone, as OTP does.
+/// previous child to be ready or gone, as OTP does. A simple_one_for_one pool's
+/// shutdown (and escalation) stops all its replicas at once and exits when the last
+/// is down, as OTP stops simple_one_for_one children.
 class supervision_core {
 public:
   using clock = std::chrono::steady_clock;
@@ -132,7 +139,7 @@ public:
   /// Reports that timer `timer` fired.
   commands on_timer(std::uint64_t timer, clock::time_point now);
 
-  /// Stops every child in reverse start order, then exits.
+  /// Stops every child in reverse start order (a pool's all at once), then exits.
   commands shutdown(clock::time_point now);
 
   /// Starts a stopped or quarantined child again (OTP's restart_child).
@@ -141,7 +148,8 @@ public:
   /// Stops a child and keeps its spec, unless it is temporary (OTP's terminate_child).
   commands terminate_child(std::uint64_t id, std::string* problem);
 
-  /// Removes a child that does not run (OTP's delete_child).
+  /// Removes a child that does not run (OTP's delete_child); unlike the other
+  /// removals, it yields no `removed` command: the caller knows.
   bool delete_child(std::uint64_t id, std::string* problem);
 
   /// Grows or shrinks a simple_one_for_one pool to `replicas`.
@@ -160,7 +168,8 @@ public:
 
 private:
   struct step {
-    enum class op : std::uint8_t { start, stop, wait, exit } what;
+    // stop_all stops every child at once and completes when none is stopping.
+    enum class op : std::uint8_t { start, stop, stop_all, wait, exit } what;
     std::uint64_t child = 0;
     std::chrono::nanoseconds delay{0};
   };
@@ -168,10 +177,11 @@ private:
   supervised_child* lookup(std::uint64_t id) noexcept;
   std::size_t position(std::uint64_t id) const noexcept;
   std::uint64_t add_child(child_spec spec);
-  void remove_child(std::uint64_t id);
+  void remove_child(std::uint64_t id, commands* out);
   void record_cause(supervised_child& child, std::string cause);
   void cancel_restart_timer(std::uint64_t id);
-  void finish_stop(supervised_child& child);
+  void finish_stop(supervised_child& child, commands& out);
+  bool any_stopping() const noexcept;
   bool plan_will_start(std::uint64_t id) const noexcept;
   void handle_failure(supervised_child& child, exit_kind kind, const std::string& cause,
                       clock::time_point now, commands& out);

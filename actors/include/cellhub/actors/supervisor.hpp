@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace cellhub::transport {
 class hub_host;
@@ -28,6 +29,7 @@ struct tree_context {
 
 /// Spawns a supervisor for `spec` (which must validate) under `parent`, which it
 /// reports to as child `child` (pass an invalid actor for a root supervisor).
+/// `subscribers` receive every `lifecycle_event` from before the first child starts.
 ///
 /// Protocol (OTP's supervisor API):
 /// - `(which_atom)` → `std::vector<child_info>`, in start order;
@@ -37,12 +39,16 @@ struct tree_context {
 /// - `(caf::delete_atom, name)` → `ok`: forgets a child that does not run;
 /// - `(resize_atom, uint64_t replicas)` → `ok`: resizes a simple_one_for_one pool;
 /// - `(caf::subscribe_atom, actor)` → `ok`: the actor receives every `lifecycle_event`
-///   of this supervisor and of the supervisors below it;
-/// - `(shutdown_atom)` → `ok`: stops the children in reverse start order, then exits
-///   with `exit_reason::user_shutdown`.
+///   of this supervisor and of the supervisors below it, until it goes down (a second
+///   subscription of the same actor changes nothing);
+/// - `(shutdown_atom)` → `ok`: stops the children in reverse start order (a
+///   simple_one_for_one pool: all at once), then exits with `exit_reason::user_shutdown`.
 /// It exits with `errc::reached_max_restart_intensity` (context: the child and cause)
-/// when it gives up, after stopping its children in reverse start order.
+/// when it gives up, after stopping its children the same way. An exit message from
+/// its parent stops it in order, except `exit_reason::kill`, which ends it at once
+/// (and its children with it).
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
-                            caf::actor parent = {}, std::uint64_t child = 0);
+                            caf::actor parent = {}, std::uint64_t child = 0,
+                            std::vector<caf::actor> subscribers = {});
 
 } // namespace cellhub::actors
