@@ -4,6 +4,7 @@
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/log.hpp"
+#include "cellhub/transport/quoted.hpp"
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -12,8 +13,8 @@
 #include <chrono>
 #include <csignal>
 #include <deque>
+#include <map>
 #include <unistd.h>
-#include <unordered_map>
 
 namespace cellhub::actors {
 namespace {
@@ -29,6 +30,12 @@ struct queued_send {
   payload bytes;
 };
 
+// A call sent (or queued) to the cell and not answered yet.
+struct pending_call {
+  caf::response_promise promise;
+  clock_type::time_point deadline;
+};
+
 struct peer_state {
   peer_config config;
   std::shared_ptr<tr::peer_transport> cell;
@@ -38,11 +45,22 @@ struct peer_state {
   bool start_timed_out = false;
   bool killed_for_hang = false;
   bool dying = false;
+  // Set when the cell said goodbye without being asked and was given its
+  // shutdown_timeout to exit.
+  bool lingering = false;
+  // Set once the stop escalation sent SIGTERM (asked to stop, or lingering).
+  bool sent_sigterm = false;
   // Set while the doorbell watcher holds a registration for this life.
   bool watched = false;
+  // Set while an expire_atom is on its way; there is never more than one.
+  bool expiry_armed = false;
   std::optional<tr::exit_status> status;
-  std::unordered_map<std::uint64_t, caf::response_promise> pending;
+  // Keyed by message id: ids grow and every call gets the same request_timeout, so
+  // the first entry always has the earliest deadline and one timer serves all.
+  std::map<std::uint64_t, pending_call> pending;
   std::deque<queued_send> backlog;
+  // Counts the casts in `backlog`; with `pending` they are bounded by max_pending.
+  std::size_t queued_casts = 0;
   std::uint64_t next_msg_id = 1;
   std::uint64_t last_heartbeat = 0;
   clock_type::time_point last_progress{};
@@ -51,7 +69,8 @@ struct peer_state {
   // every caller an answer.
   ~peer_state() {
     for (auto& entry : pending)
-      entry.second.deliver(make_error(errc::cell_died, config.spec.name + " was shut down"));
+      entry.second.promise.deliver(
+          make_error(errc::cell_died, config.spec.name + " was shut down"));
     // After a death the watcher forgets the life by itself; only a life ended
     // otherwise (stopped, or its supervisor gone) leaves a registration behind.
     if (watched)
@@ -73,6 +92,21 @@ caf::error ending(errc code, cell_end end) {
                     caf::make_message(std::move(end))};
 }
 
+// Describes how a stop we asked for ended, for the `stopped` event: nothing for a
+// clean exit, and whether the escalation had to end the cell.
+std::string stop_detail(const peer_state& st) {
+  if (!st.status)
+    return {};
+  const auto& status = *st.status;
+  if (!status.signaled)
+    return status.code == 0 ? std::string{} : status.describe();
+  if (st.sent_sigterm && status.signal == SIGKILL)
+    return fmt::format("killed (signal {}) after ignoring goodbye and SIGTERM", SIGKILL);
+  if (st.sent_sigterm && status.signal == SIGTERM)
+    return fmt::format("ended by SIGTERM (signal {}) after ignoring goodbye", SIGTERM);
+  return status.describe();
+}
+
 cell_end describe_end(const peer_state& st, std::string cause) {
   cell_end end;
   end.cause = std::move(cause);
@@ -87,8 +121,15 @@ cell_end describe_end(const peer_state& st, std::string cause) {
 
 // Decides how the life ended, once the process is reaped.
 caf::error exit_reason_of(const peer_state& st) {
-  if (st.stop_requested)
-    return caf::exit_reason::user_shutdown;
+  if (st.stop_requested) {
+    // Still `user_shutdown` to everyone who compares reasons (a supervisor decides
+    // restarts by it); the context adds how the process really ended.
+    auto end = describe_end(st, "shutdown");
+    end.detail = stop_detail(st);
+    caf::error reason = caf::exit_reason::user_shutdown;
+    reason.context() = caf::make_message(std::move(end));
+    return reason;
+  }
   if (st.cell->violated())
     return ending(errc::protocol_violation, describe_end(st, "protocol_violation"));
   if (st.killed_for_hang) {
@@ -103,16 +144,80 @@ caf::error exit_reason_of(const peer_state& st) {
       end.detail = fmt::format("no READY within {} ms", st.config.spec.start_timeout.count());
     return ending(errc::start_failed, std::move(end));
   }
+  if (st.lingering && st.sent_sigterm) {
+    auto end = describe_end(st, "crashed");
+    end.detail = fmt::format("said goodbye but was still running {} ms later; {}",
+                             st.config.spec.shutdown_timeout.count(),
+                             st.status ? st.status->describe() : std::string{"exit not seen"});
+    return ending(errc::crashed, std::move(end));
+  }
   if (st.cell->goodbye_received() && st.status && st.status->clean())
     return caf::exit_reason::normal;
   return ending(errc::crashed, describe_end(st, "crashed"));
 }
 
 void fail_pending(peer_state& st, const caf::error& reason) {
-  for (auto& [id, promise] : st.pending)
-    promise.deliver(reason);
+  for (auto& [id, call] : st.pending)
+    call.promise.deliver(reason);
   st.pending.clear();
   st.backlog.clear();
+  st.queued_casts = 0;
+}
+
+// Answers the call `id` with `outcome` and forgets it; does nothing for an id no
+// longer (or never) pending, such as a late reply to an expired call.
+template <class Outcome>
+void answer(peer_state& st, std::uint64_t id, Outcome&& outcome) {
+  if (auto it = st.pending.find(id); it != st.pending.end()) {
+    it->second.promise.deliver(std::forward<Outcome>(outcome));
+    st.pending.erase(it);
+  }
+}
+
+// Schedules the expiry of the oldest pending call, unless a timer is on its way.
+void arm_expiry(peer_actor_type* self) {
+  auto& st = self->state;
+  if (st.expiry_armed || st.pending.empty())
+    return;
+  st.expiry_armed = true;
+  const auto left = st.pending.begin()->second.deadline - clock_type::now();
+  self->delayed_send(self,
+                     std::max(std::chrono::duration_cast<std::chrono::microseconds>(left) +
+                                  std::chrono::microseconds{1},
+                              std::chrono::microseconds{0}),
+                     expire_atom_v);
+}
+
+// Fails every call past its deadline, drops its send if it still waits in the
+// backlog, and schedules the next expiry.
+void expire_calls(peer_actor_type* self) {
+  auto& st = self->state;
+  st.expiry_armed = false;
+  const auto now = clock_type::now();
+  bool expired = false;
+  while (!st.pending.empty() && st.pending.begin()->second.deadline <= now) {
+    st.pending.begin()->second.promise.deliver(make_error(
+        errc::request_timeout, fmt::format("{} did not answer within {} ms", st.config.spec.name,
+                                           st.config.spec.request_timeout.count())));
+    st.pending.erase(st.pending.begin());
+    expired = true;
+  }
+  if (expired)
+    std::erase_if(st.backlog, [&](const queued_send& item) {
+      return item.kind == shm::message_kind::request && !st.pending.contains(item.msg_id);
+    });
+  arm_expiry(self);
+}
+
+// Counts the messages waiting for this life: calls not answered, casts not sent.
+std::size_t waiting(const peer_state& st) {
+  return st.pending.size() + st.queued_casts;
+}
+
+caf::error overloaded(const peer_state& st) {
+  return make_error(errc::overloaded,
+                    fmt::format("{}: {} calls and casts already wait (max_pending {})",
+                                st.config.spec.name, waiting(st), st.config.spec.max_pending));
 }
 
 void finish_if_reaped(peer_actor_type* self) {
@@ -139,10 +244,7 @@ void on_death(peer_actor_type* self, tr::death_cause cause) {
       break;
     auto& msg = *next.value();
     if (msg.kind == shm::message_kind::reply)
-      if (auto it = st.pending.find(msg.msg_id); it != st.pending.end()) {
-        it->second.deliver(payload{std::move(msg.payload)});
-        st.pending.erase(it);
-      }
+      answer(st, msg.msg_id, payload{std::move(msg.payload)});
   }
   fail_pending(st, make_error(errc::cell_died, fmt::format("{} (peer {}) died", st.config.spec.name,
                                                            st.cell->peer_id())));
@@ -159,11 +261,23 @@ void kill_cell(peer_actor_type* self) {
     (void)child->send_signal(SIGKILL);
 }
 
+void enqueue(peer_state& st, queued_send item) {
+  if (item.kind == shm::message_kind::message)
+    ++st.queued_casts;
+  st.backlog.push_back(std::move(item));
+}
+
+void dequeue_front(peer_state& st) {
+  if (st.backlog.front().kind == shm::message_kind::message)
+    --st.queued_casts;
+  st.backlog.pop_front();
+}
+
 // Sends one message or queues it behind others waiting for room.
 void send_or_queue(peer_actor_type* self, queued_send item) {
   auto& st = self->state;
   if (!st.backlog.empty()) {
-    st.backlog.push_back(std::move(item));
+    enqueue(st, std::move(item));
     return;
   }
   auto sent = st.cell->send(item.kind, item.msg_id, item.bytes.bytes());
@@ -172,16 +286,13 @@ void send_or_queue(peer_actor_type* self, queued_send item) {
   switch (sent.error().code) {
   case tr::errc::no_slot:
   case tr::errc::ring_full:
-    st.backlog.push_back(std::move(item));
+    enqueue(st, std::move(item));
     return;
   case tr::errc::peer_dead:
     return on_death(self, tr::death_cause::signal_failed);
   default:
-    if (auto it = st.pending.find(item.msg_id);
-        it != st.pending.end() && item.kind == shm::message_kind::request) {
-      it->second.deliver(make_error(sent.error()));
-      st.pending.erase(it);
-    }
+    if (item.kind == shm::message_kind::request)
+      answer(st, item.msg_id, make_error(sent.error()));
   }
 }
 
@@ -195,9 +306,29 @@ void flush_backlog(peer_actor_type* self) {
         return;
       if (sent.error().code == tr::errc::peer_dead)
         return on_death(self, tr::death_cause::signal_failed);
+      if (item.kind == shm::message_kind::request)
+        answer(st, item.msg_id, make_error(sent.error()));
     }
-    st.backlog.pop_front();
+    dequeue_front(st);
   }
+}
+
+// Starts the one stop escalation: the cell has `shutdown_timeout` to exit after its
+// goodbye (asked for, or said on its own), then gets SIGTERM, then SIGKILL.
+void begin_escalation(peer_actor_type* self) {
+  self->delayed_send(self, self->state.config.spec.shutdown_timeout, sigterm_atom_v);
+}
+
+// A cell that says goodbye unasked has announced its exit: nothing sent to it will
+// be answered, so calls fail at once, and it gets the time a stop would give it.
+void on_unsolicited_goodbye(peer_actor_type* self) {
+  auto& st = self->state;
+  if (st.stop_requested || st.lingering || st.dying)
+    return;
+  st.lingering = true;
+  fail_pending(st,
+               make_error(errc::cell_died, fmt::format("{} said goodbye", st.config.spec.name)));
+  begin_escalation(self);
 }
 
 // Takes every message the cell published.
@@ -224,13 +355,10 @@ void pump(peer_actor_type* self) {
       }
       break;
     case shm::message_kind::reply:
-      if (auto it = st.pending.find(msg.msg_id); it != st.pending.end()) {
-        if (msg.aux == 0)
-          it->second.deliver(payload{std::move(msg.payload)});
-        else
-          it->second.deliver(make_error(errc::cell_error, fmt::format("status {}", msg.aux)));
-        st.pending.erase(it);
-      }
+      if (msg.aux == 0)
+        answer(st, msg.msg_id, payload{std::move(msg.payload)});
+      else
+        answer(st, msg.msg_id, make_error(errc::cell_error, fmt::format("status {}", msg.aux)));
       break;
     case shm::message_kind::message:
       if (st.config.sink)
@@ -238,6 +366,8 @@ void pump(peer_actor_type* self) {
                    static_cast<std::int32_t>(st.cell->peer_id()), payload{std::move(msg.payload)});
       break;
     case shm::message_kind::goodbye:
+      on_unsolicited_goodbye(self);
+      break;
     case shm::message_kind::request:
       break;
     }
@@ -256,9 +386,9 @@ void check_hang(peer_actor_type* self) {
     st.last_heartbeat = progress.heartbeat;
     st.last_progress = now;
   } else if (now - st.last_progress >= st.config.spec.hang_timeout) {
-    tr::logger()->warn("peer_id={} peer_name=\"{}\" Cell hung: no progress for {} ms with work "
+    tr::logger()->warn("peer_id={} peer_name={} Cell hung: no progress for {} ms with work "
                        "waiting; killing it",
-                       st.cell->peer_id(), st.config.spec.name,
+                       st.cell->peer_id(), tr::quoted(st.config.spec.name),
                        st.config.spec.hang_timeout.count());
     st.killed_for_hang = true;
     kill_cell(self);
@@ -277,7 +407,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
   auto spawned = st.config.hub->spawn_peer({.peer_name = spec.name}, std::move(command));
   if (!spawned) {
     cell_end end{"start_failed", 0, -1, 0, spawned.error().message()};
-    tr::logger()->error("cell \"{}\" could not be started: {}", spec.name,
+    tr::logger()->error("peer_name={} Cell could not be started: {}", tr::quoted(spec.name),
                         spawned.error().message());
     self->quit(ending(errc::start_failed, std::move(end)));
     return {};
@@ -316,27 +446,50 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         auto& s = self->state;
         if (s.dying)
           return make_error(errc::cell_died, s.config.spec.name + " is gone");
+        if (s.lingering)
+          return make_error(errc::cell_died, s.config.spec.name + " said goodbye");
+        if (waiting(s) >= s.config.spec.max_pending)
+          return overloaded(s);
         const auto id = s.next_msg_id++;
         auto promise = self->make_response_promise();
-        s.pending.emplace(id, promise);
+        s.pending.emplace(id,
+                          pending_call{promise, clock_type::now() + s.config.spec.request_timeout});
+        arm_expiry(self);
         send_or_queue(self, {shm::message_kind::request, id, std::move(bytes)});
         return promise;
       },
-      [=](cast_atom, payload& bytes) {
-        if (!self->state.dying)
-          send_or_queue(self, {shm::message_kind::message, 0, std::move(bytes)});
+      [=](cast_atom, payload& bytes) -> caf::result<void> {
+        auto& s = self->state;
+        // A cast promises no delivery: one to a cell on its way out is dropped, as a
+        // message to a cell that dies after taking it would be.
+        if (s.dying || s.lingering)
+          return caf::unit;
+        if (waiting(s) >= s.config.spec.max_pending)
+          return overloaded(s);
+        send_or_queue(self, {shm::message_kind::message, 0, std::move(bytes)});
+        return caf::unit;
       },
+      [=](expire_atom) { expire_calls(self); },
       [=](stop_atom) {
         auto& s = self->state;
         if (s.stop_requested || s.dying)
           return;
         s.stop_requested = true;
+        // A lingering cell's escalation already runs; a second would double the signals.
+        if (s.lingering)
+          return;
         (void)s.cell->request_goodbye();
-        self->delayed_send(self, s.config.spec.shutdown_timeout, sigterm_atom_v);
+        begin_escalation(self);
       },
       [=](sigterm_atom) {
         auto& s = self->state;
         if (auto* child = s.cell->child(); child && child->running() && !s.status) {
+          if (s.lingering && !s.stop_requested)
+            tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after "
+                               "{} ms; sending SIGTERM",
+                               s.cell->peer_id(), tr::quoted(s.config.spec.name),
+                               s.config.spec.shutdown_timeout.count());
+          s.sent_sigterm = true;
           (void)child->send_signal(SIGTERM);
           self->delayed_send(self, s.config.spec.shutdown_timeout, sigkill_atom_v);
         }
@@ -349,8 +502,8 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         auto& s = self->state;
         if (!s.ready && !s.dying) {
           s.start_timed_out = true;
-          tr::logger()->warn("peer_id={} peer_name=\"{}\" no READY within {} ms; killing it",
-                             s.cell->peer_id(), s.config.spec.name,
+          tr::logger()->warn("peer_id={} peer_name={} no READY within {} ms; killing it",
+                             s.cell->peer_id(), tr::quoted(s.config.spec.name),
                              s.config.spec.start_timeout.count());
           kill_cell(self);
         }
@@ -366,7 +519,8 @@ caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config) {
 }
 
 std::optional<cell_end> cell_end_of(const caf::error& reason) {
-  if (!reason || reason.category() != error_category())
+  // Any category: a requested stop ends as `user_shutdown` carrying a cell_end.
+  if (!reason)
     return std::nullopt;
   const auto& context = reason.context();
   if (context.size() == 1 && context.match_element<cell_end>(0))

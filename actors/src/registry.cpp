@@ -56,21 +56,29 @@ void send_untyped(self_pointer self, const caf::actor& dest, Ts&&... xs) {
   caf::unsafe_send_as(self, dest, std::forward<Ts>(xs)...);
 }
 
-// Forwards a call to a life and relays the answer. A plain delegate would let a
-// life that ended an instant before the call arrived answer with CAF's
-// `request_receiver_down`; callers are promised `cell_died` for any death.
-void forward_call(self_pointer self, const registry_entry& life, payload data,
-                  caf::response_promise promise) {
+// Keeps `promise` until the life answers; returns the function that answers it once.
+// The entry's owner is the peer actor: it answers every call within its
+// request_timeout (or fails it when the life ends), so `forwarded` cannot grow
+// beyond what the lives hold, however long callers wait.
+auto keep_forwarded(self_pointer self, caf::response_promise promise) {
   auto& st = self->state;
   const auto id = st.next_forward++;
   st.forwarded.emplace(id, std::move(promise));
-  auto answer = [self, id](auto&& outcome) {
+  return [self, id](auto&& outcome) {
     auto it = self->state.forwarded.find(id);
     if (it == self->state.forwarded.end())
       return;
     it->second.deliver(std::forward<decltype(outcome)>(outcome));
     self->state.forwarded.erase(it);
   };
+}
+
+// Forwards a call to a life and relays the answer. A plain delegate would let a
+// life that ended an instant before the call arrived answer with CAF's
+// `request_receiver_down`; callers are promised `cell_died` for any death.
+void forward_call(self_pointer self, const registry_entry& life, payload data,
+                  caf::response_promise promise) {
+  auto answer = keep_forwarded(self, std::move(promise));
   self->request(life.actor, caf::infinite, call_atom_v, std::move(data))
       .then([answer](payload& reply) mutable { answer(std::move(reply)); },
             [answer, name = life.name](caf::error& err) mutable {
@@ -80,14 +88,28 @@ void forward_call(self_pointer self, const registry_entry& life, payload data,
             });
 }
 
+// Forwards a cast to a life and relays whether it took it: `overloaded` when the
+// life already holds max_pending messages. A cast to a life that just ended is
+// dropped without an error, as a cast taken by a cell that dies at once would be.
+void forward_cast(self_pointer self, const registry_entry& life, payload data,
+                  caf::response_promise promise) {
+  auto answer = keep_forwarded(self, std::move(promise));
+  self->request(life.actor, caf::infinite, cast_atom_v, std::move(data))
+      .then([answer]() mutable { answer(caf::unit); },
+            [answer](caf::error& err) mutable {
+              if (err == caf::sec::request_receiver_down)
+                answer(caf::unit);
+              else
+                answer(std::move(err));
+            });
+}
+
 void deliver_held(self_pointer self, registry_state::record& rec) {
   for (auto& msg : rec.held) {
-    if (msg.is_call) {
+    if (msg.is_call)
       forward_call(self, rec.entry, std::move(msg.data), std::move(msg.promise));
-    } else {
-      send_untyped(self, rec.entry.actor, cast_atom_v, std::move(msg.data));
-      msg.promise.deliver(caf::unit);
-    }
+    else
+      forward_cast(self, rec.entry, std::move(msg.data), std::move(msg.promise));
   }
   rec.held.clear();
 }
@@ -216,8 +238,9 @@ registry_actor::behavior_type registry(self_pointer self) {
           return r.promise;
         if (r.bound == nullptr)
           return std::move(r.err);
-        send_untyped(self, r.bound->entry.actor, cast_atom_v, std::move(data));
-        return caf::unit;
+        auto promise = self->make_response_promise();
+        forward_cast(self, r.bound->entry, std::move(data), promise);
+        return promise;
       },
       [self](lookup_atom, const std::string& name) -> caf::result<registry_entry> {
         auto it = self->state.names.find(name);

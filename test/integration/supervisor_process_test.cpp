@@ -10,9 +10,18 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include "cellhub/actors/fd_budget.hpp"
+#include "cellhub/transport/fd_limit.hpp"
+
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -65,13 +74,17 @@ struct harness {
   std::vector<observed> events;
   std::vector<ac::remapped> remaps;
 
-  explicit harness(ac::supervisor_spec root) {
-    auto started =
-        ac::supervision_tree::start(sys, cellhub::test::unique_hub_path("sup"), std::move(root));
+  // Subscribes `self` to the tree's events from the start (and to its one-way
+  // messages when `sink` is set).
+  explicit harness(ac::supervisor_spec root, bool sink = false) {
+    ac::tree_options options;
+    options.subscribers.push_back(caf::actor{self});
+    if (sink)
+      options.sink = caf::actor{self};
+    auto started = ac::supervision_tree::start(sys, cellhub::test::unique_hub_path("sup"),
+                                               std::move(root), std::move(options));
     BOOST_TEST_REQUIRE(static_cast<bool>(started), (started ? "" : sys.render(started.error())));
     tree.emplace(std::move(*started));
-    self->request(tree->root(), 10s, caf::subscribe_atom_v, caf::actor{self})
-        .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(caf::to_string(err)); });
     self->request(tree->registry(), 10s, caf::subscribe_atom_v, caf::actor{self})
         .receive([](caf::ok_atom) {}, [](caf::error& err) { BOOST_FAIL(caf::to_string(err)); });
   }
@@ -170,6 +183,51 @@ private:
 
 double ms_between(clock_type::time_point from, clock_type::time_point to) {
   return std::chrono::duration<double, std::milli>(to - from).count();
+}
+
+using call_handle = decltype(std::declval<caf::scoped_actor&>()->request(
+    caf::actor{}, 1s, ac::call_atom_v, std::string{}, ac::payload{}));
+
+// Sends a call by name without waiting for it.
+call_handle call_async(harness& h, const std::string& name, ac::payload bytes,
+                       std::chrono::seconds timeout = 60s) {
+  return h.self->request(h.tree->registry(), timeout, ac::call_atom_v, name, std::move(bytes));
+}
+
+call_handle call_async(harness& h, const std::string& name) {
+  return call_async(h, name, ac::payload{cellhub::test::make_payload(64, 11)});
+}
+
+// Waits for a call's outcome: its error, or none when it was answered.
+caf::error outcome(call_handle& pending) {
+  caf::error out;
+  std::move(pending).receive([](ac::payload&) {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+std::string show(harness& h, const caf::error& err) {
+  return err ? h.sys.render(err) : std::string{"no error"};
+}
+
+// Casts by name and returns the registry's answer (none when the cell took it).
+caf::error cast(harness& h, const std::string& name) {
+  caf::error out;
+  h.self
+      ->request(h.tree->registry(), 60s, ac::cast_atom_v, name,
+                ac::payload{cellhub::test::make_payload(64, 12)})
+      .receive([] {}, [&](caf::error& err) { out = std::move(err); });
+  return out;
+}
+
+// Waits until process `pid` has exited (it need not be our child), or `limit` passes.
+bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
+  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0)
+    return errno == ESRCH; // already gone
+  pollfd ready{fd, POLLIN, 0};
+  const int n = ::poll(&ready, 1, static_cast<int>(limit.count()));
+  ::close(fd);
+  return n == 1;
 }
 
 } // namespace
@@ -392,6 +450,327 @@ BOOST_AUTO_TEST_CASE(pool_grows_and_shrinks_with_real_cells) {
   BOOST_TEST(counts.specs == 2u);
   BOOST_TEST(counts.workers == 2u);
   BOOST_TEST(static_cast<bool>(h.call("w-2", 64, 7)));
+}
+
+// --- bounds on what waits for a cell (max_pending, request_timeout) ---------------
+
+BOOST_AUTO_TEST_CASE(calls_beyond_max_pending_to_a_stopped_cell_fail_at_once_with_overloaded) {
+  auto frozen = cell("frozen");
+  frozen.max_pending = 8;
+  harness h{tree_of(ac::restart_strategy::one_for_one, {frozen})};
+  h.await(event_kind::ready, "frozen");
+  const auto pid = h.lookup("frozen").pid;
+  BOOST_TEST_REQUIRE(::kill(pid, SIGSTOP) == 0);
+  std::vector<call_handle> waiting;
+  for (int i = 0; i < 8; ++i)
+    waiting.push_back(call_async(h, "frozen"));
+  // The eight still wait (the cell is stopped), so these answers come from the bound.
+  auto refused = call_async(h, "frozen");
+  const auto err = outcome(refused);
+  BOOST_TEST(ac::is(err, ac::errc::overloaded), show(h, err));
+  const auto cast_err = cast(h, "frozen");
+  BOOST_TEST(ac::is(cast_err, ac::errc::overloaded), show(h, cast_err));
+  // Continued, the cell answers every call that was let in, and takes new ones.
+  BOOST_TEST_REQUIRE(::kill(pid, SIGCONT) == 0);
+  for (auto& each : waiting) {
+    const auto answered = outcome(each);
+    BOOST_TEST(!answered, show(h, answered));
+  }
+  const auto took = cast(h, "frozen");
+  BOOST_TEST(!took, show(h, took));
+  BOOST_TEST(static_cast<bool>(h.call("frozen", 64, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(calls_a_stopped_cell_never_answers_expire_and_free_their_places) {
+  auto frozen = cell("frozen");
+  frozen.max_pending = 6;
+  frozen.request_timeout = 1s;
+  harness h{tree_of(ac::restart_strategy::one_for_one, {frozen})};
+  h.await(event_kind::ready, "frozen");
+  const auto pid = h.lookup("frozen").pid;
+  BOOST_TEST_REQUIRE(::kill(pid, SIGSTOP) == 0);
+  // 1 MiB calls: the cell's four 1 MiB slots fill, the rest wait for ring space, and
+  // those expire too. Each round fills the table again, so each proves it emptied.
+  // (One payload for all: copies share the bytes, and building 1 MiB takes a while.)
+  const ac::payload big{cellhub::test::make_payload(1 << 20, 11)};
+  for (int round = 0; round < 3; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      std::vector<call_handle> waiting;
+      for (int i = 0; i < 6; ++i)
+        waiting.push_back(call_async(h, "frozen", big));
+      auto refused = call_async(h, "frozen", big);
+      const auto err = outcome(refused);
+      BOOST_TEST(ac::is(err, ac::errc::overloaded), show(h, err));
+      for (auto& each : waiting) {
+        const auto expired = outcome(each);
+        BOOST_TEST(ac::is(expired, ac::errc::request_timeout), show(h, expired));
+      }
+    }
+  }
+  // Continued, the cell works through the four calls it took, whose late replies are
+  // dropped, then answers new calls (under sanitizers that may outlast one timeout).
+  BOOST_TEST_REQUIRE(::kill(pid, SIGCONT) == 0);
+  caf::error last;
+  bool answered = false;
+  for (int attempt = 0; attempt < 10 && !answered; ++attempt) {
+    auto fresh = call_async(h, "frozen", big);
+    last = outcome(fresh);
+    answered = !last;
+  }
+  BOOST_TEST(answered, show(h, last));
+}
+
+BOOST_AUTO_TEST_CASE(calls_a_cell_answers_under_wrong_ids_expire_and_free_their_places) {
+  auto liar = cell("liar", "wrong-ids");
+  liar.max_pending = 4;
+  liar.request_timeout = 1s;
+  harness h{tree_of(ac::restart_strategy::one_for_one, {liar})};
+  h.await(event_kind::ready, "liar");
+  for (int round = 0; round < 3; ++round) {
+    BOOST_TEST_CONTEXT("round " << round) {
+      std::vector<call_handle> waiting;
+      for (int i = 0; i < 4; ++i)
+        waiting.push_back(call_async(h, "liar"));
+      auto refused = call_async(h, "liar");
+      const auto err = outcome(refused);
+      BOOST_TEST(ac::is(err, ac::errc::overloaded), show(h, err));
+      for (auto& each : waiting) {
+        const auto expired = outcome(each);
+        BOOST_TEST(ac::is(expired, ac::errc::request_timeout), show(h, expired));
+      }
+    }
+  }
+  BOOST_TEST(h.kinds_of("liar") == (std::vector<std::string>{"started", "ready"}));
+}
+
+// --- stopping ------------------------------------------------------------------------
+
+namespace {
+
+ac::cell_spec stubborn(std::string name, std::chrono::milliseconds shutdown_timeout) {
+  auto spec = cell(std::move(name), "stubborn");
+  spec.shutdown_timeout = shutdown_timeout;
+  return spec;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(pool_of_stubborn_cells_is_asked_to_stop_all_at_once) {
+  auto pool = tree_of(ac::restart_strategy::simple_one_for_one, {stubborn("s", 1s)});
+  pool.replicas = 4;
+  harness h{pool, true};
+  for (const char* name : {"s-1", "s-2", "s-3", "s-4"})
+    h.await(event_kind::ready, name);
+  h.self->monitor(h.tree->root());
+  h.tree->request_stop();
+  // Each stubborn cell reports the goodbye it ignores. Stopped one at a time, the
+  // second would hear of it only after the first was killed, two timeouts later.
+  std::vector<std::string> order;
+  std::vector<ac::lifecycle_event> stopped;
+  caf::error reason;
+  bool down = false;
+  while (!down)
+    h.self->receive(
+        [&](ac::cell_msg_atom, std::string&, std::int32_t, ac::payload& note) {
+          if (note.as_string() == "goodbye")
+            order.push_back("goodbye");
+        },
+        [&](ac::lifecycle_event& e) {
+          if (e.kind == event_kind::stopped) {
+            order.push_back("stopped");
+            stopped.push_back(e);
+          }
+          h.events.push_back({std::move(e), clock_type::now()});
+        },
+        [&](ac::remapped&) {},
+        [&](caf::down_msg& msg) {
+          if (msg.source == h.tree->root().address()) {
+            reason = std::move(msg.reason);
+            down = true;
+          }
+        },
+        caf::after(60s) >> [&] { BOOST_FAIL("the pool did not stop within 60 s"); });
+  BOOST_TEST(order == (std::vector<std::string>{"goodbye", "goodbye", "goodbye", "goodbye",
+                                                "stopped", "stopped", "stopped", "stopped"}),
+             boost::test_tools::per_element());
+  BOOST_TEST((reason == caf::exit_reason::user_shutdown), show(h, reason));
+  for (const auto& e : stopped) {
+    BOOST_TEST_CONTEXT(e.name) {
+      BOOST_TEST(e.signal == SIGKILL);
+      BOOST_TEST(e.exit_code == -1);
+      BOOST_TEST(e.cause == "shutdown: killed (signal 9) after ignoring goodbye and SIGTERM");
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stopped_event_tells_a_polite_exit_from_a_kill_after_the_timeouts) {
+  harness h{tree_of(ac::restart_strategy::one_for_one, {cell("polite"), stubborn("stub", 300ms)})};
+  h.await(event_kind::ready, "polite");
+  h.await(event_kind::ready, "stub");
+  for (const char* name : {"polite", "stub"})
+    h.self->request(h.tree->root(), 10s, ac::terminate_atom_v, std::string{name})
+        .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
+  const auto polite = h.await(event_kind::stopped, "polite").event;
+  BOOST_TEST(polite.cause == "shutdown");
+  BOOST_TEST(polite.exit_code == 0);
+  BOOST_TEST(polite.signal == 0);
+  const auto stub = h.await(event_kind::stopped, "stub").event;
+  BOOST_TEST(stub.cause == "shutdown: killed (signal 9) after ignoring goodbye and SIGTERM");
+  BOOST_TEST(stub.exit_code == -1);
+  BOOST_TEST(stub.signal == SIGKILL);
+  // Still a requested stop: terminated, not restarted.
+  const auto children = h.which(h.tree->root());
+  BOOST_TEST_REQUIRE(children.size() == 2u);
+  BOOST_TEST(children[0].state == "stopped");
+  BOOST_TEST(children[1].state == "stopped");
+  BOOST_TEST((h.kinds_of("stub") == std::vector<std::string>{"started", "ready", "stopped"}));
+}
+
+BOOST_AUTO_TEST_CASE(kill_ends_a_nested_tree_of_stubborn_cells_at_once) {
+  // A 30 s shutdown timeout: stopped in order, each cell would take a minute.
+  auto pool = tree_of(ac::restart_strategy::simple_one_for_one, {stubborn("p", 30s)}, 10, "pool");
+  pool.replicas = 2;
+  auto group = tree_of(ac::restart_strategy::one_for_one, {stubborn("g", 30s), pool}, 10, "group");
+  harness h{tree_of(ac::restart_strategy::one_for_one, {stubborn("top", 30s), group})};
+  h.await(event_kind::ready, "group");
+  std::vector<pid_t> pids;
+  for (const char* name : {"top", "g", "p-1", "p-2"})
+    pids.push_back(h.lookup(name).pid);
+  const auto group_actor = h.which(h.tree->root())[1].actor;
+  const auto pool_actor = h.which(group_actor)[1].actor;
+  BOOST_TEST_REQUIRE(static_cast<bool>(group_actor));
+  BOOST_TEST_REQUIRE(static_cast<bool>(pool_actor));
+  std::set<caf::actor_addr> supervisors{h.tree->root().address(), group_actor.address(),
+                                        pool_actor.address()};
+  for (const auto& actor : {h.tree->root(), group_actor, pool_actor})
+    h.self->monitor(actor);
+
+  h.tree->kill();
+  for (const auto pid : pids)
+    BOOST_TEST(gone_within(pid, 10s), "cell pid " << pid << " still runs 10 s after kill()");
+  while (!supervisors.empty()) {
+    bool got = false;
+    h.self->receive(
+        [&](caf::down_msg& msg) {
+          if (supervisors.erase(msg.source) != 0)
+            BOOST_TEST((msg.reason == caf::exit_reason::kill), show(h, msg.reason));
+          got = true;
+        },
+        [&](ac::lifecycle_event&) { got = true; }, [&](ac::remapped&) { got = true; },
+        caf::after(10s) >> [] {});
+    BOOST_TEST_REQUIRE(got, supervisors.size() << " supervisors still run 10 s after kill()");
+  }
+  const auto reason = h.tree->stop(5s);
+  BOOST_TEST((reason == caf::exit_reason::kill), show(h, reason));
+}
+
+// --- what the events report -------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(subscriber_given_at_start_sees_every_child_start_first_event_included) {
+  auto inner = tree_of(ac::restart_strategy::one_for_one, {cell("x"), cell("y")}, 10, "inner");
+  harness h{tree_of(ac::restart_strategy::one_for_one, {cell("a"), inner, cell("b")})};
+  h.await(event_kind::ready, "b");
+  BOOST_TEST_REQUIRE(!h.events.empty());
+  BOOST_TEST(ac::to_string(h.events.front().event.kind) == "started");
+  BOOST_TEST(h.events.front().event.name == "a");
+  for (const char* name : {"a", "inner", "x", "y", "b"}) {
+    const auto kinds = h.kinds_of(name);
+    BOOST_TEST_REQUIRE(!kinds.empty(), name);
+    BOOST_TEST(kinds.front() == "started", name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_and_leave_which_children) {
+  auto temp = cell("temp", "goodbye"); // says goodbye and exits right after READY
+  temp.restart = ac::restart_type::temporary;
+  harness h{tree_of(ac::restart_strategy::one_for_one, {cell("steady"), temp, cell("spare")})};
+  h.await(event_kind::removed, "temp");
+  BOOST_TEST(
+      (h.kinds_of("temp") == std::vector<std::string>{"started", "ready", "died", "removed"}));
+  h.await(event_kind::ready, "spare");
+  auto names = [&] {
+    std::vector<std::string> out;
+    for (const auto& child : h.which(h.tree->root()))
+      out.push_back(child.name);
+    return out;
+  };
+  BOOST_TEST(names() == (std::vector<std::string>{"steady", "spare"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(ac::is(h.call("temp", 64, 1).error(), ac::errc::unknown_name));
+
+  // delete_child, once terminated.
+  h.self->request(h.tree->root(), 10s, ac::terminate_atom_v, std::string{"spare"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
+  h.await(event_kind::stopped, "spare");
+  h.self->request(h.tree->root(), 10s, caf::delete_atom_v, std::string{"spare"})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
+  h.await(event_kind::removed, "spare");
+  BOOST_TEST(
+      (h.kinds_of("spare") == std::vector<std::string>{"started", "ready", "stopped", "removed"}));
+  BOOST_TEST(names() == (std::vector<std::string>{"steady"}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(pool_shrink_reports_each_dropped_replica_removed_after_it_stopped) {
+  auto pool = tree_of(ac::restart_strategy::simple_one_for_one, {cell("w")});
+  pool.replicas = 3;
+  harness h{pool};
+  for (const char* name : {"w-1", "w-2", "w-3"})
+    h.await(event_kind::ready, name);
+  h.self->request(h.tree->root(), 10s, ac::resize_atom_v, std::uint64_t{1})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
+  for (const char* name : {"w-3", "w-2"}) {
+    h.await(event_kind::removed, name);
+    BOOST_TEST(
+        (h.kinds_of(name) == std::vector<std::string>{"started", "ready", "stopped", "removed"}));
+  }
+  const auto children = h.which(h.tree->root());
+  BOOST_TEST_REQUIRE(children.size() == 1u);
+  BOOST_TEST(children[0].name == "w-1");
+}
+
+// --- a cell that says goodbye and keeps running --------------------------------------
+
+BOOST_AUTO_TEST_CASE(cell_lingering_after_its_goodbye_fails_calls_at_once_and_is_ended) {
+  // One that ignores SIGTERM too (SIGKILL ends it), one that SIGTERM ends.
+  for (const auto& [ignore_term, signal] : {std::pair{true, SIGKILL}, std::pair{false, SIGTERM}}) {
+    BOOST_TEST_CONTEXT("ignores SIGTERM: " << ignore_term) {
+      auto lingers = cell("lingers", "linger"); // says goodbye right after READY
+      if (ignore_term)
+        lingers.args.push_back("--ignore-term");
+      lingers.shutdown_timeout = 2s;
+      harness h{tree_of(ac::restart_strategy::one_for_one, {lingers})};
+      h.await(event_kind::ready, "lingers");
+      auto pending = call_async(h, "lingers");
+      const auto err = outcome(pending);
+      const auto failed_at = ac::event_clock_ns();
+      BOOST_TEST(ac::is(err, ac::errc::cell_died), show(h, err));
+      BOOST_TEST(show(h, err).find("said goodbye") != std::string::npos, show(h, err));
+      const auto died = h.await(event_kind::died, "lingers").event;
+      BOOST_TEST(failed_at < died.ts_ns); // the call did not wait for the end
+      BOOST_TEST(died.cause.starts_with("crashed: said goodbye but was still running 2000 ms"),
+                 died.cause);
+      BOOST_TEST(died.signal == signal);
+      h.await(event_kind::restarting, "lingers");
+      h.await(event_kind::started, "lingers");
+    }
+  }
+}
+
+// --- file descriptors --------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(each_running_cell_costs_the_host_fds_per_cell_descriptors) {
+  auto pool = tree_of(ac::restart_strategy::simple_one_for_one, {cell("w")});
+  pool.replicas = 2;
+  harness h{pool};
+  h.await(event_kind::ready, "w-1");
+  h.await(event_kind::ready, "w-2");
+  const auto before = cellhub::transport::count_open_fds();
+  h.self->request(h.tree->root(), 10s, ac::resize_atom_v, std::uint64_t{12})
+      .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
+  for (int n = 3; n <= 12; ++n)
+    h.await(event_kind::ready, "w-" + std::to_string(n));
+  const auto after = cellhub::transport::count_open_fds();
+  BOOST_TEST(after - before == 10 * ac::fds_per_cell);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,12 +8,18 @@
 //   goodbye  say goodbye right after READY and exit 0
 //   crash-on-start  exit 3 before attaching
 //   hostile  write --attack=NAME garbage into its own rings, then idle
+//   stubborn answer like echo, but ignore SIGTERM and answer a host goodbye only
+//            with a one-way message "goodbye" (it never exits by itself)
+//   linger   say goodbye right after READY and keep running without answering;
+//            with --ignore-term it ignores SIGTERM too
+//   wrong-ids  answer each request like echo, but under a message id nobody asked for
 // It exits 0 when the host hangs up, 2 when attaching fails.
 #include "payload_check.hpp"
 
 #include "cellhub/transport/cell.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -34,7 +40,15 @@ std::string option(int argc, char** argv, std::string_view name, std::string fal
 
 enum class answer { none, checksummed, reversed };
 
-int serve(tr::cell& self, answer how) {
+// Says how the cell takes a host goodbye and names its replies.
+struct manners {
+  // Answers a goodbye with a one-way "goodbye" message and carries on.
+  bool ignore_goodbye = false;
+  // Replies under this id offset (0: the request's own id).
+  std::uint64_t id_offset = 0;
+};
+
+int serve(tr::cell& self, answer how, manners way = {}) {
   for (;;) {
     auto next = self.receive(std::chrono::seconds{10});
     if (!next) {
@@ -44,6 +58,11 @@ int serve(tr::cell& self, answer how) {
     }
     auto& msg = next.value();
     if (msg.kind == shm::message_kind::goodbye) {
+      if (way.ignore_goodbye) {
+        const std::string_view note = "goodbye";
+        (void)self.send(std::as_bytes(std::span{note.data(), note.size()}));
+        continue;
+      }
       (void)self.goodbye();
       return 0;
     }
@@ -65,7 +84,8 @@ int serve(tr::cell& self, answer how) {
     else if (status == 0)
       cellhub::test::write_answer(request, reply.value().bytes());
     msg.payload.release();
-    auto sent = self.commit(reply.value(), shm::message_kind::reply, msg.msg_id, status);
+    auto sent =
+        self.commit(reply.value(), shm::message_kind::reply, msg.msg_id + way.id_offset, status);
     if (!sent)
       return sent.error().code == tr::errc::peer_dead ? 0 : 6;
   }
@@ -134,6 +154,20 @@ int main(int argc, char** argv) {
     return serve(self, answer::none);
   if (mode == "goodbye")
     return self.goodbye() ? 0 : 7;
+  if (mode == "stubborn") {
+    std::signal(SIGTERM, SIG_IGN);
+    return serve(self, answer::checksummed, {.ignore_goodbye = true});
+  }
+  if (mode == "linger") {
+    for (int i = 1; i < argc; ++i)
+      if (std::string_view{argv[i]} == "--ignore-term")
+        std::signal(SIGTERM, SIG_IGN);
+    if (!self.goodbye())
+      return 7;
+    return serve(self, answer::none, {.ignore_goodbye = true});
+  }
+  if (mode == "wrong-ids")
+    return serve(self, answer::checksummed, {.id_offset = std::uint64_t{1} << 40});
   if (mode == "hostile") {
     if (!attack(self, option(argc, argv, "attack", "")))
       return 8;

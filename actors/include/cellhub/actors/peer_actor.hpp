@@ -36,16 +36,30 @@ struct peer_config {
 
 /// Spawns the actor that shadows one cell life. It creates the peer entry, spawns
 /// the process, counts the start only once READY arrives within `start_timeout`,
-/// forwards `(call_atom, payload) -> payload` and `(cast_atom, payload)` to the cell,
-/// hands the cell's payloads out as zero-copy leases, kills a cell that hangs with
-/// work waiting, stops it gracefully on `stop_atom` (goodbye, SIGTERM, SIGKILL), and
-/// fails every pending request with `cell_died` the moment the cell dies. It exits
-/// with `exit_reason::normal` (goodbye and clean exit), `exit_reason::user_shutdown`
-/// (asked to stop), or an `errc` (crashed, hung, start_failed, protocol_violation)
-/// whose context is a `cell_end`. It is linked to its supervisor.
+/// forwards `(call_atom, payload) -> payload` and `(cast_atom, payload) -> void` to
+/// the cell, hands the cell's payloads out as zero-copy leases, kills a cell that
+/// hangs with work waiting, stops it gracefully on `stop_atom` (goodbye, SIGTERM,
+/// SIGKILL), and fails every pending request with `cell_died` the moment the cell dies.
+///
+/// Bounds: calls not answered plus casts waiting for ring space never exceed the
+/// spec's `max_pending`; past it a call or cast fails at once with `overloaded`. A call
+/// not answered within `request_timeout` fails with `request_timeout` and is forgotten
+/// (its send is dropped if it still waited for space); one timer, for the oldest
+/// deadline, serves every call.
+///
+/// A cell that says goodbye unasked gets the stop escalation: calls fail at once with
+/// `cell_died`, and after `shutdown_timeout` it gets SIGTERM, then SIGKILL.
+///
+/// It exits with `exit_reason::normal` (goodbye and clean exit in time),
+/// `exit_reason::user_shutdown` (asked to stop; its context is a `cell_end` with the
+/// real exit code or signal and, when the cell had to be ended, a detail saying so),
+/// or an `errc` (crashed, hung, start_failed, protocol_violation) whose context is a
+/// `cell_end`; a cell that lingered after its goodbye ends `crashed`. It is linked to
+/// its supervisor.
 caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config);
 
-/// Returns the `cell_end` inside a peer actor's exit reason, if it carries one.
+/// Returns the `cell_end` inside a peer actor's exit reason (of any category), if it
+/// carries one.
 std::optional<cell_end> cell_end_of(const caf::error& reason);
 
 } // namespace cellhub::actors

@@ -43,8 +43,11 @@ namespace cellhub::actors {
 /// - `(call_atom, name, payload)` → `payload`: forwards `(call_atom, payload)` to
 ///   the current life and relays its answer. A life that ended before the call
 ///   reached it answers `cell_died`, exactly like one that died while serving it.
-/// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)`. A held
-///   cast is answered once it reached the new life (or failed).
+///   The life answers `overloaded` at once when `max_pending` messages already wait
+///   for it, and `request_timeout` when the cell does not answer in time.
+/// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)` and
+///   answers once the life took it, or with the life's `overloaded`. A held cast is
+///   answered once it reached the new life (or failed).
 /// - `(lookup_atom, name)` → `registry_entry` (`peer_id` -1 and no actor while restarting).
 /// - `(names_atom)` → every registered name's entry, sorted by name.
 /// - `(caf::subscribe_atom, subscriber)` → `ok`: `subscriber` receives `remapped`
@@ -102,8 +105,10 @@ struct registry_state {
   std::map<std::string, record, std::less<>> names;
   /// Lists the actors that receive `remapped`.
   std::vector<caf::actor> subscribers;
-  /// Holds the callers of calls forwarded to a life and not answered yet, by a
-  /// number of the registry's own.
+  /// Holds the callers of calls and casts forwarded to a life and not answered yet,
+  /// by a number of the registry's own. Bounded by the lives: each answers every
+  /// message within its `request_timeout`, refuses those past `max_pending`, and
+  /// fails the rest when it ends.
   std::map<std::uint64_t, caf::response_promise> forwarded;
   /// Numbers the next forwarded call.
   std::uint64_t next_forward = 0;

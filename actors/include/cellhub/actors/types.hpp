@@ -41,6 +41,7 @@ CAF_ADD_ATOM(cellhub, cellhub::actors, hang_atom, "hangcheck")
 CAF_ADD_ATOM(cellhub, cellhub::actors, stop_atom, "stop")
 CAF_ADD_ATOM(cellhub, cellhub::actors, sigterm_atom, "sigterm")
 CAF_ADD_ATOM(cellhub, cellhub::actors, sigkill_atom, "sigkill")
+CAF_ADD_ATOM(cellhub, cellhub::actors, expire_atom, "expire")
 // Supervisor control (OTP's API) and timers.
 CAF_ADD_ATOM(cellhub, cellhub::actors, which_atom, "which")
 CAF_ADD_ATOM(cellhub, cellhub::actors, count_atom, "count")
