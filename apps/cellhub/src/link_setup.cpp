@@ -65,14 +65,18 @@ std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const caf::
     std::fprintf(stderr, "cellhub: %s\n", bound.error().message().c_str());
     return std::nullopt;
   }
+  // [::1]:4242, as --connect takes it.
+  const auto where = address.find(':') != std::string::npos
+                         ? fmt::format("[{}]:{}", address, bound.value())
+                         : fmt::format("{}:{}", address, bound.value());
   if (security.uses_tls())
-    std::fprintf(stderr, "cellhub: control listening on %s:%u (%s)\n", address.c_str(),
-                 bound.value(), security.describe().c_str());
+    std::fprintf(stderr, "cellhub: control listening on %s (%s)\n", where.c_str(),
+                 security.describe().c_str());
   else
     std::fprintf(stderr,
-                 "cellhub: control listening on %s:%u (%s: any process of any user on this "
+                 "cellhub: control listening on %s (%s: any process of any user on this "
                  "machine can stop it)\n",
-                 address.c_str(), bound.value(), security.describe().c_str());
+                 where.c_str(), security.describe().c_str());
   return bound.value();
 }
 
