@@ -46,6 +46,15 @@ BOOST_AUTO_TEST_CASE(back_pressure_without_detail_still_explains_itself) {
   BOOST_TEST(tr::make_error(tr::errc::timeout, {}).message() == "timeout");
 }
 
+BOOST_AUTO_TEST_CASE(hub_site_refusals_have_their_own_codes_and_keep_their_detail) {
+  BOOST_TEST(tr::to_string(tr::errc::path_occupied) == "path_occupied");
+  BOOST_TEST(tr::to_string(tr::errc::no_space) == "no_space");
+  BOOST_TEST(tr::make_error(tr::errc::path_occupied, "/x exists").message() ==
+             "path_occupied: /x exists");
+  BOOST_TEST(tr::make_error(tr::errc::no_space, "hub /x needs 1 MiB").message() ==
+             "no_space: hub /x needs 1 MiB");
+}
+
 BOOST_AUTO_TEST_CASE(result_carries_value_or_error) {
   tr::result<int> good = 42;
   tr::result<int> bad = tr::make_error(tr::errc::peer_dead, "peer 3");

@@ -69,6 +69,10 @@ std::string_view to_string(errc code) noexcept {
     return "spawn_failed";
   case errc::bad_ticket:
     return "bad_ticket";
+  case errc::path_occupied:
+    return "path_occupied";
+  case errc::no_space:
+    return "no_space";
   }
   return "unknown";
 }

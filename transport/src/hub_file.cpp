@@ -1,10 +1,15 @@
 #include "cellhub/transport/hub_file.hpp"
 
+#include "hub_site_survey.hpp"
+
 #include "cellhub/transport/log.hpp"
+#include "cellhub/transport/quoted.hpp"
+#include "cellhub/transport/shm_layout.hpp"
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -25,65 +30,104 @@ result<std::byte*> map_shared(int fd, std::uint64_t size, const std::string& pat
   return static_cast<std::byte*>(addr);
 }
 
-// Removes a leftover hub at `path` if no live host holds its lock.
-result<void> remove_if_stale(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return errno == ENOENT ? result<void>{success()} : make_sys_error("open " + path);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    ::close(fd);
-    if (err == EWOULDBLOCK)
-      return make_error(errc::hub_in_use, path + " is held by a live host");
-    return make_sys_error("flock " + path, err);
-  }
-  // Unlink while holding the lock, so no second host can judge the same file stale.
-  const int rc = ::unlink(path.c_str());
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0 && err != ENOENT)
-    return make_sys_error("unlink stale hub " + path, err);
-  logger()->info("removed stale hub file {} (its host is gone)", path);
+// Removes the proven stale hub `stale`, whose lock is held, if `path` still names
+// it. No cellhub host can put another file there meanwhile: judging the stale hub
+// takes its lock, and a host removes at exit only the file it created.
+result<void> remove_stale(const std::string& path, const detail::stale_hub& stale) {
+  struct stat now {};
+  if (::lstat(path.c_str(), &now) != 0)
+    return errno == ENOENT ? result<void>{success()} : make_sys_error("lstat " + path);
+  if (now.st_dev != stale.dev || now.st_ino != stale.ino)
+    return success(); // replaced meanwhile: the next attempt inspects the newcomer
+  if (::unlink(path.c_str()) != 0)
+    return errno == ENOENT ? result<void>{success()} : make_sys_error("unlink stale hub " + path);
+  logger()->warn("removed stale hub {} left by host pid {} (its lock was free)", quoted(path),
+                 stale.host_pid);
+  return success();
+}
+
+// Writes what proves the file a cellhub hub (magic, version, size) before its
+// space is reserved, so a host killed while reserving leaves a recoverable stale hub.
+result<void> write_identity(int fd, std::uint64_t size, const std::string& path) {
+  shm::hub_header header{};
+  std::memcpy(header.magic, shm::magic, sizeof(header.magic));
+  header.version_major = shm::version_major;
+  header.version_minor = shm::version_minor;
+  header.file_size = size;
+  header.host_pid = static_cast<std::uint32_t>(::getpid());
+  if (::pwrite(fd, &header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header)))
+    return make_sys_error("write the header of " + path);
   return success();
 }
 
 } // namespace
 
 result<hub_file> hub_file::create(const std::string& path, std::uint64_t size) {
-  if (path.empty())
-    return make_error(errc::invalid_argument, "empty hub path");
-  hub_file file;
-  file.path_ = path;
-  for (int attempt = 0; attempt < create_attempts && file.fd_ < 0; ++attempt) {
-    file.fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (file.fd_ >= 0)
-      break;
-    if (errno != EEXIST)
+  if (size < sizeof(shm::hub_header))
+    return make_error(errc::invalid_argument,
+                      fmt::format("hub size {} is smaller than its header", size));
+  for (int attempt = 0; attempt < create_attempts; ++attempt) {
+    BOOST_OUTCOME_TRY(survey, detail::survey_hub_site(path, size));
+    if (survey.stale) {
+      BOOST_OUTCOME_TRY(remove_stale(path, *survey.stale));
+      survey.stale.reset();
+    }
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST)
+        continue; // something appeared since the survey: survey it
       return make_sys_error("create " + path);
-    BOOST_OUTCOME_TRY(remove_if_stale(path));
+    }
+    hub_file file;
+    file.path_ = path;
+    file.fd_ = fd;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0)
+      return make_sys_error("fstat new hub " + path); // not provably ours: left in place
+    // From here on the file is provably ours: any failure removes it (see reset()).
+    file.owner_ = true;
+    file.dev_ = st.st_dev;
+    file.ino_ = st.st_ino;
+    BOOST_OUTCOME_TRY(file.reserve_and_map(size, survey.directory));
+    return file;
   }
-  if (file.fd_ < 0)
-    return make_error(errc::hub_in_use, path + " keeps reappearing; another host races for it");
-  file.owner_ = true;
-  if (::flock(file.fd_, LOCK_EX | LOCK_NB) != 0)
-    return make_sys_error("flock " + path);
-  if (::ftruncate(file.fd_, static_cast<off_t>(size)) != 0)
-    return make_sys_error(fmt::format("size {} to {} bytes", path, size));
-  BOOST_OUTCOME_TRY(data, map_shared(file.fd_, size, path));
-  file.data_ = data;
-  file.size_ = size;
-  return file;
+  return make_error(errc::hub_in_use, path + " keeps reappearing; another host races for it");
+}
+
+result<void> hub_file::reserve_and_map(std::uint64_t size, const std::string& directory) {
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+    return make_sys_error("flock " + path_);
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
+    return make_sys_error(fmt::format("size {} to {} bytes", path_, size));
+  BOOST_OUTCOME_TRY(write_identity(fd_, size, path_));
+  // Reserve every page now: a tmpfs that fills up later must not turn the first
+  // touch of a slot into SIGBUS (PostgreSQL does the same for its shm segments).
+  if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size)); err != 0) {
+    // Measure what is free once the partial reservation is given back.
+    reset();
+    if (err == ENOSPC) {
+      const auto free = detail::free_bytes_in(directory);
+      return detail::no_space_error(path_, directory, size, free ? free.value() : 0);
+    }
+    return make_sys_error(fmt::format("reserve {} bytes for {}", size, path_), err);
+  }
+  BOOST_OUTCOME_TRY(data, map_shared(fd_, size, path_));
+  data_ = data;
+  size_ = size;
+  return success();
 }
 
 result<hub_file> hub_file::open(const std::string& path) {
   hub_file file;
   file.path_ = path;
-  file.fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  file.fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (file.fd_ < 0)
     return make_sys_error("open hub " + path);
   struct stat st {};
   if (::fstat(file.fd_, &st) != 0)
     return make_sys_error("stat hub " + path);
+  if (!S_ISREG(st.st_mode))
+    return make_error(errc::bad_layout, path + " is not a regular file");
   if (st.st_size <= 0)
     return make_error(errc::bad_layout, path + " is empty");
   const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -98,7 +142,9 @@ hub_file::hub_file(hub_file&& other) noexcept
     , fd_{std::exchange(other.fd_, -1)}
     , data_{std::exchange(other.data_, nullptr)}
     , size_{std::exchange(other.size_, 0)}
-    , owner_{std::exchange(other.owner_, false)} {}
+    , owner_{std::exchange(other.owner_, false)}
+    , dev_{std::exchange(other.dev_, 0)}
+    , ino_{std::exchange(other.ino_, 0)} {}
 
 hub_file& hub_file::operator=(hub_file&& other) noexcept {
   if (this != &other) {
@@ -108,6 +154,8 @@ hub_file& hub_file::operator=(hub_file&& other) noexcept {
     data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     owner_ = std::exchange(other.owner_, false);
+    dev_ = std::exchange(other.dev_, 0);
+    ino_ = std::exchange(other.ino_, 0);
   }
   return *this;
 }
@@ -116,19 +164,38 @@ hub_file::~hub_file() {
   reset();
 }
 
+void hub_file::remove_own_file() const noexcept {
+  struct stat now {};
+  if (::lstat(path_.c_str(), &now) != 0)
+    return; // already gone
+  if (now.st_dev == dev_ && now.st_ino == ino_) {
+    ::unlink(path_.c_str());
+    return;
+  }
+  try {
+    logger()->warn("hub path {} no longer names the hub this host created; left what is there",
+                   quoted(path_));
+  } catch (...) {
+    // Logging must not throw out of a destructor.
+  }
+}
+
 void hub_file::reset() noexcept {
   if (data_ != nullptr)
     ::munmap(data_, size_);
   // The owner removes the file while it still holds the lock: a new host never
-  // sees a half-dead hub.
+  // sees a half-dead hub. It removes only the file it created: if the path names
+  // another file now, that file is not the host's to delete.
   if (owner_ && fd_ >= 0)
-    ::unlink(path_.c_str());
+    remove_own_file();
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
   data_ = nullptr;
   size_ = 0;
   owner_ = false;
+  dev_ = 0;
+  ino_ = 0;
 }
 
 bool hub_file::host_alive() const noexcept {

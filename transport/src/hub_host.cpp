@@ -23,11 +23,8 @@ std::uint64_t random_u64() noexcept {
 result<std::shared_ptr<hub_host>> hub_host::create(std::string path, hub_config config) {
   BOOST_OUTCOME_TRY(geometry, hub_geometry::compute(config));
   BOOST_OUTCOME_TRY(file, hub_file::create(path, geometry.file_size));
+  // hub_file::create wrote the magic, the version, the size and our pid.
   auto& header = *reinterpret_cast<shm::hub_header*>(file.data());
-  std::memcpy(header.magic, shm::magic, sizeof(header.magic));
-  header.version_major = shm::version_major;
-  header.version_minor = shm::version_minor;
-  header.host_pid = static_cast<std::uint32_t>(::getpid());
   header.hub_nonce = random_u64();
   geometry.store(header);
   return std::shared_ptr<hub_host>(new hub_host(std::move(file), std::move(geometry)));

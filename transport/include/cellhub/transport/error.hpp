@@ -52,6 +52,13 @@ enum class errc : std::uint8_t {
   spawn_failed,
   /// Reports a missing or malformed attach ticket (argv or environment).
   bad_ticket,
+  /// Reports a hub path taken by something that is not provably a stale cellhub hub
+  /// (another file, a directory, a FIFO, a symbolic link, another user's file); it is
+  /// left untouched.
+  path_occupied,
+  /// Reports a filesystem without room for the hub; the detail gives the bytes needed
+  /// and the bytes free.
+  no_space,
 };
 
 /// Holds every `errc` value once, in declaration order.
@@ -66,7 +73,8 @@ inline constexpr std::array all_errcs = {
     errc::ring_full,         errc::no_slot,
     errc::payload_too_large, errc::protocol_violation,
     errc::timeout,           errc::spawn_failed,
-    errc::bad_ticket,
+    errc::bad_ticket,        errc::path_occupied,
+    errc::no_space,
 };
 
 /// Returns the stable snake_case name of `code`.

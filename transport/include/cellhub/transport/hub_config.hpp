@@ -17,8 +17,9 @@ struct slot_class {
 std::vector<slot_class> default_slot_classes();
 
 /// Sizes a hub. Each peer gets two descriptor rings and two payload arenas (one per
-/// direction) laid out with these numbers; the file is sparse, so untouched slots cost
-/// no memory.
+/// direction) laid out with these numbers. The whole file is reserved when the hub is
+/// created (tmpfs memory: 682.3 MiB for the defaults), so a full filesystem fails
+/// creation instead of a later write.
 struct hub_config {
   /// Counts peer entries (1..4096); ids are recycled, so this bounds live cells only.
   std::uint16_t max_peers = 64;

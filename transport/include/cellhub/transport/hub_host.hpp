@@ -48,7 +48,10 @@ struct hub_audit {
 /// longest first, so ids never run out and a stale life is refused at attach.
 class hub_host : public std::enable_shared_from_this<hub_host> {
 public:
-  /// Creates the hub file at `path` laid out by `config` and becomes its host.
+  /// Creates the hub file at `path` laid out by `config` and becomes its host. The
+  /// file's whole size is reserved; only a provably stale hub at `path` is replaced,
+  /// and at exit only the file created here is removed (see `hub_file::create` and
+  /// `inspect_hub_site` for the rules and the errors).
   static result<std::shared_ptr<hub_host>> create(std::string path, hub_config config = {});
 
   /// Adds a peer: reserves an entry, makes its doorbell and returns the transport and ticket.
