@@ -6,6 +6,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+// glibc 2.36's <sys/pidfd.h> lacks extern "C" (fixed in 2.37).
+extern "C" {
+#include <sys/pidfd.h>
+}
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,6 +122,40 @@ void expect_only_inherited_fd(report_pipe& report, int inherit_fd, int inherit_a
   const auto status = wait_exit(child);
   BOOST_TEST(seen == expected + "\n");
   BOOST_TEST(status.clean(), status.describe());
+}
+
+// Spawns a probe that starts a background grandchild, reads the grandchild's pid
+// from the report pipe and returns a pidfd for it (readable once it has exited).
+int spawn_with_grandchild(tr::process& child, const std::string& then) {
+  report_pipe report;
+  auto options = probe({"grandchild", "3", then});
+  options.inherit_fd = report.write_end;
+  child = spawn(options);
+  report.close_write_end();
+  std::string line;
+  const auto deadline = std::chrono::steady_clock::now() + hang_bound;
+  for (char c = 0; c != '\n';) {
+    pollfd entry{report.read_end, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    BOOST_TEST_REQUIRE(::poll(&entry, 1, static_cast<int>(std::max(left.count(), 0L))) > 0,
+                       "no grandchild pid in time");
+    BOOST_TEST_REQUIRE(::read(report.read_end, &c, 1) == 1);
+    line += c;
+  }
+  const pid_t grandchild = std::stoi(line);
+  // The grandchild blocks until killed, so its pid cannot have been reused yet.
+  const int pidfd = ::pidfd_open(grandchild, 0);
+  BOOST_TEST_REQUIRE(pidfd >= 0);
+  return pidfd;
+}
+
+// Returns whether the process behind `pidfd` exits within the hang bound, and closes it.
+bool exits_in_time(int pidfd) {
+  pollfd entry{pidfd, POLLIN, 0};
+  const bool gone = ::poll(&entry, 1, hang_bound_ms) == 1;
+  ::close(pidfd);
+  return gone;
 }
 
 } // namespace
@@ -387,6 +425,55 @@ BOOST_AUTO_TEST_CASE(cell_rings_the_host_through_an_inherited_doorbell) {
   BOOST_TEST(host.drain() == tr::doorbell::drain_result::drained);
   host.close(); // the probe exits cleanly once the host end hangs up
   BOOST_TEST(wait_exit(child).clean());
+}
+
+BOOST_AUTO_TEST_CASE(child_leads_a_process_group_of_its_own) {
+  report_pipe report;
+  auto options = probe({"pgid", "3"});
+  options.inherit_fd = report.write_end;
+  auto child = spawn(options);
+  const std::string seen = report.read_all();
+  BOOST_TEST(wait_exit(child).clean());
+  const auto expected = std::to_string(child.pid()) + " " + std::to_string(child.pid()) + "\n";
+  BOOST_TEST(seen == expected);
+  BOOST_TEST(::getpgrp() != child.pid());
+}
+
+BOOST_AUTO_TEST_CASE(background_grandchild_dies_when_the_killed_child_is_reaped) {
+  tr::process child;
+  const int grandchild = spawn_with_grandchild(child, "hang");
+  BOOST_TEST_REQUIRE(child.send_signal(SIGKILL).has_value());
+  BOOST_TEST(wait_exit(child).signal == SIGKILL);
+  BOOST_TEST(exits_in_time(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(background_grandchild_dies_when_the_child_exits_by_itself) {
+  tr::process child;
+  const int grandchild = spawn_with_grandchild(child, "exit");
+  BOOST_TEST(wait_exit(child).clean());
+  BOOST_TEST(exits_in_time(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(background_grandchild_dies_when_try_wait_sees_the_exit) {
+  tr::process child;
+  const int grandchild = spawn_with_grandchild(child, "exit");
+  // Wait on the pidfd ourselves, as the doorbell watcher does, then let try_wait reap.
+  pollfd entry{child.pidfd(), POLLIN, 0};
+  BOOST_TEST_REQUIRE(::poll(&entry, 1, hang_bound_ms) == 1);
+  const auto status = child.try_wait();
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(status->clean());
+  BOOST_TEST(exits_in_time(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(background_grandchild_dies_when_the_handle_is_dropped) {
+  int grandchild = -1;
+  {
+    tr::process child;
+    grandchild = spawn_with_grandchild(child, "hang");
+    BOOST_TEST(child.running());
+  }
+  BOOST_TEST(exits_in_time(grandchild));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,6 +12,11 @@
 //   spawn_probe hang                      block until killed (exits by itself after 60 s)
 //   spawn_probe ring                      adopt fd 3 as a doorbell, ring it, then block
 //                                         until the host end hangs up; exit 0
+//   spawn_probe grandchild FD THEN        fork a background child that blocks until
+//                                         killed (60 s safety net), write its pid and
+//                                         a newline to FD, then THEN: "exit" exits 0,
+//                                         "hang" blocks until killed
+//   spawn_probe pgid FD                   write "PID PGID\n" to FD, then exit 0
 #include "cellhub/transport/doorbell.hpp"
 
 #include <dirent.h>
@@ -105,6 +110,35 @@ int ring() {
   return 0;
 }
 
+int start_grandchild(int argc, char** argv) {
+  if (argc < 4)
+    return 64;
+  const int report = std::atoi(argv[2]);
+  const pid_t pid = ::fork();
+  if (pid < 0)
+    return 9;
+  if (pid == 0) {
+    ::alarm(safety_net_seconds);
+    for (;;)
+      ::pause();
+  }
+  const std::string line = std::to_string(pid) + "\n";
+  if (::write(report, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    return 4;
+  if (std::string_view{argv[3]} == "exit")
+    return 0;
+  return hang();
+}
+
+int report_group(int argc, char** argv) {
+  if (argc < 3)
+    return 64;
+  const std::string line = std::to_string(::getpid()) + " " + std::to_string(::getpgrp()) + "\n";
+  if (::write(std::atoi(argv[2]), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    return 4;
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -123,5 +157,9 @@ int main(int argc, char** argv) {
     return hang();
   if (mode == "ring")
     return ring();
+  if (mode == "grandchild")
+    return start_grandchild(argc, argv);
+  if (mode == "pgid")
+    return report_group(argc, argv);
   return 64;
 }

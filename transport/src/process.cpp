@@ -3,6 +3,7 @@
 #include "poll_until.hpp"
 
 #include "cellhub/transport/log.hpp"
+#include "cellhub/transport/quoted.hpp"
 
 #include <fmt/format.h>
 
@@ -135,9 +136,14 @@ result<void> prepare(spawn_setup& setup, const spawn_options& options) {
     sigaddset(&defaults, sig);
   // POSIX_SPAWN_USEVFORK is implied by glibc >= 2.24 (clone with CLONE_VM|CLONE_VFORK);
   // it is set to state the intent: no page-table copy of a large host.
-  const auto flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK;
+  // POSIX_SPAWN_SETPGROUP with group 0: the child leads a new process group, so
+  // that everything it starts can be ended with it (see `process`).
+  const auto flags =
+      POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK | POSIX_SPAWN_SETPGROUP;
   if (int err = posix_spawnattr_setflags(&setup.attr, static_cast<short>(flags)); err != 0)
     return spawn_error("posix_spawnattr_setflags for", options.binary, err);
+  if (int err = posix_spawnattr_setpgroup(&setup.attr, 0); err != 0)
+    return spawn_error("posix_spawnattr_setpgroup for", options.binary, err);
   if (int err = posix_spawnattr_setsigmask(&setup.attr, &empty_mask); err != 0)
     return spawn_error("posix_spawnattr_setsigmask for", options.binary, err);
   if (int err = posix_spawnattr_setsigdefault(&setup.attr, &defaults); err != 0)
@@ -203,8 +209,8 @@ result<process> process::spawn(const spawn_options& options) {
                                   options.binary, options.inherit_as, max_inherit_as));
   for (const auto& [name, value] : options.env)
     if (name.empty() || name.find('=') != std::string::npos)
-      return make_error(errc::invalid_argument,
-                        fmt::format("spawn {}: bad environment name \"{}\"", options.binary, name));
+      return make_error(errc::invalid_argument, fmt::format("spawn {}: bad environment name {}",
+                                                            options.binary, quoted(name)));
 
   std::vector<std::string> argv_strings;
   argv_strings.reserve(options.args.size() + 1);
@@ -262,18 +268,31 @@ process::~process() {
   reset();
 }
 
+void process::kill_group() const noexcept {
+  // Safe only while the leader is not reaped: its pid, and so the group id, cannot
+  // be reused, and the signal cannot reach an unrelated group. ESRCH (the group is
+  // empty, e.g. the leader moved itself to another group) is fine.
+  ::kill(-pid_, SIGKILL);
+}
+
 int process::reap_if_exited() noexcept {
   siginfo_t info{};
   for (;;) {
     // waitid leaves si_pid untouched when WNOHANG finds nothing, so it must start at 0.
+    // WNOWAIT: look first, so the group can be killed while the zombie holds its id.
     info.si_pid = 0;
-    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG) == 0)
+    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG | WNOWAIT) == 0)
       break;
     if (errno != EINTR)
       return errno;
   }
-  if (info.si_pid != 0)
-    status_ = to_exit_status(info);
+  if (info.si_pid == 0)
+    return 0;
+  kill_group();
+  while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED | WNOHANG) != 0)
+    if (errno != EINTR)
+      return errno;
+  status_ = to_exit_status(info);
   return 0;
 }
 
@@ -352,7 +371,10 @@ bool process::running() const noexcept {
 void process::reset() noexcept {
   if (pidfd_ >= 0) {
     if (!status_) {
-      // A cell must never outlive its handle: kill it, then reap so no zombie is left.
+      // A cell must never outlive its handle: kill it and its group, then reap so no
+      // zombie is left. The group goes first, while the unreaped leader holds its id;
+      // the leader is also signalled on its own in case it left the group.
+      kill_group();
       const bool was_running = pidfd_send_signal(pidfd_, SIGKILL, nullptr, 0) == 0;
       siginfo_t info{};
       while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_), &info, WEXITED) != 0 && errno == EINTR) {

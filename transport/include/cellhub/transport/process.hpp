@@ -59,11 +59,22 @@ struct spawn_options {
 /// other fd, whether or not the host's fds are close-on-exec. Its signal mask is empty
 /// and SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGCHLD have their default action.
 ///
+/// The child leads a process group of its own (its pgid is its pid), and the group
+/// ends with it: when the handle learns that the child has exited (`try_wait`,
+/// `wait_for`) or is reset, it sends SIGKILL to the whole group *before* it reaps the
+/// child, while the unreaped child still holds the group id, so the signal cannot
+/// reach an unrelated group. Background processes the child started are therefore
+/// gone with it, unless they left its group (`setsid`, `setpgid`). Being in its own
+/// group, the child gets no signal the terminal sends the host's foreground group
+/// (Ctrl-C's SIGINT, SIGQUIT, SIGTSTP): the host stops its cells itself. A child that
+/// reads the terminal is stopped by SIGTTIN (and one that writes to it by SIGTTOU
+/// under `stty tostop`), as any background job is.
+///
 /// The handle must be the only one to reap its child: the host must not call
 /// `wait`/`waitpid(-1)` for any child nor set SIGCHLD to SIG_IGN, or the exit status is
 /// lost. Destroying (or assigning over) a handle whose child is not reaped yet sends
-/// it SIGKILL and reaps it, blocking until it is gone, so no running cell and no
-/// zombie is ever left behind; call `wait_for` first to let a child end by itself.
+/// SIGKILL to its group and reaps it, blocking until it is gone, so no running cell and
+/// no zombie is ever left behind; call `wait_for` first to let a child end by itself.
 class process {
 public:
   /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/').
@@ -104,8 +115,8 @@ public:
   /// Returns the status kept since the child was reaped, or nothing.
   [[nodiscard]] std::optional<exit_status> status() const noexcept { return status_; }
 
-  /// Sends `sig` to the child through its pidfd; succeeds without sending once the
-  /// child has exited.
+  /// Sends `sig` to the child alone (not its group) through its pidfd; succeeds
+  /// without sending once the child has exited.
   result<void> send_signal(int sig) noexcept;
 
   /// Returns whether the child has not exited yet (an exited child counts as not
@@ -117,7 +128,11 @@ private:
       : pid_{pid}
       , pidfd_{pidfd} {}
 
-  // Reaps the child if it has exited, keeping its status; returns 0 or waitid's errno.
+  // Sends SIGKILL to the child's process group; only while the child is not reaped.
+  void kill_group() const noexcept;
+
+  // Reaps the child if it has exited, keeping its status; kills its process group
+  // first. Returns 0 or waitid's errno.
   int reap_if_exited() noexcept;
 
   // Kills and reaps a child that is not reaped yet, then closes the pidfd.
