@@ -1,5 +1,7 @@
 #include "cellhub/transport/cell_ticket.hpp"
 
+#include "cellhub/transport/quoted.hpp"
+
 #include <fmt/format.h>
 
 #include <array>
@@ -29,7 +31,8 @@ result<Int> parse_number(std::string_view name, std::string_view text) {
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc{} || ptr != end)
-    return make_error(errc::bad_ticket, fmt::format("{} '{}' is not a valid number", name, text));
+    return make_error(errc::bad_ticket,
+                      fmt::format("{} {} is not a valid number", name, quoted(text)));
   return value;
 }
 
