@@ -37,14 +37,19 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--duration", duration_text, "Stop cleanly after D (e.g. 10s)");
   run_cmd->add_option("--chaos", run.chaos_rate, "Kill RATE random cells per second (SIGKILL)")
       ->check(CLI::NonNegativeNumber);
-  run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
+  auto* listen_opt =
+      run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
   run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
-  run_cmd->add_flag("--insecure", run.link.insecure,
-                    "Listen without TLS (loopback only; anyone who reaches the port controls "
-                    "the host)");
-  run_cmd->add_option("--tls-dir", run.link.tls_dir,
-                      "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls; "
-                      "generated on first use)");
+  run_cmd
+      ->add_flag("--insecure", run.link.insecure,
+                 "Listen without TLS (loopback only; anyone who reaches the port controls "
+                 "the host)")
+      ->needs(listen_opt);
+  run_cmd
+      ->add_option("--tls-dir", run.link.tls_dir,
+                   "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls; "
+                   "generated on first use)")
+      ->needs(listen_opt);
   run_cmd->add_flag("--plain", run.plain, "Print plain lines even on a terminal");
   run_cmd->add_flag("--verbose", run.verbose, "Also log routine events (clean exits, ...)");
 

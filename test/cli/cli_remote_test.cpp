@@ -434,6 +434,10 @@ BOOST_AUTO_TEST_CASE(insecure_listens_plain_on_loopback_and_is_refused_elsewhere
   const auto both = run_capture(cellhub_cmd("run " + config.string() + " --insecure --tls-dir " +
                                             tmp.dir.string() + " --listen 1"));
   BOOST_TEST(both.code == 2, both.output);
+  for (const char* flag : {" --insecure", " --tls-dir /tmp"}) {
+    const auto alone = run_capture(cellhub_cmd("run " + config.string() + flag));
+    BOOST_TEST(alone.code == 2, flag << ": " << alone.output); // they need --listen
+  }
   const auto client = run_capture(cellhub_cmd("status --insecure --connect 10.1.2.3:4242"));
   BOOST_TEST(client.code == 2, client.output);
   BOOST_TEST(contains(client.output, "loopback"), client.output);
