@@ -197,8 +197,12 @@ caf::behavior console(console_actor* self, console_options options, caf::actor r
             auto [owner, promise] = std::move(it->second);
             s.restarts.erase(it);
             self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, event.name)
-                .then([promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
-                      [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+                // Init-captures: clang 14 cannot capture a structured binding by name.
+                .then(
+                    [promise = promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
+                    [promise = promise](caf::error& err) mutable {
+                      promise.deliver(std::move(err));
+                    });
           }
       },
       [self](tick_atom) {
