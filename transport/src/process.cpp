@@ -239,6 +239,7 @@ result<process> process::spawn(const spawn_options& options) {
   const int pidfd = pidfd_open(pid, 0);
   if (pidfd < 0) {
     const int open_err = errno;
+    ::kill(-pid, SIGKILL); // its group, like any ended cell's (the child is not reaped yet)
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
