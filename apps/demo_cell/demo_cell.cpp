@@ -1,5 +1,7 @@
 #include "demo_cell.hpp"
 
+#include "cue_signals.hpp"
+
 #include "cellhub/apps/duration.hpp"
 #include "cellhub/transport/shm_layout.hpp"
 
@@ -20,9 +22,6 @@ namespace {
 
 namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
-
-// Bounds one idle wait when no scripted deadline is ahead; the loop simply waits again.
-constexpr std::chrono::hours idle_wait{1};
 
 // Spaces the heartbeats of a busy cell (--work): far below any sane hang timeout.
 constexpr std::chrono::milliseconds busy_heartbeat{1};
@@ -67,7 +66,11 @@ parsed_command_line parse_command_line(int argc, const char* const* argv) {
   CLI::App app{"cellhub-demo-cell: a demo worker cell. It answers each request with a 24-byte\n"
                "record (FNV-1a 64, word count, byte count of the payload, little-endian) and\n"
                "crashes, hangs, exits or misbehaves on cue. Deadlines count from READY."};
-  app.footer("Exit codes: 0 goodbye or host gone, 1 failed start or transport error,\n"
+  app.footer("Signals: SIGUSR1 writes garbage into the ring at once (like --garbage);\n"
+             "SIGUSR2 says goodbye and lingers: the cell keeps reading and heartbeating,\n"
+             "answers nothing, and exits only when the host hangs up or a signal ends it.\n"
+             "Either is acted on within 100 ms.\n"
+             "Exit codes: 0 goodbye or host gone, 1 failed start or transport error,\n"
              "2 bad usage or failed attach; --crash-after ends by SIGSEGV.");
   demo_cell_options options;
   std::optional<std::chrono::nanoseconds> work;
@@ -146,9 +149,13 @@ int demo_cell::run() {
     const auto now = clock::now();
     if (const auto what = due(now))
       return end(*what);
+    if (const auto code = take_cues())
+      return *code;
     if (const auto code = flush_held_replies())
       return *code;
-    std::chrono::nanoseconds wait = idle_wait;
+    // The transport retries its wait after a signal, so a cue is seen only when the
+    // wait ends: never wait longer than cue_check.
+    std::chrono::nanoseconds wait = cue_check;
     if (const auto deadline = next_deadline())
       wait =
           std::clamp<std::chrono::nanoseconds>(*deadline - now, std::chrono::nanoseconds{0}, wait);
@@ -186,6 +193,10 @@ int demo_cell::end(scripted_end what) {
 }
 
 std::optional<int> demo_cell::handle(transport::incoming_message& msg) {
+  // A cell that said goodbye has nothing more to say: it takes messages (which
+  // heartbeats, so it is never taken for hung) and answers none, not even a goodbye.
+  if (lingering_)
+    return std::nullopt;
   switch (msg.kind) {
   case shm::message_kind::request: {
     if (options_.work.count() > 0)
@@ -270,6 +281,37 @@ void demo_cell::inject_garbage() {
   header.head.store(head + 1, std::memory_order_release);
   garbage_index_ = head;
   (void)self_.link().ring();
+}
+
+std::optional<int> demo_cell::take_cues() {
+  if (take_cue(cue::garbage) && !garbage_index_ && !lingering_)
+    inject_garbage();
+  if (take_cue(cue::linger) && !lingering_) {
+    lingering_ = true;
+    goodbye_owed_ = true;
+    held_replies_.clear(); // a lingering cell answers nothing
+  }
+  if (goodbye_owed_)
+    return say_lingering_goodbye();
+  return std::nullopt;
+}
+
+std::optional<int> demo_cell::say_lingering_goodbye() {
+  // The goodbye would be written over an unread bogus descriptor (see garbage_unread).
+  if (garbage_unread())
+    return std::nullopt;
+  auto bye = self_.goodbye();
+  if (bye) {
+    goodbye_owed_ = false;
+    return std::nullopt;
+  }
+  const auto code = bye.error().code;
+  if (code == transport::errc::peer_dead)
+    return exit_code::clean;
+  if (code == transport::errc::ring_full || code == transport::errc::no_slot)
+    return std::nullopt; // the host is slow to read: tried again on the next turn
+  fmt::print(stderr, "cellhub-demo-cell: goodbye failed: {}\n", bye.error().message());
+  return exit_code::failure;
 }
 
 bool demo_cell::garbage_unread() noexcept {

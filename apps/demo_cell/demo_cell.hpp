@@ -1,7 +1,8 @@
 #pragma once
 
 // demo_cell — the behaviour of `cellhub-demo-cell`: answer requests with a
-// `demo_reply`, and crash, hang, exit or misbehave on cue (see --help).
+// `demo_reply`, and crash, hang, exit or misbehave on cue (see --help): scripted by
+// flags, or at any time by a signal (SIGUSR1 garbage, SIGUSR2 goodbye and linger).
 
 #include "cellhub/demo/demo_protocol.hpp"
 #include "cellhub/transport/cell.hpp"
@@ -63,11 +64,18 @@ parsed_command_line parse_command_line(int argc, const char* const* argv);
 /// `compute_demo_reply` of its payload, counts one-way messages, answers a host
 /// goodbye with its own, and plays the scripted misbehaviour of its options.
 /// Timers never sleep: the cell waits in `receive` for at most the time left until
-/// the next deadline.
+/// the next deadline, and never longer than `cue_check`, so that a cue signal
+/// (`install_cue_handlers`) is acted on within that bound even when no traffic comes:
+/// SIGUSR1 writes garbage into the ring (as `--garbage` does), SIGUSR2 makes the cell
+/// say goodbye and linger: it keeps reading and heartbeating, answers nothing, and
+/// exits only when the host hangs up (code 0) or a signal ends it.
 class demo_cell {
 public:
   /// Names the clock every deadline is measured with.
   using clock = std::chrono::steady_clock;
+
+  /// Bounds one wait in `receive`, hence how late a cue signal is acted on when idle.
+  static constexpr std::chrono::milliseconds cue_check{100};
 
   /// Creates the behaviour for `self` (attached, READY sent); deadlines count from now.
   demo_cell(transport::cell& self, demo_cell_options options);
@@ -80,6 +88,8 @@ public:
   [[nodiscard]] std::uint64_t requests_served() const noexcept { return requests_served_; }
   /// Counts the one-way messages taken (and ignored) so far.
   [[nodiscard]] std::uint64_t messages_ignored() const noexcept { return messages_ignored_; }
+  /// Tells whether the cell said goodbye on SIGUSR2 and lingers.
+  [[nodiscard]] bool lingering() const noexcept { return lingering_; }
 
   /// Returns the earliest scripted deadline still ahead, if any.
   [[nodiscard]] std::optional<clock::time_point> next_deadline() const noexcept;
@@ -96,6 +106,10 @@ private:
   // Returns the scripted end that interrupted the work, if one did.
   std::optional<scripted_end> busy_work();
   void inject_garbage();
+  // Acts on the cue signals taken since the last call; returns an exit code to end with.
+  std::optional<int> take_cues();
+  // Sends the goodbye a linger cue owes; returns an exit code to end with.
+  std::optional<int> say_lingering_goodbye();
   bool garbage_unread() noexcept;
   std::optional<int> flush_held_replies();
 
@@ -108,6 +122,10 @@ private:
   std::optional<std::uint64_t> garbage_index_;
   // Replies held back while the bogus descriptor is unread (see inject_garbage).
   std::vector<std::pair<std::uint64_t, std::array<std::byte, demo_reply_size>>> held_replies_;
+  // Set by SIGUSR2: the goodbye is said (or owed, while the ring is full) and the cell
+  // answers nothing more.
+  bool lingering_ = false;
+  bool goodbye_owed_ = false;
 };
 
 /// Crashes the process with a real SIGSEGV (default action restored, no core file).

@@ -291,6 +291,79 @@ BOOST_AUTO_TEST_CASE(working_cell_heartbeats_while_busy_and_then_replies) {
   BOOST_TEST(demo::is_demo_reply_to(text, reply.value().payload.bytes()));
 }
 
+BOOST_AUTO_TEST_CASE(sigusr1_makes_an_idle_cell_write_garbage_and_the_host_kills_it) {
+  auto hub = make_hub("sigusr1");
+  auto cell = spawn_ready(*hub, {});
+  BOOST_TEST_REQUIRE(exchange(*cell, make_text(64, 1), 1));
+  // Idle now: the cue is seen when the cell's bounded wait ends, not on traffic.
+  BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGUSR1).has_value());
+  std::vector<tr::incoming_message> taken;
+  BOOST_TEST(take_until_failure(*cell, taken, 30s) == tr::errc::protocol_violation);
+  BOOST_TEST(cell->violated());
+  BOOST_TEST(taken.empty());
+  const auto status = wait_for_exit(*cell);
+  BOOST_TEST(status.signaled, status);
+  BOOST_TEST(status.signal == SIGKILL, status);
+}
+
+BOOST_AUTO_TEST_CASE(sigusr2_makes_the_cell_say_goodbye_then_heartbeat_and_answer_nothing) {
+  auto hub = make_hub("sigusr2");
+  auto cell = spawn_ready(*hub, {});
+  BOOST_TEST_REQUIRE(exchange(*cell, make_text(64, 1), 1));
+  BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGUSR2).has_value());
+  auto bye = cell->receive(30s);
+  BOOST_TEST_REQUIRE(bye.has_value(), (bye ? "" : bye.error().message()));
+  BOOST_TEST((bye.value().kind == shm::message_kind::goodbye));
+  BOOST_TEST(cell->goodbye_received());
+
+  // A request and a host goodbye after it: the cell takes both and answers neither.
+  BOOST_TEST_REQUIRE(cell->send(shm::message_kind::request, 2, make_text(64, 2)).has_value());
+  BOOST_TEST_REQUIRE(cell->request_goodbye().has_value());
+  const auto give_up = clock_type::now() + 30s;
+  while (cell->progress().unread_by_cell > 0 && clock_type::now() < give_up) {
+    auto early = cell->receive(50ms);
+    BOOST_TEST_REQUIRE(!early.has_value(), "the lingering cell sent something");
+  }
+  BOOST_TEST_REQUIRE(cell->progress().unread_by_cell == 0u);
+  // Still alive: its heartbeat moves while nothing comes back.
+  const auto before = cell->progress().heartbeat;
+  while (cell->progress().heartbeat == before && clock_type::now() < give_up) {
+    auto early = cell->receive(50ms);
+    BOOST_TEST_REQUIRE(!early.has_value(), "the lingering cell sent something");
+  }
+  BOOST_TEST(cell->progress().heartbeat > before);
+  // A bounded wait to observe an absence: no reply and no second goodbye.
+  auto during = cell->receive(300ms);
+  BOOST_TEST_REQUIRE(!during.has_value());
+  BOOST_TEST(during.error().code == tr::errc::timeout);
+  BOOST_TEST(cell->child()->running());
+
+  BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGTERM).has_value());
+  const auto status = wait_for_exit(*cell);
+  BOOST_TEST(status.signaled, status);
+  BOOST_TEST(status.signal == SIGTERM, status);
+}
+
+BOOST_AUTO_TEST_CASE(lingering_cell_exits_with_code_0_when_the_host_hangs_up) {
+  auto hub = make_hub("linger-hang-up");
+  auto added = hub->add_peer_transport_with_options({.peer_name = "lingerer"});
+  BOOST_TEST_REQUIRE(added.has_value());
+  // Spawned without the transport adopting it, so dropping the transport only hangs up.
+  auto child = added.value().ticket.spawn(demo_command());
+  BOOST_TEST_REQUIRE(child.has_value(), (child ? "" : child.error().message()));
+  auto& transport = *added.value().transport;
+  auto ready = transport.receive(30s);
+  BOOST_TEST_REQUIRE(ready.has_value());
+  BOOST_TEST_REQUIRE(child.value().send_signal(SIGUSR2).has_value());
+  auto bye = transport.receive(30s);
+  BOOST_TEST_REQUIRE(bye.has_value(), (bye ? "" : bye.error().message()));
+  BOOST_TEST_REQUIRE((bye.value().kind == shm::message_kind::goodbye));
+  added.value().transport.reset();
+  auto status = child.value().wait_for(30s);
+  BOOST_TEST_REQUIRE(status.has_value());
+  BOOST_TEST(status.value().clean(), status.value());
+}
+
 BOOST_AUTO_TEST_CASE(invalid_flags_exit_with_code_2_before_attaching) {
   auto hub = make_hub("invalid");
   const std::vector<std::vector<std::string>> bad_command_lines = {
