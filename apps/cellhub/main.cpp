@@ -1,6 +1,7 @@
 // cellhub — runs a supervised cell cluster from a TOML file, shows it live, and
 // controls a running one. Exit codes: 0 clean stop, 1 runtime error, 2 bad
 // configuration or usage, 3 supervision gave up.
+#include "cellhub/cli/chaos_rate.hpp"
 #include "cellhub/cli/commands.hpp"
 
 #include <cellhub/apps/duration.hpp>
@@ -35,8 +36,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("config", run.config, "Cluster configuration (TOML)")->required();
   run_cmd->add_option("--events", run.events_file, "Write lifecycle events as JSON lines");
   run_cmd->add_option("--duration", duration_text, "Stop cleanly after D (e.g. 10s)");
-  run_cmd->add_option("--chaos", run.chaos_rate, "Kill RATE random cells per second (SIGKILL)")
-      ->check(CLI::NonNegativeNumber);
+  std::string chaos_text;
+  auto* chaos_opt = run_cmd->add_option("--chaos", chaos_text,
+                                        "Kill RATE random cells per second (SIGKILL), 0..1000");
   auto* listen_opt =
       run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
   run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
@@ -93,6 +95,15 @@ int main(int argc, char** argv) {
                      duration_text.c_str());
         return cli::exit_bad_usage;
       }
+    }
+    if (chaos_opt->count() > 0) {
+      std::string problem;
+      const auto rate = cli::parse_chaos_rate(chaos_text, problem);
+      if (!rate) {
+        std::fprintf(stderr, "cellhub: --chaos: %s\n", problem.c_str());
+        return cli::exit_bad_usage;
+      }
+      run.chaos_rate = *rate;
     }
     run.program_dir = here;
     return cli::run_cluster(run);

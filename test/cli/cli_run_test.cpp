@@ -1,127 +1,26 @@
-// The cellhub program end to end: `run` with chaos, `status --json` over
-// `--connect`, SIGTERM, `check`, bad configurations and a tree that gives up.
-#include "hub_path.hpp"
+// The cellhub program end to end: `run` with chaos, `status --json` over `--connect`,
+// SIGTERM, `--duration`, trees that give up (the root, or only a group), the events
+// file (complete from the first event, appended, write errors), bad `--chaos` rates,
+// `check`, bad configurations and usage.
+#include "cli_support.hpp"
 
-#include "cellhub/transport/process.hpp"
-
-#include <boost/test/unit_test.hpp>
-
-#include <nlohmann/json.hpp>
-
-#include <array>
-#include <chrono>
 #include <csignal>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <netinet/in.h>
-#include <poll.h>
-#include <set>
-#include <sstream>
-#include <string>
-#include <sys/inotify.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <vector>
 
-namespace tr = cellhub::transport;
-namespace fs = std::filesystem;
+using namespace cellhub::test::cli;
 using namespace std::chrono_literals;
-using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-// A directory of its own for one test, removed afterwards.
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir =
-        fs::temp_directory_path() / ("cellhub-cli-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(clock_type::now().time_since_epoch().count()));
-    fs::create_directories(dir);
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream{dir / name} << text;
-    return dir / name;
-  }
-};
-
 std::string cluster_toml(const std::string& hub_path, const std::string& extra = {}) {
-  std::string text = "version = 1\n[hub]\npath = \"" + hub_path +
-                     "\"\nmax_peers = 16\n[supervisor]\nstrategy = \"one_for_one\"\n"
-                     "max_restarts = 1000\nperiod = \"10s\"\n[load]\nrate = 50\n";
+  std::string text = head_toml(hub_path,
+                               "strategy = \"one_for_one\"\nmax_restarts = 1000\n"
+                               "period = \"10s\"\n",
+                               "max_peers = 16\n") +
+                     "[load]\nrate = 50\n";
   for (const char* name : {"w1", "w2", "w3"})
-    text += std::string{"[[cell]]\nname = \""} + name +
-            "\"\nbinary = \"cellhub-demo-cell\"\nstart_timeout = \"10s\"\n"
-            "backoff = { min = \"0s\", max = \"1s\", jitter = 0.0 }\n";
+    text += cell_toml(name, {}, "backoff = { min = \"0s\", max = \"1s\", jitter = 0.0 }\n");
   return text + extra;
-}
-
-// Runs a command, returns its exit code and everything it printed.
-std::pair<int, std::string> run_capture(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  BOOST_TEST_REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (auto n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    out.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-std::vector<nlohmann::json> read_events(const fs::path& file) {
-  std::vector<nlohmann::json> events;
-  std::ifstream in{file};
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty())
-      events.push_back(nlohmann::json::parse(line));
-  return events;
-}
-
-// Waits (inotify, with a deadline) until `done` holds for the events file.
-template <class Done>
-bool wait_for_events(const fs::path& file, Done done, std::chrono::seconds limit) {
-  const int watch = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  ::inotify_add_watch(watch, file.parent_path().c_str(), IN_MODIFY | IN_CREATE);
-  const auto deadline = clock_type::now() + limit;
-  bool ok = false;
-  while (!(ok = done(read_events(file))) && clock_type::now() < deadline) {
-    pollfd pfd{watch, POLLIN, 0};
-    ::poll(&pfd, 1, 1000);
-    std::array<char, 4096> drain{};
-    while (::read(watch, drain.data(), drain.size()) > 0) {
-    }
-  }
-  ::close(watch);
-  return ok;
-}
-
-std::size_t count(const std::vector<nlohmann::json>& events, const std::string& kind) {
-  std::size_t n = 0;
-  for (const auto& e : events)
-    n += e["event"] == kind ? 1 : 0;
-  return n;
-}
-
-bool process_gone(int pid) {
-  return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 } // namespace
@@ -188,16 +87,52 @@ BOOST_AUTO_TEST_CASE(root_that_gives_up_makes_run_exit_3_naming_the_child) {
   scratch tmp;
   const auto hub_path = cellhub::test::unique_hub_path("cli-giveup");
   const auto config =
-      tmp.write("cluster.toml", "version = 1\n[hub]\npath = \"" + hub_path +
-                                    "\"\n[supervisor]\nmax_restarts = 2\nperiod = \"10s\"\n"
-                                    "[[cell]]\nname = \"steady\"\nbinary = \"cellhub-demo-cell\"\n"
-                                    "[[cell]]\nname = \"doomed\"\nbinary = \"cellhub-demo-cell\"\n"
-                                    "args = [\"--crash-on-start\"]\nbackoff = { min = \"0s\" }\n");
-  auto [code, output] =
-      run_capture(std::string{CELLHUB_PATH} + " run " + config.string() + " --plain");
+      tmp.write("cluster.toml",
+                head_toml(hub_path, "max_restarts = 2\nperiod = \"10s\"\n") + cell_toml("steady") +
+                    cell_toml("doomed", "\"--crash-on-start\"", "backoff = { min = \"0s\" }\n"));
+  auto [code, output] = run_cellhub({"run", config.string(), "--plain"});
   BOOST_TEST(code == 3, output);
   BOOST_TEST(output.find("supervision gave up") != std::string::npos, output);
-  BOOST_TEST(output.find("doomed") != std::string::npos, output);
+  BOOST_TEST(output.find("supervisor \"root\" gave up because of child \"doomed\"") !=
+                 std::string::npos,
+             output);
+  BOOST_TEST(!fs::exists(hub_path));
+}
+
+// Issue 10, defect 1: a group that gives up is restarted by the root; only the root
+// giving up ends a run.
+BOOST_AUTO_TEST_CASE(nested_group_that_gives_up_is_restarted_and_the_run_lasts_its_duration) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-group-gives-up");
+  const auto config =
+      tmp.write("cluster.toml", head_toml(hub_path, "max_restarts = 100\nperiod = \"10s\"\n") +
+                                    cell_toml("steady") +
+                                    "[[group]]\nname = \"g\"\nmax_restarts = 1\nperiod = \"5s\"\n" +
+                                    cell_toml("crasher", "\"--crash-after\", \"300ms\"",
+                                              "backoff = { min = \"0s\" }\n", "[[group.cell]]"));
+  const auto events_file = tmp.dir / "events.jsonl";
+  auto [code, output] = run_cellhub(
+      {"run", config.string(), "--plain", "--duration", "5s", "--events", events_file.string()});
+  BOOST_TEST(code == 0, output);
+  BOOST_TEST(output.find("gave up") == std::string::npos, output);
+
+  const auto events = read_events(events_file);
+  BOOST_TEST_REQUIRE(!events.empty());
+  std::size_t group_escalations = 0;
+  std::size_t group_restarts = 0;
+  for (const auto& e : events) {
+    group_escalations += e["event"] == "escalated" && e["supervisor"] == "g" ? 1 : 0;
+    group_restarts += e["event"] == "restarting" && e["name"] == "g" && e["supervisor"] == "root";
+    BOOST_TEST(!(e["event"] == "escalated" && e["supervisor"] == "root"), e.dump());
+  }
+  // The group gives up about every 0.6 s; the run outlives at least two of them.
+  BOOST_TEST(group_escalations >= 2u);
+  BOOST_TEST(group_restarts >= 2u);
+  BOOST_TEST(count(events, "started", "g") >= 3u);
+  // --duration 5s ran out: the stop came 5 s after the start, not at the first escalation.
+  const auto span_ns =
+      events.back()["ts_ns"].get<std::int64_t>() - events.front()["ts_ns"].get<std::int64_t>();
+  BOOST_TEST(span_ns >= 4'500'000'000, "the events span " << span_ns << " ns");
   BOOST_TEST(!fs::exists(hub_path));
 }
 
@@ -205,19 +140,138 @@ BOOST_AUTO_TEST_CASE(duration_stops_the_cluster_with_exit_0) {
   scratch tmp;
   const auto hub_path = cellhub::test::unique_hub_path("cli-duration");
   const auto config = tmp.write("cluster.toml", cluster_toml(hub_path));
-  auto [code, output] = run_capture(std::string{CELLHUB_PATH} + " run " + config.string() +
-                                    " --duration 1500ms --plain");
+  auto [code, output] = run_cellhub({"run", config.string(), "--duration", "1500ms", "--plain"});
   BOOST_TEST(code == 0, output);
   BOOST_TEST(output.find("served=") != std::string::npos, output);
+  BOOST_TEST(output.find("stopping (--duration reached)") != std::string::npos, output);
   BOOST_TEST(!fs::exists(hub_path));
+}
+
+// Issue 10, defect 10: the console subscribes before the first child starts. A group as
+// the root's first child is started (and published) in the root's very first turn.
+BOOST_AUTO_TEST_CASE(events_file_starts_with_started_and_holds_a_started_for_every_child) {
+  for (int run = 0; run < 3; ++run) {
+    BOOST_TEST_CONTEXT("run " << run) {
+      scratch tmp;
+      const auto hub_path = cellhub::test::unique_hub_path("cli-first-event");
+      const auto config =
+          tmp.write("cluster.toml", head_toml(hub_path) + "[[group]]\nname = \"g\"\n" +
+                                        cell_toml("a1", {}, {}, "[[group.cell]]") +
+                                        cell_toml("a2", {}, {}, "[[group.cell]]") + cell_toml("b"));
+      const auto events_file = tmp.dir / "events.jsonl";
+      auto cellhub =
+          spawn_cellhub({"run", config.string(), "--plain", "--events", events_file.string()},
+                        tmp.dir / "output.txt");
+      BOOST_TEST_REQUIRE(wait_for_events(
+          events_file,
+          [](const auto& events) {
+            return count(events, "ready", "a1") == 1 && count(events, "ready", "a2") == 1 &&
+                   count(events, "ready", "b") == 1;
+          },
+          60s));
+      BOOST_TEST_REQUIRE(cellhub.send_signal(SIGTERM).has_value());
+      auto exit = cellhub.wait_for(60s);
+      BOOST_TEST_REQUIRE(exit.has_value());
+      BOOST_TEST(exit.value().clean(), read_text(tmp.dir / "output.txt"));
+
+      const auto events = read_events(events_file);
+      BOOST_TEST_REQUIRE(!events.empty());
+      BOOST_TEST(events.front()["event"] == "started", events.front().dump());
+      std::map<std::string, std::string> first_of;
+      for (const auto& e : events)
+        first_of.emplace(e["name"].get<std::string>(), e["event"].get<std::string>());
+      for (const char* name : {"g", "a1", "a2", "b"}) {
+        BOOST_TEST_REQUIRE(first_of.count(name) == 1u, name);
+        BOOST_TEST(first_of[name] == "started", name);
+      }
+    }
+  }
+}
+
+// Issue 10, defect 9: the events file is checked before anything starts.
+BOOST_AUTO_TEST_CASE(unwritable_events_path_is_refused_at_start_with_exit_2) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-events-path");
+  const auto config = tmp.write("cluster.toml", head_toml(hub_path) + cell_toml("w"));
+  const std::vector<std::pair<fs::path, std::string>> cases = {
+      {tmp.dir / "missing" / "events.jsonl", "No such file or directory"},
+      {tmp.dir, "Is a directory"},
+  };
+  for (const auto& [path, reason] : cases) {
+    // --duration only bounds a cellhub that wrongly starts anyway.
+    auto [code, output] = run_cellhub(
+        {"run", config.string(), "--plain", "--duration", "2s", "--events", path.string()});
+    BOOST_TEST(code == 2, output);
+    BOOST_TEST(output.find("--events") != std::string::npos, output);
+    BOOST_TEST(output.find(path.string()) != std::string::npos, output);
+    BOOST_TEST(output.find(reason) != std::string::npos, output);
+    BOOST_TEST(!fs::exists(hub_path));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(events_write_error_stops_the_cluster_in_order_with_exit_1) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-events-full");
+  const auto config = tmp.write("cluster.toml", head_toml(hub_path) + cell_toml("w"));
+  // --duration only bounds a cellhub that wrongly carries on.
+  auto [code, output] = run_cellhub(
+      {"run", config.string(), "--plain", "--duration", "10s", "--events", "/dev/full"});
+  BOOST_TEST(code == 1, output);
+  BOOST_TEST(output.find("cannot write to /dev/full: No space left on device") != std::string::npos,
+             output);
+  BOOST_TEST(output.find("stopping (cannot write to /dev/full") != std::string::npos, output);
+  BOOST_TEST(output.find("running=0") != std::string::npos, output);
+  BOOST_TEST(!fs::exists(hub_path));
+}
+
+BOOST_AUTO_TEST_CASE(events_file_is_appended_to_never_truncated) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-events-append");
+  const auto config = tmp.write("cluster.toml", head_toml(hub_path) + cell_toml("w"));
+  const std::string earlier = "{\"event\":\"from an earlier run\"}\n";
+  const auto events_file = tmp.write("events.jsonl", earlier);
+  auto [code, output] = run_cellhub(
+      {"run", config.string(), "--plain", "--duration", "300ms", "--events", events_file.string()});
+  BOOST_TEST(code == 0, output);
+  const auto text = read_text(events_file);
+  BOOST_TEST(text.rfind(earlier, 0) == 0u, text);
+  const auto events = read_events(events_file);
+  BOOST_TEST(count(events, "started", "w") == 1u, text);
+}
+
+// Issue 10, defect 9: --chaos takes a finite rate within 0..1000.
+BOOST_AUTO_TEST_CASE(chaos_rate_that_is_not_a_sane_number_is_refused_with_exit_2) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-chaos-bad");
+  const auto config = tmp.write("cluster.toml", head_toml(hub_path) + cell_toml("w"));
+  for (const char* rate :
+       {"nan", "NaN", "inf", "-inf", "-1", "-0.5", "1e9", "1001", "1e400", "abc", "2x", ""}) {
+    auto [code, output] =
+        run_cellhub({"run", config.string(), "--plain", "--duration", "2s", "--chaos", rate});
+    BOOST_TEST(code == 2, rate << ": " << output);
+    BOOST_TEST(output.find("--chaos") != std::string::npos, rate << ": " << output);
+    BOOST_TEST(!fs::exists(hub_path));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(tiny_chaos_rate_kills_nothing) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-chaos-tiny");
+  const auto config = tmp.write("cluster.toml", cluster_toml(hub_path));
+  const auto events_file = tmp.dir / "events.jsonl";
+  auto [code, output] = run_cellhub({"run", config.string(), "--plain", "--chaos", "1e-300",
+                                     "--duration", "1500ms", "--events", events_file.string()});
+  BOOST_TEST(code == 0, output);
+  const auto events = read_events(events_file);
+  BOOST_TEST(count(events, "ready") == 3u);
+  BOOST_TEST(count(events, "died") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(check_accepts_every_shipped_configuration) {
   for (const auto& entry : fs::recursive_directory_iterator{CONFIG_DIR}) {
     if (entry.path().extension() != ".toml")
       continue;
-    auto [code, output] =
-        run_capture(std::string{CELLHUB_PATH} + " check " + entry.path().string());
+    auto [code, output] = run_cellhub({"check", entry.path().string()});
     BOOST_TEST(code == 0, entry.path() << ": " << output);
   }
 }
@@ -226,8 +280,8 @@ BOOST_AUTO_TEST_CASE(bad_configuration_exits_2_naming_file_line_and_key) {
   scratch tmp;
   const auto config = tmp.write("bad.toml", "version = 1\n[hub]\npath = \"/dev/shm/x\"\n"
                                             "[supervisor]\nmax_restarts = -1\n");
-  for (const char* command : {" check ", " run "}) {
-    auto [code, output] = run_capture(std::string{CELLHUB_PATH} + command + config.string());
+  for (const char* command : {"check", "run"}) {
+    auto [code, output] = run_cellhub({command, config.string()});
     BOOST_TEST(code == 2, output);
     BOOST_TEST(output.find("bad.toml:5") != std::string::npos, output);
     BOOST_TEST(output.find("max_restarts") != std::string::npos, output);
@@ -235,15 +289,19 @@ BOOST_AUTO_TEST_CASE(bad_configuration_exits_2_naming_file_line_and_key) {
 }
 
 BOOST_AUTO_TEST_CASE(usage_errors_exit_2_and_help_and_version_exit_0) {
-  BOOST_TEST(run_capture(std::string{CELLHUB_PATH} + " run").first == 2);
-  BOOST_TEST(run_capture(std::string{CELLHUB_PATH} + " frobnicate").first == 2);
-  BOOST_TEST(run_capture(std::string{CELLHUB_PATH} + " status --connect nowhere").first == 2);
-  for (const char* sub : {"", " run", " check", " status", " restart", " stop"}) {
-    auto [code, output] = run_capture(std::string{CELLHUB_PATH} + sub + " --help");
+  BOOST_TEST(run_cellhub({"run"}).first == 2);
+  BOOST_TEST(run_cellhub({"frobnicate"}).first == 2);
+  BOOST_TEST(run_cellhub({"status", "--connect", "nowhere"}).first == 2);
+  for (const char* sub : {"", "run", "check", "status", "restart", "stop"}) {
+    std::vector<std::string> args;
+    if (*sub != '\0')
+      args.emplace_back(sub);
+    args.emplace_back("--help");
+    auto [code, output] = run_cellhub(args);
     BOOST_TEST(code == 0, sub);
     BOOST_TEST(output.find("Usage") != std::string::npos, output);
   }
-  auto [code, output] = run_capture(std::string{CELLHUB_PATH} + " --version");
+  auto [code, output] = run_cellhub({"--version"});
   BOOST_TEST(code == 0);
   BOOST_TEST(output.find("cellhub 0.") != std::string::npos, output);
 }

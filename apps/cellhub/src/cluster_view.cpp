@@ -26,6 +26,13 @@ std::string uptime_text(const cell_row& row, cluster_view::clock::time_point now
 } // namespace
 
 void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point now) {
+  if (event.kind == event_kind::removed) {
+    // The spec is gone (a temporary child ended, a pool shrank): so is the row, as from
+    // the supervisor's which_children.
+    rows_.erase(event.name);
+    remember(event);
+    return;
+  }
   auto& row = rows_[event.name];
   row.name = event.name;
   row.supervisor = event.supervisor;
@@ -65,19 +72,25 @@ void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point
     row.state = "stopped";
     row.ready_since.reset();
     break;
+  case event_kind::removed:
+    break; // handled above
   }
-  if (event.kind != event_kind::started && event.kind != event_kind::ready) {
-    std::string line = fmt::format("{:<11} {:<14}", actors::to_string(event.kind), event.name);
-    if (event.kind == event_kind::remapped)
-      line += fmt::format(" peer {} -> {}", event.old_peer_id, event.peer_id);
-    else if (event.kind == event_kind::restarting)
-      line += fmt::format(" in {} ms", event.delay_ms);
-    else if (!event.cause.empty())
-      line += " " + event.cause;
-    recent_.push_back(std::move(line));
-    while (recent_.size() > recent_events)
-      recent_.pop_front();
-  }
+  remember(event);
+}
+
+void cluster_view::remember(const actors::lifecycle_event& event) {
+  if (event.kind == event_kind::started || event.kind == event_kind::ready)
+    return;
+  std::string line = fmt::format("{:<11} {:<14}", actors::to_string(event.kind), event.name);
+  if (event.kind == event_kind::remapped)
+    line += fmt::format(" peer {} -> {}", event.old_peer_id, event.peer_id);
+  else if (event.kind == event_kind::restarting)
+    line += fmt::format(" in {} ms", event.delay_ms);
+  else if (!event.cause.empty())
+    line += " " + event.cause;
+  recent_.push_back(std::move(line));
+  while (recent_.size() > recent_events)
+    recent_.pop_front();
 }
 
 std::vector<cell_row> cluster_view::rows() const {
@@ -125,22 +138,36 @@ std::string cluster_view::render_table(clock::time_point now) const {
     for (const auto& line : recent_)
       out += "  " + line + "\n";
   }
+  if (!note_.empty())
+    out += "\n" + note_ + "\n";
+  return out;
+}
+
+cluster_view::tally cluster_view::count_states() const {
+  tally out;
+  for (const auto& [name, row] : rows_) {
+    out.restarts += row.restarts;
+    if (row.state == "running")
+      ++out.running;
+    else if (row.state == "restarting" || (row.state == "starting" && row.restarts > 0))
+      // Only a child whose supervisor announced another life is restarting.
+      ++out.restarting;
+    else if (row.state == "starting")
+      ++out.starting;
+    else
+      // died without a restart (yet), stopped, quarantined: not coming back by itself.
+      ++out.down;
+  }
   return out;
 }
 
 std::string cluster_view::render_line(clock::time_point now) const {
-  std::size_t running = 0;
-  std::size_t restarting = 0;
-  std::uint32_t restarts = 0;
-  for (const auto& [name, row] : rows_) {
-    running += row.state == "running" ? 1 : 0;
-    restarting += row.state == "restarting" || row.state == "died" || row.state == "starting";
-    restarts += row.restarts;
-  }
+  const auto counts = count_states();
   const double up = std::chrono::duration<double>(now - started_).count();
-  return fmt::format("t={:.1f}s cells={} running={} restarting={} restarts={} served={} "
-                     "failed={}",
-                     up, rows_.size(), running, restarting, restarts, served_, failed_);
+  return fmt::format("t={:.1f}s cells={} running={} starting={} restarting={} down={} "
+                     "restarts={} served={} failed={}",
+                     up, rows_.size(), counts.running, counts.starting, counts.restarting,
+                     counts.down, counts.restarts, served_, failed_);
 }
 
 } // namespace cellhub::cli

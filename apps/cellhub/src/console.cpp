@@ -1,6 +1,7 @@
 #include "cellhub/cli/console.hpp"
 
 #include "cellhub/actors/embedding.hpp"
+#include "cellhub/cli/chaos_rate.hpp"
 #include "cellhub/cli/cluster_view.hpp"
 #include "cellhub/cli/event_json.hpp"
 #include "cellhub/demo/demo_protocol.hpp"
@@ -11,26 +12,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <random>
-#include <sys/eventfd.h>
-#include <unistd.h>
 #include <unordered_map>
 
 namespace cellhub::cli {
-
-void run_signal::notify(bool stop, bool down, std::string cause) {
-  {
-    std::lock_guard guard{mutex};
-    stop_requested = stop_requested || stop;
-    root_down = root_down || down;
-    if (!cause.empty())
-      escalation = std::move(cause);
-  }
-  const std::uint64_t one = 1;
-  if (wake_fd >= 0)
-    (void)::write(wake_fd, &one, sizeof(one));
-}
 
 namespace {
 
@@ -50,7 +35,6 @@ struct console_state {
   caf::actor registry;
   std::shared_ptr<run_signal> signal;
   cluster_view view;
-  std::ofstream events;
   double load_credit = 0;
   std::size_t next_target = 0;
   std::uint64_t next_request = 1;
@@ -62,11 +46,6 @@ struct console_state {
 };
 
 using console_actor = caf::stateful_actor<console_state>;
-
-std::chrono::nanoseconds chaos_period(double rate) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::duration<double>(1.0 / rate));
-}
 
 std::string request_text(std::size_t bytes, std::uint64_t seed) {
   static constexpr const char* words[] = {"cell", "hub",  "doorbell", "slot",
@@ -159,39 +138,63 @@ void find_owner(console_actor* self, caf::actor supervisor, std::string name,
           });
 }
 
-caf::behavior console(console_actor* self, console_options options, caf::actor root,
-                      caf::actor registry, std::shared_ptr<run_signal> signal) {
+// Writes one event to the events file; a failed write ends the run (exit 1): a record
+// with holes is worse than none, and the operator asked for it.
+void record(console_actor* self, const ac::lifecycle_event& event) {
   auto& st = self->state;
-  st.options = std::move(options);
+  if (!st.options.events)
+    return;
+  if (auto problem = st.options.events->write_line(to_json(event).dump())) {
+    st.signal->report_failure(std::move(*problem));
+    st.options.events.reset();
+  }
+}
+
+// Starts what needs the tree: the root's watch, the request load and the chaos.
+void join(console_actor* self, caf::actor root, caf::actor registry) {
+  auto& st = self->state;
+  if (st.root)
+    return;
   st.root = std::move(root);
   st.registry = std::move(registry);
-  st.signal = std::move(signal);
-  if (!st.options.events_file.empty())
-    st.events.open(st.options.events_file, std::ios::out | std::ios::trunc);
   self->monitor(st.root);
-  self->set_down_handler([self](caf::down_msg& msg) {
-    if (msg.source == self->state.root.address())
-      self->state.signal->notify(false, true);
-  });
-  self->send(st.root, caf::subscribe_atom_v, caf::actor_cast<caf::actor>(self));
-  self->delayed_send(self, st.options.refresh, caf::tick_atom_v);
   if (st.options.config.load.rate > 0)
     self->delayed_send(self, load_tick, ac::load_atom_v);
   if (st.options.chaos_rate > 0)
     self->delayed_send(self, chaos_period(st.options.chaos_rate), ac::chaos_atom_v);
+}
+
+caf::behavior console(console_actor* self, console_options options,
+                      std::shared_ptr<run_signal> signal) {
+  auto& st = self->state;
+  st.options = std::move(options);
+  st.signal = std::move(signal);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& s = self->state;
+    if (msg.source != s.root.address())
+      return;
+    s.signal->report_root_down(ac::is(msg.reason, ac::errc::reached_max_restart_intensity),
+                               self->system().render(msg.reason));
+  });
+  self->delayed_send(self, st.options.refresh, caf::tick_atom_v);
 
   return {
       [self](caf::ok_atom) {},
+      [self](caf::join_atom, caf::actor root, caf::actor registry) {
+        join(self, std::move(root), std::move(registry));
+      },
+      [self](caf::update_atom, std::string note) { self->state.view.set_note(std::move(note)); },
       [self](const ac::lifecycle_event& event) {
         auto& s = self->state;
         s.view.apply(event, clock_type::now());
-        if (s.events.is_open())
-          s.events << to_json(event).dump() << '\n' << std::flush;
-        if (event.kind == ac::event_kind::escalated)
-          s.signal->notify(false, false,
-                           fmt::format("supervisor \"{}\" gave up because of child "
-                                       "\"{}\": {}",
-                                       event.supervisor, event.name, event.cause));
+        record(self, event);
+        // Only the root giving up ends the run; a group that gives up is restarted (or
+        // not) by its own supervisor, which is the supervisors' business.
+        if (event.kind == ac::event_kind::escalated &&
+            event.supervisor == s.options.config.root.name)
+          s.signal->report_escalation(fmt::format("supervisor \"{}\" gave up because of child "
+                                                  "\"{}\": {}",
+                                                  event.supervisor, event.name, event.cause));
         if (event.kind == ac::event_kind::stopped)
           if (auto it = s.restarts.find(event.name); it != s.restarts.end()) {
             auto [owner, promise] = std::move(it->second);
@@ -219,6 +222,8 @@ caf::behavior console(console_actor* self, console_options options, caf::actor r
       },
       [self](ac::which_atom) { return self->state.view.as_child_infos(clock_type::now()); },
       [self](ac::restart_atom, std::string name) -> caf::result<caf::ok_atom> {
+        if (!self->state.root)
+          return ac::make_error(ac::errc::unknown_child, name);
         auto promise = self->make_response_promise();
         auto outstanding = std::make_shared<int>(0);
         auto answered = std::make_shared<bool>(false);
@@ -245,7 +250,7 @@ caf::behavior console(console_actor* self, console_options options, caf::actor r
       },
       [self](caf::get_atom) { return self->state.view.render_line(clock_type::now()); },
       [self](ac::stop_atom) {
-        self->state.signal->notify(true, false);
+        self->state.signal->request_stop();
         return caf::ok_atom_v;
       },
   };
@@ -253,10 +258,9 @@ caf::behavior console(console_actor* self, console_options options, caf::actor r
 
 } // namespace
 
-caf::actor spawn_console(caf::actor_system& sys, caf::actor root, caf::actor registry,
-                         console_options options, std::shared_ptr<run_signal> signal) {
-  return sys.spawn(console, std::move(options), std::move(root), std::move(registry),
-                   std::move(signal));
+caf::actor spawn_console(caf::actor_system& sys, console_options options,
+                         std::shared_ptr<run_signal> signal) {
+  return sys.spawn(console, std::move(options), std::move(signal));
 }
 
 } // namespace cellhub::cli

@@ -3,6 +3,8 @@
 #include "cellhub/cli/commands.hpp"
 #include "cellhub/cli/console.hpp"
 #include "cellhub/cli/link_setup.hpp"
+#include "cellhub/cli/preflight.hpp"
+#include "cellhub/cli/run_end.hpp"
 #include "cellhub/transport/log.hpp"
 
 #include <caf/all.hpp>
@@ -12,7 +14,6 @@
 #include <array>
 #include <csignal>
 #include <cstdio>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -31,39 +32,6 @@ struct fd_guard {
   }
 };
 
-// Tells how the wait in `run_cluster` ended.
-enum class wake_reason { signal, timeout, console };
-
-wake_reason wait_for_end(int signal_fd, int wake_fd,
-                         std::optional<std::chrono::nanoseconds> limit) {
-  fd_guard epoll{::epoll_create1(EPOLL_CLOEXEC)};
-  for (int fd : {signal_fd, wake_fd}) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(epoll.fd, EPOLL_CTL_ADD, fd, &ev);
-  }
-  const auto deadline = limit ? std::chrono::steady_clock::now() + *limit
-                              : std::chrono::steady_clock::time_point::max();
-  for (;;) {
-    int wait_ms = -1;
-    if (limit) {
-      const auto left =
-          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0)
-        return wake_reason::timeout;
-      wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 1 << 30));
-    }
-    epoll_event ev{};
-    const int n = ::epoll_wait(epoll.fd, &ev, 1, wait_ms);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      continue; // the deadline is checked above
-    return ev.data.fd == signal_fd ? wake_reason::signal : wake_reason::console;
-  }
-}
-
 } // namespace
 
 int run_cluster(const run_options& options) {
@@ -73,6 +41,22 @@ int run_cluster(const run_options& options) {
     return exit_bad_usage;
   }
   auto config = std::get<cluster_config>(std::move(loaded));
+
+  // Everything that can refuse the run is checked before anything starts.
+  std::shared_ptr<events_file> events;
+  if (!options.events_file.empty()) {
+    std::string problem;
+    auto opened = events_file::open(options.events_file, problem);
+    if (!opened) {
+      std::fprintf(stderr, "cellhub: --events: %s\n", problem.c_str());
+      return exit_bad_usage;
+    }
+    events = std::make_shared<events_file>(std::move(*opened));
+  }
+  if (const auto report = preflight(config); !report.fits()) {
+    std::fprintf(stderr, "cellhub: cannot run here: %s\n", report.problem.c_str());
+    return report.refusal;
+  }
   // The control port's TLS credentials (generated on first use) or its --insecure
   // address check. Declared before the actor system: CAF reads the credentials at
   // every connection, so they outlive it.
@@ -104,22 +88,25 @@ int run_cluster(const run_options& options) {
     control->configure(cfg);
   caf::actor_system sys{cfg};
 
-  auto tree = ac::supervision_tree::start(sys, config.hub_path, config.root, {.hub = config.hub});
-  if (!tree) {
-    std::fprintf(stderr, "cellhub: cannot start the cluster: %s\n",
-                 sys.render(tree.error()).c_str());
-    return exit_runtime_error;
-  }
-  auto signal = std::make_shared<run_signal>();
-  signal->wake_fd = wake_fd.fd;
+  // The console subscribes before the tree starts, so that it records its first event.
+  auto signal = std::make_shared<run_signal>(wake_fd.fd);
   console_options console_opts;
   console_opts.config = config;
-  console_opts.events_file = options.events_file;
+  console_opts.events = std::move(events);
   console_opts.terminal = !options.plain && ::isatty(STDOUT_FILENO) != 0;
   console_opts.chaos_rate = options.chaos_rate;
   console_opts.refresh =
       console_opts.terminal ? std::chrono::milliseconds{250} : std::chrono::milliseconds{1000};
-  auto console = spawn_console(sys, tree->root(), tree->registry(), console_opts, signal);
+  auto console = spawn_console(sys, console_opts, signal);
+  auto tree = ac::supervision_tree::start(sys, config.hub_path, config.root,
+                                          {.hub = config.hub, .subscribers = {console}});
+  if (!tree) {
+    std::fprintf(stderr, "cellhub: cannot start the cluster: %s\n",
+                 sys.render(tree.error()).c_str());
+    caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
+    return exit_runtime_error;
+  }
+  caf::anon_send(console, caf::join_atom_v, tree->root(), tree->registry());
 
   if (options.listen_port) {
     const auto port =
@@ -131,17 +118,14 @@ int run_cluster(const run_options& options) {
     }
   }
 
-  const auto woke = wait_for_end(signal_fd.fd, wake_fd.fd, options.duration);
-  bool gave_up = false;
-  std::string why;
-  {
-    std::lock_guard guard{signal->mutex};
-    gave_up = signal->root_down && !signal->stop_requested;
-    why = signal->escalation;
-  }
-  if (woke == wake_reason::signal)
-    std::fprintf(stderr, "cellhub: stopping (signal)\n");
-  auto reason = tree->stop();
+  // What the stop is doing goes to stderr and under the live table, where a redraw
+  // would otherwise wipe it.
+  const auto say = [&console](const std::string& text) {
+    std::fprintf(stderr, "cellhub: %s\n", text.c_str());
+    caf::anon_send(console, caf::update_atom_v, text);
+  };
+  const auto end = await_run_end(*tree, *signal, signal_fd.fd, wake_fd.fd, options.duration, say);
+  tree->stop(); // the root is down: this ends the registry and the doorbell watcher
   {
     caf::scoped_actor self{sys};
     self->request(console, std::chrono::seconds{5}, caf::get_atom_v)
@@ -152,22 +136,22 @@ int run_cluster(const run_options& options) {
             [](const caf::error&) {});
   }
   caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
-  if (gave_up || (reason && reason != caf::exit_reason::user_shutdown)) {
-    std::fprintf(stderr, "cellhub: supervision gave up: %s\n",
-                 why.empty() ? sys.render(reason).c_str() : why.c_str());
-    return exit_supervision_gave_up;
+  switch (end.kind) {
+  case run_end_kind::root_gave_up:
+    std::fprintf(stderr, "cellhub: supervision gave up: %s\n", end.detail.c_str());
+    break;
+  case run_end_kind::failure:
+  case run_end_kind::root_ended:
+    std::fprintf(stderr, "cellhub: run failed: %s\n", end.detail.c_str());
+    break;
+  case run_end_kind::signal:
+  case run_end_kind::duration:
+  case run_end_kind::remote_stop:
+    if (end.killed)
+      std::fprintf(stderr, "cellhub: every cell was killed on request\n");
+    break;
   }
-  return exit_ok;
-}
-
-int check_config(const std::filesystem::path& config, const std::filesystem::path& program_dir) {
-  auto loaded = load_cluster_config(config, program_dir);
-  if (auto* err = std::get_if<config_error>(&loaded)) {
-    std::fprintf(stderr, "cellhub: %s\n", err->to_string().c_str());
-    return exit_bad_usage;
-  }
-  std::fputs(describe(std::get<cluster_config>(loaded)).c_str(), stdout);
-  return exit_ok;
+  return end.exit_code();
 }
 
 } // namespace cellhub::cli

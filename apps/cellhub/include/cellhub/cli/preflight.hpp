@@ -1,0 +1,42 @@
+#pragma once
+
+#include "cellhub/actors/fd_budget.hpp"
+#include "cellhub/cli/cluster_config.hpp"
+#include "cellhub/transport/hub_site.hpp"
+
+#include <optional>
+#include <string>
+
+namespace cellhub::cli {
+
+/// Says whether this machine can run a configuration now: whether its hub path can take
+/// a hub (and has the room for it) and whether its cells fit the fd limit. `cellhub
+/// check` prints it; `cellhub run` refuses to start anything when it does not fit.
+struct preflight_report {
+  /// Holds the hub file's size and its filesystem's free space, when the path can take
+  /// a hub.
+  std::optional<transport::hub_site> site;
+  /// Holds the hub file's size the configuration implies (also when `site` is empty).
+  std::uint64_t hub_file_size = 0;
+  /// Holds the tree's fd budget (after raising the soft fd limit to the hard one).
+  actors::fd_budget fds;
+  /// Says what stands in the way; empty when the configuration fits.
+  std::string problem;
+  /// Holds the exit code of a refusal: `exit_bad_usage` for a hub path that cannot be a
+  /// hub (a directory, a missing parent, someone else's file), `exit_runtime_error` for
+  /// what the machine lacks (space, fds) or a hub a live host holds; `exit_ok` if it fits.
+  int refusal = 0;
+
+  /// Tells whether nothing stands in the way.
+  [[nodiscard]] bool fits() const noexcept { return problem.empty(); }
+
+  /// Renders what `check` prints: the hub file's size and the space free for it, the
+  /// fds the cells need and the limit.
+  [[nodiscard]] std::string describe() const;
+};
+
+/// Checks `config` against this machine (see `preflight_report`); raises the process's
+/// soft fd limit to the hard limit on the way. Creates and removes nothing.
+preflight_report preflight(const cluster_config& config);
+
+} // namespace cellhub::cli

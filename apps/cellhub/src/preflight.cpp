@@ -1,0 +1,66 @@
+#include "cellhub/cli/preflight.hpp"
+
+#include "cellhub/cli/commands.hpp"
+#include "cellhub/transport/hub_geometry.hpp"
+
+#include <fmt/format.h>
+
+namespace cellhub::cli {
+namespace {
+
+namespace tr = cellhub::transport;
+
+// A path that cannot hold a hub is the configuration's fault (exit 2: change hub.path);
+// what the machine lacks, or a live host on the path, is not (exit 1: the file is fine).
+int refusal_for(const tr::error& problem) {
+  switch (problem.code) {
+  case tr::errc::path_occupied:
+  case tr::errc::invalid_argument:
+  case tr::errc::invalid_config:
+  case tr::errc::bad_magic:
+  case tr::errc::version_mismatch:
+  case tr::errc::bad_layout:
+    return exit_bad_usage;
+  default:
+    return exit_runtime_error;
+  }
+}
+
+} // namespace
+
+std::string preflight_report::describe() const {
+  std::string out;
+  if (site)
+    out += fmt::format("hub file {}: {}, {} free on its filesystem{}\n", site->path,
+                       tr::describe_bytes(site->file_size), tr::describe_bytes(site->free_bytes),
+                       site->state == tr::hub_site_state::stale_hub
+                           ? " (a stale hub of a dead host is there and will be replaced)"
+                           : "");
+  else
+    out += fmt::format("hub file: {}\n", tr::describe_bytes(hub_file_size));
+  out += fmt::format("fds {}\n", fds.describe());
+  return out;
+}
+
+preflight_report preflight(const cluster_config& config) {
+  preflight_report report;
+  // The loader has run hub_geometry::compute already, so this succeeds.
+  if (auto geometry = tr::hub_geometry::compute(config.hub))
+    report.hub_file_size = geometry.value().file_size;
+  report.fds = actors::plan_fd_budget(config.root);
+  auto site = tr::inspect_hub_site(config.hub_path, report.hub_file_size);
+  if (site) {
+    report.site = std::move(site).value();
+  } else {
+    report.problem = "hub.path: " + site.error().message();
+    report.refusal = refusal_for(site.error());
+    return report;
+  }
+  if (!report.fds.fits()) {
+    report.problem = "fds: " + report.fds.describe();
+    report.refusal = exit_runtime_error;
+  }
+  return report;
+}
+
+} // namespace cellhub::cli
