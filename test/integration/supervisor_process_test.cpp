@@ -756,6 +756,24 @@ BOOST_AUTO_TEST_CASE(cell_lingering_after_its_goodbye_fails_calls_at_once_and_is
   }
 }
 
+// --- log lines ---------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(cell_name_cannot_forge_a_line_in_the_actor_layers_log) {
+  const std::string name = "bad\nWARN forged \"line\"";
+  auto broken = cell(name);
+  broken.binary = "/nonexistent/cellhub-cell"; // its start fails in the peer actor
+  harness h{tree_of(ac::restart_strategy::one_for_one, {broken}, 0)};
+  h.await(event_kind::escalated, name);
+  const auto log = h.log.text();
+  BOOST_TEST(log.find(name) == std::string::npos, log);
+  BOOST_TEST(log.find(R"(peer_name="bad\nWARN forged \"line\"" Cell could not be started)") !=
+                 std::string::npos,
+             log);
+  BOOST_TEST(log.find(R"(supervisor "root" gives up: "bad\nWARN forged \"line\" reached)") !=
+                 std::string::npos,
+             log);
+}
+
 // --- file descriptors --------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(each_running_cell_costs_the_host_fds_per_cell_descriptors) {
