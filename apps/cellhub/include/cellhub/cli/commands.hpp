@@ -12,11 +12,15 @@ namespace cellhub::cli {
 
 /// Lists the exit codes of the `cellhub` program.
 enum exit_code : int {
-  /// The cluster stopped cleanly (or the command succeeded).
+  /// The cluster stopped because it was asked to (a signal, `--duration`, a remote
+  /// `stop`), or the command succeeded.
   exit_ok = 0,
-  /// Something failed at run time (the hub is in use, a connection failed, ...).
+  /// Something failed at run time (the events file, a connection, a root that ended by
+  /// itself), or the machine lacks what the configuration needs (space for the hub, fds,
+  /// a hub path free of a live host).
   exit_runtime_error = 1,
-  /// The configuration or the command line is wrong; nothing was started.
+  /// The configuration or the command line is wrong (including a hub path that cannot
+  /// hold a hub, or an `--events` file that cannot be opened); nothing was started.
   exit_bad_usage = 2,
   /// The root supervisor gave up (it reached its restart intensity).
   exit_supervision_gave_up = 3,
@@ -47,10 +51,12 @@ struct run_options {
 };
 
 /// Runs a cluster from its configuration until Ctrl-C, SIGTERM, `--duration`, a
-/// remote `stop`, or the root supervisor giving up; returns the exit code.
+/// remote `stop`, a failed write of the events file, or the root supervisor giving up;
+/// returns the exit code (`run_end::exit_code`).
 int run_cluster(const run_options& options);
 
-/// Validates a configuration and prints the resolved tree; returns the exit code.
+/// Validates a configuration, prints the resolved tree, and checks that this machine can
+/// run it (`preflight`: hub path and space, fd budget); returns the exit code.
 int check_config(const std::filesystem::path& config, const std::filesystem::path& program_dir);
 
 /// Names what a remote command asks a running cluster.
