@@ -604,7 +604,9 @@ BOOST_AUTO_TEST_CASE(pool_of_stubborn_cells_is_asked_to_stop_all_at_once) {
 }
 
 BOOST_AUTO_TEST_CASE(stopped_event_tells_a_polite_exit_from_a_kill_after_the_timeouts) {
-  harness h{tree_of(ac::restart_strategy::one_for_one, {cell("polite"), stubborn("stub", 300ms)})};
+  auto patient = cell("polite");
+  patient.shutdown_timeout = 10s; // it exits on goodbye; never SIGTERMed on a slow machine
+  harness h{tree_of(ac::restart_strategy::one_for_one, {patient, stubborn("stub", 300ms)})};
   h.await(event_kind::ready, "polite");
   h.await(event_kind::ready, "stub");
   for (const char* name : {"polite", "stub"})
