@@ -99,6 +99,7 @@ void run_tree(caf::actor_system& sys, const soak_tree& tree, soak_record& record
     caf::anon_send_exit(driver, caf::exit_reason::user_shutdown);
     return;
   }
+  record.end.tree_started = true;
   attach_soak_driver(driver, started->root(), started->registry());
   const auto& o = record.options;
   const auto settle = std::max<milliseconds>(o.settle, o.deadline + o.grace + 5s);
@@ -180,7 +181,12 @@ int run_soak(const soak_options& options) {
   } // every actor, the tree's hub with them, is gone here
 
   record->machine.load_average_end = bench::load_average();
-  if (!record->runtime_error) {
+  if (!record->end.tree_started) {
+    // Nothing ran, so there is nothing to summarize (and the hub path was not ours).
+    fmt::print(stderr, "cellhub-soak: {}\n", *record->runtime_error);
+    return exit_code::runtime_error;
+  }
+  {
     struct stat info {};
     record->end.hub_file_gone =
         poll_until([&] { return ::stat(record->hub_path.c_str(), &info) != 0 && errno == ENOENT; },

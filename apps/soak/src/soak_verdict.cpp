@@ -106,6 +106,10 @@ void judge_audit(soak_record& r) {
 
 void judge_leftovers(soak_record& r) {
   const auto& e = r.end;
+  if (!e.tree_started) {
+    r.book.set_figures(invariant::nothing_left, "not checked: no tree was started");
+    return;
+  }
   const auto& c = r.census;
   r.book.set_figures(invariant::nothing_left,
                      fmt::format("hub file {}; {} cell processes seen, {} verified gone as their "

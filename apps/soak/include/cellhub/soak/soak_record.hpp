@@ -21,6 +21,8 @@ namespace cellhub::soak {
 
 /// Holds what the end checks found after the tree stopped.
 struct end_state {
+  /// Tells whether the tree (and its hub) was created at all.
+  bool tree_started = false;
   /// Holds how long `supervision_tree::stop` took.
   std::chrono::milliseconds stop_took{0};
   /// Holds the root's exit reason as text ("user_shutdown" after a clean stop).
