@@ -396,9 +396,14 @@ caf::behavior soak_driver(driver_actor* self, driver_config config) {
     auto& s = self->state;
     if (msg.source != s.root.address())
       return;
-    s.rec->book.violate(invariant::cells_ready_at_end,
-                        "the root supervisor ended during the run: " +
-                            self->system().render(msg.reason));
+    const auto why = self->system().render(msg.reason);
+    // Before every cell was READY the run never began: cells that cannot start are a
+    // setup problem (a wrong --cell-binary), not a broken invariant.
+    if (s.stage == phase::starting)
+      s.rec->runtime_error = "the root supervisor ended before every cell was READY: " + why;
+    else
+      s.rec->book.violate(invariant::cells_ready_at_end,
+                          "the root supervisor ended during the run: " + why);
     if (s.stage == phase::loaded)
       s.rec->loaded_for = ms_since(s.loaded_at, clock_type::now());
     finish(self);

@@ -88,7 +88,8 @@ bool wait_for_driver(caf::actor_system& sys, const caf::actor& driver, milliseco
 
 // Runs the tree and the driver; fills the record's end state up to the audit.
 void run_tree(caf::actor_system& sys, const soak_tree& tree, soak_record& record,
-              std::shared_ptr<soak_record> shared, const std::atomic<bool>& interrupt) {
+              std::shared_ptr<soak_record> shared, const std::atomic<bool>& interrupt,
+              std::weak_ptr<transport::hub_host>& hub_watch) {
   // The driver exists before the tree, so it sees every event from the first `started`.
   auto driver =
       spawn_soak_driver(sys, driver_config{std::move(shared), startup_timeout, &interrupt});
@@ -100,6 +101,7 @@ void run_tree(caf::actor_system& sys, const soak_tree& tree, soak_record& record
     return;
   }
   record.end.tree_started = true;
+  hub_watch = started->hub();
   attach_soak_driver(driver, started->root(), started->registry());
   const auto& o = record.options;
   const auto settle = std::max<milliseconds>(o.settle, o.deadline + o.grace + 5s);
@@ -173,12 +175,14 @@ int run_soak(const soak_options& options) {
     std::fflush(stdout);
   }
 
+  std::weak_ptr<transport::hub_host> hub_watch;
   {
     caf::actor_system_config cfg;
     ac::prepare_config(cfg);
     caf::actor_system sys{cfg};
-    run_tree(sys, tree, *record, record, interrupt);
+    run_tree(sys, tree, *record, record, interrupt, hub_watch);
   } // every actor, the tree's hub with them, is gone here
+  record->end.hub_released = hub_watch.expired();
 
   record->machine.load_average_end = bench::load_average();
   if (!record->end.tree_started) {

@@ -111,14 +111,18 @@ void judge_leftovers(soak_record& r) {
     return;
   }
   const auto& c = r.census;
-  r.book.set_figures(invariant::nothing_left,
-                     fmt::format("hub file {}; {} cell processes seen, {} verified gone as their "
-                                 "ends were reported, {} checked at exit: {} left; {} children "
-                                 "of the host left; {} lingered past their end",
-                                 e.hub_file_gone ? "gone" : "STILL THERE", c.processes_seen(),
-                                 c.processes_verified_gone(), e.processes_checked,
-                                 e.processes_left.size(), e.children_left.size(),
-                                 c.processes_lingering()));
+  r.book.set_figures(
+      invariant::nothing_left,
+      fmt::format("hub {}, its file {}; {} cell processes seen, {} verified gone as their "
+                  "ends were reported, {} checked at exit: {} left; {} children "
+                  "of the host left; {} lingered past their end",
+                  e.hub_released ? "released" : "STILL REFERENCED",
+                  e.hub_file_gone ? "gone" : "STILL THERE", c.processes_seen(),
+                  c.processes_verified_gone(), e.processes_checked, e.processes_left.size(),
+                  e.children_left.size(), c.processes_lingering()));
+  if (!e.hub_released)
+    r.book.violate(invariant::nothing_left,
+                   "the hub is still referenced after the tree and the actor system are gone");
   if (!e.hub_file_gone && !r.hub_path.empty())
     r.book.violate(invariant::nothing_left,
                    fmt::format("the hub file {} is still there after the tree and the actor "

@@ -31,6 +31,9 @@ struct end_state {
   std::optional<transport::hub_audit> audit;
   /// Holds the audit of a fresh hub of the same size.
   transport::hub_audit audit_baseline;
+  /// Tells whether the hub object was destroyed once the tree and actor system were
+  /// (nothing held a reference to it any more).
+  bool hub_released = false;
   /// Tells whether the hub file was gone once the tree and actor system were.
   bool hub_file_gone = false;
   /// Counts the cell processes checked at the end.
