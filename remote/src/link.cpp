@@ -1,11 +1,11 @@
 #include "cellhub/remote/link.hpp"
 
 #include "cellhub/remote/link_security.hpp"
+#include "tls_middleman.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/function_view.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
-#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 #include <fmt/format.h>
@@ -47,9 +47,9 @@ error connect_error(caf::actor_system& sys, const caf::error& err, const std::st
                       fmt::format("cannot connect to {}: refused or unreachable (does "
                                   "`cellhub run --listen` run there?)",
                                   where));
-  // The TCP connection stood, and the handshake ended it: the OpenSSL module fails
-  // at once when the first bytes it reads are not TLS (cannot_connect_to_node with
-  // no context), or later, when the peer rejects a certificate.
+  // The TCP connection stood, and the handshake ended it: the TLS module fails at
+  // once when the first bytes it reads are not TLS (cannot_connect_to_node with no
+  // context), or later, when the peer rejects a certificate.
   const bool handshake = err == caf::sec::disconnect_during_handshake ||
                          (err == caf::sec::cannot_connect_to_node && context.empty());
   if (handshake && security.uses_tls())
@@ -68,6 +68,20 @@ error connect_error(caf::actor_system& sys, const caf::error& err, const std::st
                     fmt::format("cannot connect to {}: {}", where, sys.render(err)));
 }
 
+// Returns the middleman actor that opens links of `security`: cellhub's TLS module's
+// (never CAF's plain one, which would accept unauthenticated peers on the same
+// system), or CAF's for plain links.
+result<caf::io::middleman_actor> link_manager(caf::actor_system& sys,
+                                              const link_security& security) {
+  if (!security.uses_tls())
+    return sys.middleman().actor_handle();
+  auto manager = tls_middleman(sys);
+  if (!manager)
+    return make_error(errc::listen_failed, "the actor system has no TLS module: call "
+                                           "link_security::configure before building it");
+  return manager;
+}
+
 } // namespace
 
 result<std::uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
@@ -75,10 +89,15 @@ result<std::uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
                               const link_security& security) {
   if (auto ok = check_link_address(security, address); !ok)
     return ok.error();
-  // Only the OpenSSL module's doorman when TLS is on: the plain middleman would
-  // accept unauthenticated peers on the same system.
-  auto bound = security.uses_tls() ? caf::openssl::publish(whom, port, address.c_str(), true)
-                                   : sys.middleman().publish(whom, port, address.c_str(), true);
+  auto manager = link_manager(sys, security);
+  if (!manager)
+    return manager.error();
+  // What caf::io::publish and caf::openssl::publish send the middleman actor.
+  caf::expected<std::uint16_t> bound = caf::sec::cannot_publish_invalid_actor;
+  if (whom)
+    bound = caf::make_function_view(manager.value())(caf::publish_atom_v, port,
+                                                     caf::actor_cast<caf::strong_actor_ptr>(whom),
+                                                     sys.message_types(whom), address, true);
   if (!bound)
     return make_error(errc::listen_failed,
                       fmt::format("cannot listen on {}: {}", endpoint_text(address, port),
@@ -93,8 +112,10 @@ result<caf::actor> connect(caf::actor_system& sys, const std::string& host, std:
   // What caf::io::remote_actor and caf::openssl::remote_actor do, but with a
   // deadline: they wait for the middleman actor without one, and a server that
   // never speaks (or never finishes the TLS handshake) would hold them forever.
-  auto manager =
-      security.uses_tls() ? sys.openssl_manager().actor_handle() : sys.middleman().actor_handle();
+  auto found = link_manager(sys, security);
+  if (!found)
+    return make_error(errc::connect_failed, found.error().detail);
+  const auto& manager = found.value();
   const auto where = endpoint_text(host, port);
   result<caf::actor> outcome_value = make_error(errc::connect_failed, "no answer");
   caf::scoped_actor self{sys};

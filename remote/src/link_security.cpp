@@ -1,8 +1,9 @@
 #include "cellhub/remote/link_security.hpp"
 
+#include "tls_middleman.hpp"
+
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 #include <fmt/format.h>
 
 #include <arpa/inet.h>
@@ -29,26 +30,18 @@ bool is_loopback(const sockaddr* addr) {
 
 } // namespace
 
-link_security link_security::tls(tls_credentials credentials) {
-  return link_security{std::move(credentials)};
+link_security link_security::tls(tls_credentials credentials, handshake_limits limits) {
+  return link_security{std::move(credentials), limits};
 }
 
 link_security link_security::insecure() noexcept {
-  return link_security{std::nullopt};
+  return link_security{std::nullopt, handshake_limits{}};
 }
 
 void link_security::configure(caf::actor_system_config& cfg) const {
   cfg.load<caf::io::middleman>();
-  if (!credentials_)
-    return;
-  cfg.load<caf::openssl::manager>();
-  // All three, always: CAF's module turns authentication on when any openssl.*
-  // option is set, and then requires a peer certificate signed by the CA file.
-  cfg.openssl_certificate = credentials_->certificate_file();
-  cfg.openssl_key = credentials_->key_file();
-  cfg.openssl_cafile = credentials_->ca_file();
-  cfg.openssl_capath.clear();
-  cfg.openssl_passphrase.clear();
+  if (credentials_)
+    load_tls_module(cfg, *credentials_, limits_);
 }
 
 std::string link_security::describe() const {

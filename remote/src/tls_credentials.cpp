@@ -33,8 +33,10 @@ namespace fs = std::filesystem;
 struct tls_credentials::state {
   fs::path dir;
   bool generated = false;
-  // Sealed memfds holding the checked PEM texts; OpenSSL reopens them by path.
+  // Sealed memfds holding the checked PEM texts, which OpenSSL read by path.
   std::array<int, 3> fds{-1, -1, -1};
+  // The context every link of these credentials uses, loaded from the memfds.
+  SSL_CTX* context = nullptr;
   std::string ca_file;
   std::string certificate_file;
   std::string key_file;
@@ -44,6 +46,7 @@ struct tls_credentials::state {
   state(const state&) = delete;
   state& operator=(const state&) = delete;
   ~state() {
+    SSL_CTX_free(context);
     for (int fd : fds)
       if (fd >= 0)
         ::close(fd);
@@ -325,13 +328,14 @@ result<void> verify_role(X509_STORE* store, X509* leaf, STACK_OF(X509) * chain, 
   return outcome::success();
 }
 
-// Loads the frozen files exactly as CAF's OpenSSL session does (certificate chain,
-// key, CA file), then checks that the key matches and the certificate chains to
-// the CA for both ends of a link; returns the certificate's subject.
+// Loads the frozen files into `ctx` exactly as CAF's OpenSSL session did (certificate
+// chain, key, CA file), then checks that the key matches and the certificate chains
+// to the CA for both ends of a link; returns the certificate's subject.
 result<std::string> validate(const fs::path& dir, const std::string& ca_file,
-                             const std::string& certificate_file, const std::string& key_file) {
+                             const std::string& certificate_file, const std::string& key_file,
+                             ssl_ctx_ptr& ctx) {
   ERR_clear_error();
-  ssl_ctx_ptr ctx{SSL_CTX_new(TLS_method())};
+  ctx.reset(SSL_CTX_new(TLS_method()));
   if (!ctx)
     return make_error(errc::crypto_failure,
                       "cannot create an OpenSSL context: " + openssl_reasons());
@@ -376,6 +380,23 @@ result<std::string> validate(const fs::path& dir, const std::string& ca_file,
   char* data = nullptr;
   const long size = BIO_get_mem_data(text.get(), &data);
   return size > 0 ? std::string{data, static_cast<std::size_t>(size)} : std::string{};
+}
+
+// Sets `ctx` up for links as CAF's OpenSSL module did with authentication on (a
+// peer certificate required on both ends and verified against the CA, ciphers
+// "HIGH:!aNULL:!MD5"), and refuses anything older than TLS 1.2. CAF built a
+// context per connection, so no session was ever resumed; with one shared context
+// the session cache and tickets are turned off to keep it so: every link runs a
+// full handshake with its certificates, and the context keeps nothing per peer.
+result<void> prepare_for_links(SSL_CTX* ctx) {
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+      SSL_CTX_set_num_tickets(ctx, 0) != 1 || SSL_CTX_set_cipher_list(ctx, "HIGH:!aNULL:!MD5") != 1)
+    return make_error(errc::crypto_failure,
+                      "cannot set up the OpenSSL context for links: " + openssl_reasons());
+  return outcome::success();
 }
 
 } // namespace
@@ -481,10 +502,14 @@ result<tls_credentials> tls_credentials::load(const fs::path& dir, on_missing mi
     st->fds[i] = fd.value();
     *paths[i] = proc_path(fd.value());
   }
-  auto subject = validate(dir, st->ca_file, st->certificate_file, st->key_file);
+  ssl_ctx_ptr context;
+  auto subject = validate(dir, st->ca_file, st->certificate_file, st->key_file, context);
   if (!subject)
     return subject.error();
   st->subject = std::move(subject).value();
+  if (auto ok = prepare_for_links(context.get()); !ok)
+    return ok.error();
+  st->context = context.release();
   return tls_credentials{std::move(st)};
 }
 
@@ -510,6 +535,10 @@ const std::string& tls_credentials::key_file() const noexcept {
 
 const std::string& tls_credentials::subject() const noexcept {
   return state_->subject;
+}
+
+SSL_CTX* tls_credentials::ssl_context() const noexcept {
+  return state_->context;
 }
 
 } // namespace cellhub::remote

@@ -11,14 +11,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <netinet/in.h>
 #include <poll.h>
 #include <set>
@@ -149,18 +153,21 @@ struct host {
   std::string hub_path;
   std::uint16_t port = 0;
 
-  // Starts the host; `extra` are more `run` arguments, `env` more variables.
+  // Starts the host; `extra` are more `run` arguments, `env` more variables; a
+  // `fd_limit` above 0 becomes its soft and hard RLIMIT_NOFILE (so that cellhub
+  // cannot raise it).
   host(const scratch& tmp, const std::string& name, std::vector<std::string> extra,
-       std::vector<std::pair<std::string, std::string>> env = {}) {
+       std::vector<std::pair<std::string, std::string>> env = {}, int fd_limit = 0) {
     hub_path = cellhub::test::unique_hub_path(name);
     port = free_port();
     const auto config = tmp.write(name + ".toml", cluster_toml(hub_path));
     out = tmp.dir / (name + ".out");
     err = tmp.dir / (name + ".err");
     // exec: the shell only sets up the redirections, so the pid is cellhub's.
+    const std::string limit = fd_limit > 0 ? "ulimit -n " + std::to_string(fd_limit) + "; " : "";
     std::vector<std::string> args{"-c",
-                                  "exec \"$0\" \"$@\" >'" + out.string() + "' 2>'" + err.string() +
-                                      "'",
+                                  limit + "exec \"$0\" \"$@\" >'" + out.string() + "' 2>'" +
+                                      err.string() + "'",
                                   CELLHUB_PATH,
                                   "run",
                                   config.string(),
@@ -180,14 +187,45 @@ struct host {
 
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
 
-  // Returns the host's resident set size in bytes.
-  std::uint64_t rss() const {
+  // Returns the host's resident set size in bytes, or 0 once it has ended.
+  std::uint64_t rss_if_alive() const {
     std::ifstream status{"/proc/" + std::to_string(proc.pid()) + "/status"};
     for (std::string line; std::getline(status, line);)
       if (line.rfind("VmRSS:", 0) == 0)
         return std::stoull(line.substr(6)) * 1024;
-    BOOST_FAIL("no VmRSS for pid " << proc.pid());
     return 0;
+  }
+
+  // Returns the host's resident set size in bytes.
+  std::uint64_t rss() const {
+    const auto bytes = rss_if_alive();
+    BOOST_TEST_REQUIRE(bytes > 0u, "no VmRSS for pid " << proc.pid());
+    return bytes;
+  }
+
+  // Returns the CPU time the host has used so far.
+  std::chrono::milliseconds cpu_time() const {
+    std::ifstream stat{"/proc/" + std::to_string(proc.pid()) + "/stat"};
+    std::string text{std::istreambuf_iterator<char>{stat}, std::istreambuf_iterator<char>{}};
+    // Fields 14 and 15 (utime, stime, in clock ticks) follow the ")" that ends the name.
+    std::istringstream fields{text.substr(text.rfind(')') + 2)};
+    std::string field;
+    for (int i = 3; i < 14; ++i)
+      fields >> field;
+    long long utime = 0;
+    long long stime = 0;
+    fields >> utime >> stime;
+    return std::chrono::milliseconds{(utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK)};
+  }
+
+  // Counts the file descriptors the host has open (0 once it has ended).
+  std::size_t open_fds() const {
+    std::error_code ec;
+    std::size_t count = 0;
+    for (fs::directory_iterator it{"/proc/" + std::to_string(proc.pid()) + "/fd", ec};
+         !ec && it != fs::directory_iterator{}; it.increment(ec))
+      ++count;
+    return count;
   }
 
   // Stops the host with SIGTERM and checks that it ended cleanly.
@@ -284,6 +322,68 @@ bool closed_by_peer(int fd, clock_type::duration limit) {
   }
   return false;
 }
+
+// Opens a TCP connection to the loopback `port` and sends nothing: a client that
+// never starts its TLS handshake.
+int connect_idle(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  return fd;
+}
+
+// Many client connections, and which of them the host has closed.
+struct connection_set {
+  std::vector<int> fds;
+  std::vector<bool> closed;
+  std::size_t closed_count = 0;
+
+  connection_set() = default;
+  connection_set(const connection_set&) = delete;
+  connection_set& operator=(const connection_set&) = delete;
+  ~connection_set() {
+    for (int fd : fds)
+      ::close(fd);
+  }
+
+  void add(int fd) {
+    fds.push_back(fd);
+    closed.push_back(false);
+  }
+
+  // Waits until the host has closed at least `enough` of the connections (EOF or
+  // reset), calling `sample` between waits; gives up after `limit`.
+  bool wait_closed(std::size_t enough, clock_type::duration limit,
+                   const std::function<void()>& sample) {
+    const auto deadline = clock_type::now() + limit;
+    std::array<char, 4096> buffer{};
+    while (closed_count < enough && clock_type::now() < deadline) {
+      std::vector<pollfd> open;
+      std::vector<std::size_t> index;
+      for (std::size_t i = 0; i < fds.size(); ++i)
+        if (!closed[i]) {
+          open.push_back({fds[i], POLLIN, 0});
+          index.push_back(i);
+        }
+      if (::poll(open.data(), open.size(), 100) > 0)
+        for (std::size_t k = 0; k < open.size(); ++k) {
+          if (open[k].revents == 0)
+            continue;
+          const auto n = ::recv(open[k].fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+          if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            closed[index[k]] = true;
+            ++closed_count;
+          }
+        }
+      sample();
+    }
+    return closed_count >= enough;
+  }
+};
 
 } // namespace
 
@@ -420,6 +520,111 @@ BOOST_AUTO_TEST_CASE(basp_header_claiming_4_gib_costs_the_host_no_memory) {
       run_capture(cellhub_cmd("status --connect " + h.endpoint() + " --tls-dir " + tls.string()));
   BOOST_TEST(ok.code == 0, ok.output);
   h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(flood_of_idle_unauthenticated_connections_costs_the_host_at_most_its_cap) {
+  // The host's fd table holds 200; each connection that never finishes its TLS
+  // handshake cost an fd until the client went away, so 300 of them used to fill
+  // it, and the OpenSSL module then threw in the I/O thread (it could not reopen
+  // the certificate for the next connection) and the host aborted.
+  scratch tmp;
+  const auto tls = tmp.dir / "tls";
+  host h{tmp, "tls-flood", {"--tls-dir", tls.string()}, {}, 200};
+  h.wait_listening();
+  const auto fds_before = h.open_fds();
+  const auto rss_before = h.rss();
+  std::size_t fds_most = fds_before;
+  std::uint64_t rss_most = rss_before;
+  auto sample = [&] {
+    fds_most = std::max(fds_most, h.open_fds());
+    rss_most = std::max(rss_most, h.rss_if_alive());
+  };
+  constexpr std::size_t flood_size = 300;
+  constexpr std::size_t cap = 32; // remote::handshake_limits{}.max_pending
+  const auto flood_start = clock_type::now();
+  connection_set flood;
+  for (std::size_t i = 0; i < flood_size; ++i) {
+    flood.add(connect_idle(h.port));
+    if (i % 16 == 0)
+      sample();
+  }
+  // Past the cap, each new connection makes the host close the oldest one still in
+  // its handshake at once: all but the newest `cap` are closed without a wait.
+  BOOST_TEST_REQUIRE(flood.wait_closed(flood_size - cap, hang_guard, sample),
+                     flood.closed_count << " closed; " << read_all(h.err));
+  BOOST_TEST_REQUIRE(h.proc.running(), read_all(h.err));
+  const auto held = flood_size - flood.closed_count;
+  // Every flood connection is still open on this side, and the host may still
+  // hold up to `cap` of them in their handshake: a legitimate client gets in.
+  const auto status =
+      run_capture(cellhub_cmd("status --connect " + h.endpoint() + " --tls-dir " + tls.string()));
+  BOOST_TEST(status.code == 0, status.output);
+  BOOST_TEST(contains(status.output, "w1"), status.output);
+  // The handshake deadline closes the rest.
+  BOOST_TEST(flood.wait_closed(flood_size, hang_guard, sample), flood.closed_count << " closed");
+  const auto all_closed_after = clock_type::now() - flood_start;
+  BOOST_TEST(h.proc.running(), read_all(h.err));
+  BOOST_TEST(fds_most <= fds_before + cap + 8,
+             fds_before << " fds before, " << fds_most << " at most during the flood");
+  BOOST_TEST(rss_most < rss_before + 32u * 1024 * 1024, "RSS " << rss_before << " -> " << rss_most);
+  BOOST_TEST_MESSAGE(
+      "flood of " << flood_size << ": host fds " << fds_before << " -> at most " << fds_most
+                  << ", RSS " << rss_before / 1024 << " -> at most " << rss_most / 1024 << " KiB; "
+                  << held << " still held when status ran; all closed after "
+                  << std::chrono::duration_cast<std::chrono::milliseconds>(all_closed_after).count()
+                  << " ms");
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(connection_that_never_finishes_its_tls_handshake_is_closed_at_the_deadline) {
+  scratch tmp;
+  const auto tls = tmp.dir / "tls";
+  host h{tmp, "tls-idle", {"--tls-dir", tls.string()}};
+  h.wait_listening();
+  connection_set clients;
+  const auto cpu_before = h.cpu_time();
+  const auto start = clock_type::now();
+  clients.add(connect_idle(h.port)); // says nothing at all
+  const int stalled = connect_idle(h.port);
+  clients.add(stalled);
+  // The header of a TLS handshake record that announces 512 bytes, and no more.
+  const std::array<unsigned char, 5> record{0x16, 0x03, 0x01, 0x02, 0x00};
+  BOOST_TEST_REQUIRE(::send(stalled, record.data(), record.size(), MSG_NOSIGNAL) ==
+                     static_cast<ssize_t>(record.size()));
+  BOOST_TEST(clients.wait_closed(2, hang_guard, [] {}), clients.closed_count << " closed");
+  const auto took = clock_type::now() - start;
+  const auto cpu_used = h.cpu_time() - cpu_before;
+  BOOST_TEST_MESSAGE("idle handshakes closed after "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms; the host used " << cpu_used.count() << " ms of CPU meanwhile");
+  // Waiting costs the host nothing: CAF's stream polled a socket for writing as
+  // long as the broker's first bytes waited behind the handshake, spinning its I/O
+  // thread for as long as the client stayed silent.
+  BOOST_TEST(cpu_used < took / 10, cpu_used.count() << " ms of CPU");
+  BOOST_TEST(h.proc.running());
+  const auto ok =
+      run_capture(cellhub_cmd("status --connect " + h.endpoint() + " --tls-dir " + tls.string()));
+  BOOST_TEST(ok.code == 0, ok.output);
+  h.stop();
+}
+
+BOOST_AUTO_TEST_CASE(host_stops_cleanly_while_unauthenticated_handshakes_are_pending) {
+  // A silent client kept CAF's stream waiting to write, and the middleman's stop
+  // waited for that stream: the host did not end while the client stayed.
+  scratch tmp;
+  const auto tls = tmp.dir / "tls";
+  host h{tmp, "tls-stop", {"--tls-dir", tls.string()}};
+  h.wait_listening();
+  connection_set clients;
+  for (int i = 0; i < 3; ++i)
+    clients.add(connect_idle(h.port));
+  // The host accepts them at once; it stops its cells before its middleman.
+  const auto start = clock_type::now();
+  h.stop();
+  BOOST_TEST_MESSAGE(
+      "stopped after "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - start).count()
+      << " ms with 3 handshakes pending");
 }
 
 BOOST_AUTO_TEST_CASE(insecure_listens_plain_on_loopback_and_is_refused_elsewhere) {

@@ -1,7 +1,7 @@
 // TLS credentials: generated on first use with private modes, one CA however many
 // processes start at once, refused (never repaired) when another user could read
-// a key or plant a CA, checked exactly as CAF's OpenSSL module loads them, and
-// frozen so that a running node does not depend on the files any more. Also the
+// a key or plant a CA, checked as the links load them, and frozen so that a
+// running node does not depend on the files any more. Also the
 // address policy of links without TLS.
 #include "cellhub/remote/link_security.hpp"
 #include "cellhub/remote/tls_credentials.hpp"
@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <chrono>
@@ -335,6 +336,22 @@ BOOST_AUTO_TEST_CASE(loaded_credentials_do_not_depend_on_their_files_any_more) {
   BOOST_TEST(read_all(creds.ca_file()) == ca);
   const auto copy = creds; // copies share the frozen files
   BOOST_TEST(copy.key_file() == creds.key_file());
+}
+
+BOOST_AUTO_TEST_CASE(loaded_credentials_hold_one_context_set_up_for_mutual_tls) {
+  scratch tmp;
+  const auto creds = generate(tmp.dir / "tls");
+  SSL_CTX* ctx = creds.ssl_context();
+  BOOST_TEST_REQUIRE(ctx != nullptr);
+  const auto copy = creds;
+  BOOST_TEST(copy.ssl_context() == ctx); // one context for every link
+  BOOST_TEST(SSL_CTX_get_verify_mode(ctx) == (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT));
+  BOOST_TEST(SSL_CTX_get_min_proto_version(ctx) == TLS1_2_VERSION);
+  // No session outlives its connection: every link proves its certificate again.
+  BOOST_TEST(SSL_CTX_get_session_cache_mode(ctx) == SSL_SESS_CACHE_OFF);
+  BOOST_TEST((SSL_CTX_get_options(ctx) & SSL_OP_NO_TICKET) != 0u);
+  BOOST_TEST(SSL_CTX_get0_certificate(ctx) != nullptr);
+  BOOST_TEST(SSL_CTX_check_private_key(ctx) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

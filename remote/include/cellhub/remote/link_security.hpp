@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/remote/error.hpp"
+#include "cellhub/remote/handshake_limits.hpp"
 #include "cellhub/remote/tls_credentials.hpp"
 
 #include <caf/fwd.hpp>
@@ -10,15 +11,15 @@
 
 namespace cellhub::remote {
 
-/// Chooses how the links of one actor system are protected: mutual TLS through
-/// CAF's OpenSSL module (both ends present a certificate signed by the CA of the
-/// credentials, and no byte from a peer reaches CAF's BASP decoder before its
-/// certificate is verified), or plain BASP, which authenticates nobody and is
-/// allowed on loopback addresses only.
+/// Chooses how the links of one actor system are protected: mutual TLS (both ends
+/// present a certificate signed by the CA of the credentials, and no byte from a
+/// peer reaches CAF's BASP decoder before its certificate is verified), with
+/// `handshake_limits` on what unauthenticated peers can hold, or plain BASP, which
+/// authenticates nobody and is allowed on loopback addresses only.
 class link_security {
 public:
-  /// Protects links with mutual TLS and `credentials`.
-  static link_security tls(tls_credentials credentials);
+  /// Protects links with mutual TLS and `credentials`, and bounds handshakes by `limits`.
+  static link_security tls(tls_credentials credentials, handshake_limits limits = {});
 
   /// Leaves links unprotected (the CLI's `--insecure`): any process that reaches
   /// the port controls the node, and CAF's decoder trusts every length it reads.
@@ -32,11 +33,13 @@ public:
     return credentials_ ? &*credentials_ : nullptr;
   }
 
-  /// Loads CAF's middleman into `cfg` and, for TLS, its OpenSSL module with the
-  /// credentials' certificate, key and CA file (all three: with fewer, CAF falls
-  /// back to anonymous ciphers that authenticate nobody). Call it before the actor
-  /// system is built, and keep this object (or a copy of the credentials) alive as
-  /// long as that system runs: CAF reopens the frozen files at every connection.
+  /// Returns the bounds on TLS handshakes (unused by insecure links).
+  [[nodiscard]] const handshake_limits& limits() const noexcept { return limits_; }
+
+  /// Loads CAF's middleman into `cfg` and, for TLS, cellhub's TLS module: CAF's
+  /// OpenSSL module made to share one OpenSSL context (`tls_credentials::ssl_context`)
+  /// and to enforce `limits()` on every handshake. Call it before the actor system
+  /// is built; the system keeps what it needs (this object may go).
   void configure(caf::actor_system_config& cfg) const;
 
   /// Returns a short description for logs: `mutual TLS (credentials in DIR)` or
@@ -44,10 +47,12 @@ public:
   [[nodiscard]] std::string describe() const;
 
 private:
-  explicit link_security(std::optional<tls_credentials> credentials) noexcept
-      : credentials_{std::move(credentials)} {}
+  link_security(std::optional<tls_credentials> credentials, handshake_limits limits) noexcept
+      : credentials_{std::move(credentials)}
+      , limits_{limits} {}
 
   std::optional<tls_credentials> credentials_;
+  handshake_limits limits_;
 };
 
 /// Returns whether `host` names loopback only: an IPv4 address in 127.0.0.0/8,

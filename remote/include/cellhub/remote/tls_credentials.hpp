@@ -8,6 +8,9 @@
 #include <string>
 #include <string_view>
 
+// OpenSSL's context type (<openssl/ssl.h> names it SSL_CTX).
+struct ssl_ctx_st;
+
 namespace cellhub::remote {
 
 /// Chooses what `tls_credentials::load` does with a directory that holds no credentials.
@@ -19,7 +22,8 @@ enum class on_missing : std::uint8_t {
 };
 
 /// Holds one node's TLS credentials — its certificate and key, and the CA that must
-/// have signed every peer it talks to — checked, then frozen in memory.
+/// have signed every peer it talks to — checked, then frozen in memory and loaded
+/// once into the OpenSSL context that every link uses.
 ///
 /// A TLS directory holds `ca.pem` (the CA certificate), `cert.pem` and `key.pem`
 /// (this node's certificate, signed by that CA, and its unencrypted key) and, on
@@ -50,8 +54,8 @@ public:
   /// lock on the directory makes two processes starting at once agree on one CA.
   /// Fails with `unsafe_permissions`, `missing_credentials` (also for a directory that
   /// holds only some files: nothing is ever overwritten), `invalid_credentials`
-  /// (checked exactly as CAF's OpenSSL module will load them, plus the certificate's
-  /// chain to the CA for both TLS roles), `crypto_failure` or `io_error`.
+  /// (loaded as every link uses them, plus the certificate's chain to the CA for both
+  /// TLS roles), `crypto_failure` or `io_error`.
   static result<tls_credentials> load(const std::filesystem::path& dir, on_missing missing);
 
   /// Returns the directory the credentials were read from.
@@ -60,19 +64,25 @@ public:
   /// Returns whether `load` generated the credentials (they did not exist before).
   [[nodiscard]] bool generated() const noexcept;
 
-  /// Returns the path OpenSSL reads the CA certificate from: a sealed in-memory copy
+  /// Returns the path OpenSSL read the CA certificate from: a sealed in-memory copy
   /// (`/proc/self/fd/N`) of what `load` checked, so that files changed or removed
-  /// later cannot break a running node (CAF reads them at every connection).
+  /// later cannot change what `ssl_context` holds.
   [[nodiscard]] const std::string& ca_file() const noexcept;
 
-  /// Returns the path OpenSSL reads this node's certificate from (a frozen copy).
+  /// Returns the path OpenSSL read this node's certificate from (a frozen copy).
   [[nodiscard]] const std::string& certificate_file() const noexcept;
 
-  /// Returns the path OpenSSL reads this node's key from (a frozen copy).
+  /// Returns the path OpenSSL read this node's key from (a frozen copy).
   [[nodiscard]] const std::string& key_file() const noexcept;
 
   /// Returns this node's certificate subject, e.g. `O = cellhub, CN = cellhub alice@box`.
   [[nodiscard]] const std::string& subject() const noexcept;
+
+  /// Returns the OpenSSL context loaded once from these credentials and set up for
+  /// mutual TLS: TLS 1.2 or later, a peer certificate required on both ends and
+  /// verified against the CA. Every link shares it (`SSL_new`), so a connection
+  /// opens no file; nobody may change it. It lives as long as any copy of `*this`.
+  [[nodiscard]] ssl_ctx_st* ssl_context() const noexcept;
 
 private:
   struct state;
