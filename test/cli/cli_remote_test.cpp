@@ -566,7 +566,10 @@ BOOST_AUTO_TEST_CASE(flood_of_idle_unauthenticated_connections_costs_the_host_at
   BOOST_TEST(h.proc.running(), read_all(h.err));
   BOOST_TEST(fds_most <= fds_before + cap + 8,
              fds_before << " fds before, " << fds_most << " at most during the flood");
-  BOOST_TEST(rss_most < rss_before + 32u * 1024 * 1024, "RSS " << rss_before << " -> " << rss_most);
+  // Loose, for the sanitizers' quarantine, which keeps what every connection freed
+  // (a Release host grows 0.4 MB); a connection that cost what a BASP header
+  // claims would cost gigabytes.
+  BOOST_TEST(rss_most < rss_before + 64u * 1024 * 1024, "RSS " << rss_before << " -> " << rss_most);
   BOOST_TEST_MESSAGE(
       "flood of " << flood_size << ": host fds " << fds_before << " -> at most " << fds_most
                   << ", RSS " << rss_before / 1024 << " -> at most " << rss_most / 1024 << " KiB; "
