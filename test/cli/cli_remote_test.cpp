@@ -1,7 +1,9 @@
 // Remote control of `cellhub run --listen`, end to end with real processes on
 // loopback: mutual TLS with credentials generated on first use, refusals (another
 // CA, unsafe files, --insecure off loopback), an unauthenticated 4 GiB BASP header
-// that must cost the host nothing, and deadlines against servers that never speak.
+// that must cost the host nothing, clients that never finish their TLS handshake
+// (alone or 300 at once, under a lowered fd limit), and deadlines against servers
+// that never speak.
 #include "hub_path.hpp"
 
 #include "cellhub/remote/tls_credentials.hpp"
