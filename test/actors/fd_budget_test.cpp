@@ -98,10 +98,25 @@ BOOST_AUTO_TEST_CASE(budget_needs_fds_per_cell_plus_what_is_open_plus_slack) {
              "limit is 1244");
 }
 
+BOOST_AUTO_TEST_CASE(budget_keeps_the_control_port_fds_on_top_and_names_them) {
+  const auto budget = ac::fd_budget_for(300, 12, 1244, 34);
+  BOOST_TEST(budget.listener == 34u);
+  BOOST_TEST(budget.needed == 300 * ac::fds_per_cell + 12 + ac::fd_slack + 34);
+  BOOST_TEST(!budget.fits()); // 1244 held the cells alone (above)
+  BOOST_TEST(budget.describe() ==
+             "300 cells need 1278 file descriptors (4 per cell + 44 kept for the host + 34 for "
+             "the control port), but the limit is 1244 even after raising the soft limit to the "
+             "hard one; raise the hard limit (ulimit -Hn, systemd's LimitNOFILE=) or run fewer "
+             "cells");
+  BOOST_TEST(ac::fd_budget_for(300, 12, 1278, 34).fits());
+}
+
 BOOST_AUTO_TEST_CASE(budget_saturates_instead_of_overflowing) {
   const auto budget = ac::fd_budget_for(~std::size_t{0}, 10, ~std::uint64_t{0} - 1);
   BOOST_TEST(budget.needed == ~std::uint64_t{0});
   BOOST_TEST(!budget.fits());
+  BOOST_TEST(ac::fd_budget_for(1, 10, ~std::uint64_t{0} - 1, ~std::uint64_t{0}).needed ==
+             ~std::uint64_t{0});
 }
 
 BOOST_AUTO_TEST_CASE(raise_fd_limit_lifts_the_soft_limit_to_the_hard_one) {

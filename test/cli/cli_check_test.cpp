@@ -4,6 +4,8 @@
 // removed at the hub path.
 #include "cli_support.hpp"
 
+#include "cellhub/remote/handshake_limits.hpp"
+
 #include <sys/statvfs.h>
 
 using namespace cellhub::test::cli;
@@ -107,6 +109,41 @@ BOOST_AUTO_TEST_CASE(cells_beyond_the_fd_limit_are_refused_by_check_and_run_with
     BOOST_TEST(has(output, "100 cells"), output);
     BOOST_TEST(!fs::exists(hub_path));
   }
+}
+
+// Issue 10, defects 5 and 7: with --listen, the connections in their TLS handshake, the
+// listening socket and a working connection hold fds beside the cells'. A limit the cells
+// alone fit must not pass for one the control port fits too.
+BOOST_AUTO_TEST_CASE(fd_limit_the_cells_alone_fit_is_refused_by_run_with_listen_with_exit_1) {
+  scratch tmp;
+  const auto hub_path = cellhub::test::unique_hub_path("cli-check-listen");
+  const auto config = tmp.write("cluster.toml", pool_toml(hub_path, 5));
+  const auto control = cellhub::remote::handshake_limits{}.listener_fds();
+  // What the cells need here, as `check` counts it (it never listens).
+  auto [check_code, check] = run_cellhub({"check", config.string()});
+  BOOST_TEST_REQUIRE(check_code == 0, check);
+  const std::string needs = "5 cells need ";
+  const auto at = check.find(needs);
+  BOOST_TEST_REQUIRE(at != std::string::npos, check);
+  const auto needed = std::stoull(check.substr(at + needs.size()));
+  // Room for the cells with a margin (the run may hold a few fds more than `check`), but
+  // not for the control port.
+  constexpr std::uint64_t margin = 10;
+  BOOST_TEST_REQUIRE(control > margin);
+  const auto limit = "ulimit -n " + std::to_string(needed + margin) + ";";
+
+  auto [plain_code, plain] = run_cellhub(command_line("run", config), limit);
+  BOOST_TEST(plain_code == 0, "without --listen: " << plain);
+
+  auto args = command_line("run", config);
+  args.insert(args.end(), {"--listen", "0"});
+  auto [code, output] = run_cellhub(args, limit);
+  BOOST_TEST(code == 1, "with --listen: " << output);
+  BOOST_TEST(has(output, "cannot run here: fds"), output);
+  BOOST_TEST(has(output, "5 cells"), output);
+  BOOST_TEST(has(output, std::to_string(control) + " for the control port"), output);
+  BOOST_TEST(!has(output, "control listening"), output);
+  BOOST_TEST(!fs::exists(hub_path));
 }
 
 BOOST_AUTO_TEST_CASE(low_soft_fd_limit_is_raised_to_the_hard_limit_before_counting) {

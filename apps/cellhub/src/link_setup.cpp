@@ -54,7 +54,7 @@ make_link_security(const link_options& options, const std::string& address, link
                  "cellhub: generated TLS credentials in '%s': a new CA and a certificate for "
                  "this user (docs/remote.md shows how to let other hosts and users in)\n",
                  dir.value().c_str());
-  return remote::link_security::tls(std::move(credentials).value());
+  return remote::link_security::tls(std::move(credentials).value(), control_limits);
 }
 
 std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const caf::actor& console,

@@ -42,12 +42,13 @@ std::string preflight_report::describe() const {
   return out;
 }
 
-preflight_report preflight(const cluster_config& config) {
+preflight_report preflight(const cluster_config& config,
+                           std::optional<remote::handshake_limits> control) {
   preflight_report report;
   // The loader has run hub_geometry::compute already, so this succeeds.
   if (auto geometry = tr::hub_geometry::compute(config.hub))
     report.hub_file_size = geometry.value().file_size;
-  report.fds = actors::plan_fd_budget(config.root);
+  report.fds = actors::plan_fd_budget(config.root, control ? control->listener_fds() : 0);
   auto site = tr::inspect_hub_site(config.hub_path, report.hub_file_size);
   if (site) {
     report.site = std::move(site).value();

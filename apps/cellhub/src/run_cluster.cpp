@@ -53,7 +53,9 @@ int run_cluster(const run_options& options) {
     }
     events = std::make_shared<events_file>(std::move(*opened));
   }
-  if (const auto report = preflight(config); !report.fits()) {
+  // A control port holds fds beside the cells': count them too.
+  const auto port_limits = options.listen_port ? std::optional{control_limits} : std::nullopt;
+  if (const auto report = preflight(config, port_limits); !report.fits()) {
     std::fprintf(stderr, "cellhub: cannot run here: %s\n", report.problem.c_str());
     return report.refusal;
   }

@@ -28,12 +28,16 @@ inline constexpr std::uint64_t fd_slack = 32;
 struct fd_budget {
   /// Counts the tree's cells, every pool replica included.
   std::size_t cells = 0;
-  /// Counts the fds the host needs: `cells * fds_per_cell + reserve`.
+  /// Counts the fds the host needs: `cells * fds_per_cell + reserve + listener`.
   std::uint64_t needed = 0;
   /// Holds the soft RLIMIT_NOFILE after raising it to the hard limit.
   std::uint64_t limit = 0;
   /// Counts the fds kept for the host itself: those open when planned plus `fd_slack`.
   std::uint64_t reserve = 0;
+  /// Counts the fds kept for a control port the host listens on (connections in their
+  /// handshake, the listening socket, a working connection:
+  /// `remote::handshake_limits::listener_fds()`); 0 when it listens on none.
+  std::uint64_t listener = 0;
 
   /// Tells whether `needed` stays within `limit`.
   [[nodiscard]] bool fits() const noexcept { return needed <= limit; }
@@ -45,13 +49,15 @@ struct fd_budget {
 [[nodiscard]] std::size_t count_cells(const supervisor_spec& root) noexcept;
 
 /// Computes the budget of `cells` cells for a host with `open_fds` fds open and a
-/// soft limit of `limit`, without looking at the process.
+/// soft limit of `limit`, keeping `listener` fds for a control port, without looking
+/// at the process.
 [[nodiscard]] fd_budget fd_budget_for(std::size_t cells, std::uint64_t open_fds,
-                                      std::uint64_t limit) noexcept;
+                                      std::uint64_t limit, std::uint64_t listener = 0) noexcept;
 
 /// Raises the soft fd limit to the hard limit (`transport::raise_fd_limit`), then
-/// computes the budget of `root`'s cells against it and the fds open now. A pool is
-/// counted at its starting `replicas`; growing it later is not covered.
-[[nodiscard]] fd_budget plan_fd_budget(const supervisor_spec& root);
+/// computes the budget of `root`'s cells against it and the fds open now, keeping
+/// `listener` fds for a control port. A pool is counted at its starting `replicas`;
+/// growing it later is not covered.
+[[nodiscard]] fd_budget plan_fd_budget(const supervisor_spec& root, std::uint64_t listener = 0);
 
 } // namespace cellhub::actors

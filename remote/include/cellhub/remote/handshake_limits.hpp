@@ -16,6 +16,13 @@ struct handshake_limits {
   /// Bounds the time from accepting (or opening) a connection to the end of its
   /// TLS handshake; a connection still in its handshake then is closed.
   std::chrono::milliseconds deadline{5000};
+
+  /// Counts the fds a node that listens may hold for its port beyond its own: one for
+  /// each connection in its handshake (`max_pending`, 0 counting as 1), the listening
+  /// socket, and a connection that has passed its handshake.
+  [[nodiscard]] constexpr std::size_t listener_fds() const noexcept {
+    return (max_pending == 0 ? 1 : max_pending) + 2;
+  }
 };
 
 } // namespace cellhub::remote

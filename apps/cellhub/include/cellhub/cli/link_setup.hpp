@@ -13,6 +13,10 @@
 
 namespace cellhub::cli {
 
+/// Holds the bounds on the control port's TLS handshakes (the remote layer's defaults);
+/// `run --listen` keeps `control_limits.listener_fds()` fds for the port.
+inline constexpr remote::handshake_limits control_limits{};
+
 /// Names which end of the control link a command is.
 enum class link_role {
   /// `cellhub run --listen`: generates missing credentials (zero set-up).

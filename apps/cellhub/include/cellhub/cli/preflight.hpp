@@ -4,21 +4,25 @@
 #include "cellhub/cli/cluster_config.hpp"
 #include "cellhub/transport/hub_site.hpp"
 
+#include <cellhub/remote/handshake_limits.hpp>
+
 #include <optional>
 #include <string>
 
 namespace cellhub::cli {
 
 /// Says whether this machine can run a configuration now: whether its hub path can take
-/// a hub (and has the room for it) and whether its cells fit the fd limit. `cellhub
-/// check` prints it; `cellhub run` refuses to start anything when it does not fit.
+/// a hub (and has the room for it) and whether its cells, and the control port of `run
+/// --listen`, fit the fd limit. `cellhub check` prints it; `cellhub run` refuses to start
+/// anything when it does not fit.
 struct preflight_report {
   /// Holds the hub file's size and its filesystem's free space, when the path can take
   /// a hub.
   std::optional<transport::hub_site> site;
   /// Holds the hub file's size the configuration implies (also when `site` is empty).
   std::uint64_t hub_file_size = 0;
-  /// Holds the tree's fd budget (after raising the soft fd limit to the hard one).
+  /// Holds the tree's fd budget (after raising the soft fd limit to the hard one), the
+  /// control port's share included when there is one.
   actors::fd_budget fds;
   /// Says what stands in the way; empty when the configuration fits.
   std::string problem;
@@ -36,7 +40,10 @@ struct preflight_report {
 };
 
 /// Checks `config` against this machine (see `preflight_report`); raises the process's
-/// soft fd limit to the hard limit on the way. Creates and removes nothing.
-preflight_report preflight(const cluster_config& config);
+/// soft fd limit to the hard limit on the way. With `control` (the handshake limits of
+/// the control port `run --listen` opens), keeps `control->listener_fds()` fds for it.
+/// Creates and removes nothing.
+preflight_report preflight(const cluster_config& config,
+                           std::optional<remote::handshake_limits> control = std::nullopt);
 
 } // namespace cellhub::cli
