@@ -12,7 +12,6 @@
 
 #include <signal.h>
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -40,8 +39,9 @@ struct pool_result {
   double all_died_ms = 0;
   double host_kib_per_cell = 0;
   std::uint64_t host_rss_kib = 0;
-  double hub_kib_per_cell = 0;
-  double hub_reserved_kib_per_peer = 0;
+  std::uint64_t hub_region_stride = 0;
+  std::uint64_t hub_file_size = 0;
+  std::uint16_t hub_max_peers = 0;
   std::uint64_t hub_allocated_bytes = 0;
   double stop_ms = 0;
 };
@@ -81,9 +81,12 @@ pool_result supervised_pool(bench_context& ctx, std::size_t cells) {
                        config, ctx.options().caf_settings};
   const auto& hub_path = session.tree().hub()->path();
   const auto rss_before = resident_kib().value_or(0);
-  const auto hub_before = allocated_bytes(hub_path).value_or(0);
-  out.hub_reserved_kib_per_peer =
-      static_cast<double>(session.tree().hub()->geometry().file_size) / config.max_peers / 1024.0;
+  // The hub reserves its whole file at creation, so what a cell costs of it is its
+  // peer region, whether the cell touches it or not.
+  const auto& geometry = session.tree().hub()->geometry();
+  out.hub_region_stride = geometry.peer_region_stride;
+  out.hub_file_size = geometry.file_size;
+  out.hub_max_peers = geometry.max_peers;
 
   std::set<std::string> ready;
   const auto start = clock_type::now();
@@ -98,9 +101,6 @@ pool_result supervised_pool(bench_context& ctx, std::size_t cells) {
   out.host_rss_kib = resident_kib().value_or(0);
   out.host_kib_per_cell = kib_per(rss_before, out.host_rss_kib, cells);
   out.hub_allocated_bytes = allocated_bytes(hub_path).value_or(0);
-  out.hub_kib_per_cell =
-      static_cast<double>(out.hub_allocated_bytes - std::min(hub_before, out.hub_allocated_bytes)) /
-      static_cast<double>(cells) / 1024.0;
 
   // Every tenth child, by its current pid.
   std::map<std::string, std::int32_t> victims;
@@ -244,11 +244,15 @@ std::vector<measurement> run_scale(bench_context& ctx) {
     rss.note = fmt::format("host VmRSS {} KiB with {} cells", pool.host_rss_kib, cells);
     rows.push_back(std::move(rss));
 
-    auto hub = scale_row(fmt::format("hub bytes in use per cell, {} cells", cells), "KiB",
-                         pool.hub_kib_per_cell, "hub bytes reserved per peer (sparse size)",
-                         pool.hub_reserved_kib_per_peer);
-    hub.note = fmt::format("hub file allocates {} KiB (st_blocks) for {} cells",
-                           pool.hub_allocated_bytes / 1024, cells);
+    auto hub = scale_row(
+        fmt::format("hub bytes reserved per peer (region stride), {} cells", cells), "KiB",
+        static_cast<double>(pool.hub_region_stride) / 1024.0,
+        "hub file allocated per cell (st_blocks / cells)",
+        static_cast<double>(pool.hub_allocated_bytes) / static_cast<double>(cells) / 1024.0);
+    hub.note =
+        fmt::format("hub file {} KiB for max_peers {}, {} KiB allocated (st_blocks): "
+                    "reserved in full at creation",
+                    pool.hub_file_size / 1024, pool.hub_max_peers, pool.hub_allocated_bytes / 1024);
     rows.push_back(std::move(hub));
   }
   return rows;

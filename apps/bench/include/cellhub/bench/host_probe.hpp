@@ -16,7 +16,8 @@ namespace cellhub::bench {
 /// Returns this process's resident set (VmRSS of /proc/self/status) in KiB.
 std::optional<std::uint64_t> resident_kib();
 
-/// Returns the bytes a file really occupies (st_blocks × 512), e.g. a sparse hub.
+/// Returns the bytes a file really occupies (st_blocks × 512), e.g. the hub file (which
+/// reserves its whole size at creation).
 std::optional<std::uint64_t> allocated_bytes(const std::string& path);
 
 /// Waits until `pid` sleeps (state S in /proc/PID/stat) or `deadline` passes;
