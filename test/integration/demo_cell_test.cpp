@@ -3,6 +3,7 @@
 #include "hub_path.hpp"
 
 #include "cellhub/demo/demo_protocol.hpp"
+#include "cellhub/demo/request_text.hpp"
 #include "cellhub/transport/epoll_set.hpp"
 #include "cellhub/transport/hub_host.hpp"
 
@@ -49,27 +50,6 @@ std::shared_ptr<tr::peer_transport> spawn_ready(tr::hub_host& hub, std::vector<s
   BOOST_TEST_REQUIRE(ready.has_value(), (ready ? "" : ready.error().message()));
   BOOST_TEST_REQUIRE((ready.value().kind == shm::message_kind::ready));
   return transport;
-}
-
-// Builds `size` bytes of text: words of 1..12 letters between runs of whitespace.
-std::vector<std::byte> make_text(std::size_t size, std::uint64_t seed) {
-  constexpr std::string_view blanks = " \t\n\r\v\f";
-  std::vector<std::byte> out(size);
-  std::uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  auto next = [&x] {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  };
-  std::size_t i = 0;
-  while (i < size) {
-    for (auto letters = next() % 12 + 1; letters > 0 && i < size; --letters)
-      out[i++] = static_cast<std::byte>('a' + next() % 26);
-    for (auto gap = next() % 3 + 1; gap > 0 && i < size; --gap)
-      out[i++] = static_cast<std::byte>(blanks[next() % blanks.size()]);
-  }
-  return out;
 }
 
 std::span<const std::byte> as_bytes(std::string_view text) {
@@ -152,7 +132,7 @@ BOOST_AUTO_TEST_CASE(replies_match_compute_demo_reply_for_64b_4kib_and_1mib_text
   for (std::size_t size : {std::size_t{64}, std::size_t{4096}, std::size_t{1} << 20})
     for (int repeat = 0; repeat < 3; ++repeat) {
       ++id;
-      BOOST_TEST(exchange(*cell, make_text(size, id), id), "size " << size);
+      BOOST_TEST(exchange(*cell, demo::make_request_text(size, id), id), "size " << size);
     }
 }
 
@@ -160,9 +140,9 @@ BOOST_AUTO_TEST_CASE(one_way_messages_get_no_reply) {
   auto hub = make_hub("messages");
   auto cell = spawn_ready(*hub, {});
   for (int i = 0; i < 3; ++i)
-    BOOST_TEST_REQUIRE(cell->send(make_text(100, 7)).has_value());
+    BOOST_TEST_REQUIRE(cell->send(demo::make_request_text(100, 7)).has_value());
   // Handled in order: had a message been answered, its answer would come first.
-  BOOST_TEST(exchange(*cell, make_text(64, 1), 1));
+  BOOST_TEST(exchange(*cell, demo::make_request_text(64, 1), 1));
 }
 
 BOOST_AUTO_TEST_CASE(host_goodbye_is_answered_with_a_goodbye_and_exit_code_0) {
@@ -194,7 +174,7 @@ BOOST_AUTO_TEST_CASE(crash_after_ends_the_serving_cell_with_sigsegv) {
   auto hub = make_hub("crash-after");
   auto cell = spawn_ready(*hub, {"--crash-after", "200ms"});
   const auto ready_at = clock_type::now();
-  BOOST_TEST(exchange(*cell, make_text(64, 1), 1));
+  BOOST_TEST(exchange(*cell, demo::make_request_text(64, 1), 1));
   const auto status = wait_for_exit(*cell);
   // READY is sent just before the cell starts its clock, so allow a little slack.
   BOOST_TEST((clock_type::now() - ready_at >= 150ms));
@@ -249,7 +229,7 @@ BOOST_AUTO_TEST_CASE(hung_cell_stops_heartbeating_while_a_request_stays_unread) 
   bool unanswered = false;
   const auto give_up = clock_type::now() + 30s;
   while (!unanswered && clock_type::now() < give_up) {
-    const auto text = make_text(64, ++id);
+    const auto text = demo::make_request_text(64, ++id);
     BOOST_TEST_REQUIRE(cell->send(shm::message_kind::request, id, text).has_value());
     auto reply = cell->receive(500ms);
     if (reply) {
@@ -276,7 +256,7 @@ BOOST_AUTO_TEST_CASE(hung_cell_stops_heartbeating_while_a_request_stays_unread) 
 BOOST_AUTO_TEST_CASE(working_cell_heartbeats_while_busy_and_then_replies) {
   auto hub = make_hub("work");
   auto cell = spawn_ready(*hub, {"--work", "1500ms"});
-  const auto text = make_text(4096, 3);
+  const auto text = demo::make_request_text(4096, 3);
   BOOST_TEST_REQUIRE(cell->send(shm::message_kind::request, 1, text).has_value());
   // Bounded waits to observe the cell busy: no reply yet, the request taken.
   BOOST_TEST_REQUIRE(!cell->receive(200ms).has_value());
@@ -294,7 +274,7 @@ BOOST_AUTO_TEST_CASE(working_cell_heartbeats_while_busy_and_then_replies) {
 BOOST_AUTO_TEST_CASE(sigusr1_makes_an_idle_cell_write_garbage_and_the_host_kills_it) {
   auto hub = make_hub("sigusr1");
   auto cell = spawn_ready(*hub, {});
-  BOOST_TEST_REQUIRE(exchange(*cell, make_text(64, 1), 1));
+  BOOST_TEST_REQUIRE(exchange(*cell, demo::make_request_text(64, 1), 1));
   // Idle now: the cue is seen when the cell's bounded wait ends, not on traffic.
   BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGUSR1).has_value());
   std::vector<tr::incoming_message> taken;
@@ -309,7 +289,7 @@ BOOST_AUTO_TEST_CASE(sigusr1_makes_an_idle_cell_write_garbage_and_the_host_kills
 BOOST_AUTO_TEST_CASE(sigusr2_makes_the_cell_say_goodbye_then_heartbeat_and_answer_nothing) {
   auto hub = make_hub("sigusr2");
   auto cell = spawn_ready(*hub, {});
-  BOOST_TEST_REQUIRE(exchange(*cell, make_text(64, 1), 1));
+  BOOST_TEST_REQUIRE(exchange(*cell, demo::make_request_text(64, 1), 1));
   BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGUSR2).has_value());
   auto bye = cell->receive(30s);
   BOOST_TEST_REQUIRE(bye.has_value(), (bye ? "" : bye.error().message()));
@@ -317,7 +297,8 @@ BOOST_AUTO_TEST_CASE(sigusr2_makes_the_cell_say_goodbye_then_heartbeat_and_answe
   BOOST_TEST(cell->goodbye_received());
 
   // A request and a host goodbye after it: the cell takes both and answers neither.
-  BOOST_TEST_REQUIRE(cell->send(shm::message_kind::request, 2, make_text(64, 2)).has_value());
+  BOOST_TEST_REQUIRE(
+      cell->send(shm::message_kind::request, 2, demo::make_request_text(64, 2)).has_value());
   BOOST_TEST_REQUIRE(cell->request_goodbye().has_value());
   const auto give_up = clock_type::now() + 30s;
   while (cell->progress().unread_by_cell > 0 && clock_type::now() < give_up) {

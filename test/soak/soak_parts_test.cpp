@@ -1,11 +1,11 @@
 // The soak's checkers, fed by hand: a checker that cannot fail would make every soak
 // pass. Each case shows one verdict the soak relies on.
+#include "cellhub/demo/request_text.hpp"
 #include "cellhub/soak/cell_census.hpp"
 #include "cellhub/soak/chaos_plan.hpp"
 #include "cellhub/soak/invariant_book.hpp"
 #include "cellhub/soak/latency_histogram.hpp"
 #include "cellhub/soak/request_ledger.hpp"
-#include "cellhub/soak/request_text.hpp"
 #include "cellhub/soak/resource_trend.hpp"
 #include "cellhub/soak/soak_cli.hpp"
 
@@ -17,6 +17,7 @@
 #include <vector>
 
 namespace soak = cellhub::soak;
+namespace demo = cellhub::demo;
 namespace ac = cellhub::actors;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
@@ -200,9 +201,9 @@ BOOST_AUTO_TEST_CASE(chaos_plan_strikes_near_its_rate_and_never_at_rate_zero) {
 }
 
 BOOST_AUTO_TEST_CASE(request_text_depends_on_its_seed_alone) {
-  BOOST_TEST((soak::make_request_text(300, 7) == soak::make_request_text(300, 7)));
-  BOOST_TEST((soak::make_request_text(300, 7) != soak::make_request_text(300, 8)));
-  BOOST_TEST(soak::make_request_text(1, 0).size() == 1u);
+  BOOST_TEST((demo::make_request_text(300, 7) == demo::make_request_text(300, 7)));
+  BOOST_TEST((demo::make_request_text(300, 7) != demo::make_request_text(300, 8)));
+  BOOST_TEST(demo::make_request_text(1, 0).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(command_line_refuses_impossible_values_with_exit_code_2) {

@@ -5,6 +5,7 @@
 #include "cellhub/cli/cluster_view.hpp"
 #include "cellhub/cli/event_json.hpp"
 #include "cellhub/demo/demo_protocol.hpp"
+#include "cellhub/demo/request_text.hpp"
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -47,19 +48,6 @@ struct console_state {
 
 using console_actor = caf::stateful_actor<console_state>;
 
-std::string request_text(std::size_t bytes, std::uint64_t seed) {
-  static constexpr const char* words[] = {"cell", "hub",  "doorbell", "slot",
-                                          "ring", "peer", "restart",  "supervisor"};
-  std::string text;
-  text.reserve(bytes);
-  while (text.size() < bytes) {
-    text += words[(seed++ * 2654435761u) % 8];
-    text += ' ';
-  }
-  text.resize(bytes);
-  return text;
-}
-
 std::vector<std::string> load_targets(const console_state& st) {
   if (!st.options.config.load.targets.empty())
     return st.options.config.load.targets;
@@ -77,8 +65,8 @@ void send_load(console_actor* self) {
   while (st.load_credit >= 1.0 && !targets.empty()) {
     st.load_credit -= 1.0;
     const auto& target = targets[st.next_target++ % targets.size()];
-    auto request = ac::payload::from_string(
-        request_text(st.options.config.load.payload_bytes, st.next_request++));
+    auto request = ac::payload{
+        demo::make_request_text(st.options.config.load.payload_bytes, st.next_request++)};
     self->request(st.registry, st.options.config.load.timeout, ac::call_atom_v, target, request)
         .then(
             [self, request](const ac::payload& reply) {
@@ -179,7 +167,7 @@ caf::behavior console(console_actor* self, console_options options,
   self->delayed_send(self, st.options.refresh, caf::tick_atom_v);
 
   return {
-      [self](caf::ok_atom) {},
+      [](caf::ok_atom) {},
       [self](caf::join_atom, caf::actor root, caf::actor registry) {
         join(self, std::move(root), std::move(registry));
       },

@@ -2,9 +2,9 @@
 
 #include "cellhub/actors/embedding.hpp"
 #include "cellhub/demo/demo_protocol.hpp"
+#include "cellhub/demo/request_text.hpp"
 #include "cellhub/soak/chaos_plan.hpp"
 #include "cellhub/soak/pid_handle.hpp"
-#include "cellhub/soak/request_text.hpp"
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -130,7 +130,7 @@ void send_request(driver_actor* self, const std::string& target, clock_type::tim
   const auto id = st.next_id++;
   const auto size =
       std::uniform_int_distribution<std::size_t>{1, options.payload}(st.payload_random);
-  ac::payload request{make_request_text(size, st.payload_random())};
+  ac::payload request{demo::make_request_text(size, st.payload_random())};
   st.rec->ledger.sent(id, target, now);
   // CAF's own timeout is only a backstop: the ledger has called the request overdue
   // by then, and CAF's answer just closes it.

@@ -1,10 +1,20 @@
-#include "cellhub/soak/request_text.hpp"
+#pragma once
 
+// The text a host sends the demo cell: words and whitespace that make both halves of
+// its reply (demo_protocol.hpp), the checksum and the word count, worth checking.
+// Header-only and dependency-free, like demo_protocol.hpp.
+
+#include <cstddef>
+#include <cstdint>
 #include <string_view>
+#include <vector>
 
-namespace cellhub::soak {
+namespace cellhub::demo {
 
-std::vector<std::byte> make_request_text(std::size_t size, std::uint64_t seed) {
+/// Builds `size` bytes of text for one request, a function of `seed` alone: words of
+/// 1..12 letters and digits separated by runs of every kind of demo whitespace, so
+/// that the demo cell's word count is exercised as much as its checksum.
+inline std::vector<std::byte> make_request_text(std::size_t size, std::uint64_t seed) {
   constexpr std::string_view letters = "abcdefghijklmnopqrstuvwxyz0123456789";
   constexpr std::string_view blanks = " \t\n\r\v\f";
   std::vector<std::byte> out(size);
@@ -26,4 +36,4 @@ std::vector<std::byte> make_request_text(std::size_t size, std::uint64_t seed) {
   return out;
 }
 
-} // namespace cellhub::soak
+} // namespace cellhub::demo
