@@ -58,18 +58,6 @@ void for_each_pid(Each&& each) {
 
 } // namespace
 
-std::optional<std::uint64_t> open_fd_count() {
-  DIR* dir = ::opendir("/proc/self/fd");
-  if (dir == nullptr)
-    return std::nullopt;
-  std::uint64_t count = 0;
-  while (const dirent* entry = ::readdir(dir))
-    if (entry->d_name[0] != '.')
-      ++count;
-  ::closedir(dir);
-  return count > 0 ? count - 1 : 0; // the directory's own fd
-}
-
 std::optional<std::uint64_t> process_start_ticks(pid_t pid) {
   const auto fields = read_stat(pid);
   if (!fields)

@@ -1,14 +1,14 @@
 #include "cellhub/soak/resource_trend.hpp"
 
 #include "cellhub/bench/host_probe.hpp"
-#include "cellhub/soak/process_probe.hpp"
+#include "cellhub/transport/fd_limit.hpp"
 
 #include <algorithm>
 
 namespace cellhub::soak {
 
 resource_sample sample_resources(std::chrono::milliseconds at) {
-  return {at, bench::resident_kib().value_or(0), open_fd_count().value_or(0)};
+  return {at, bench::resident_kib().value_or(0), transport::count_open_fds()};
 }
 
 resource_trend::resource_trend(std::size_t capacity)

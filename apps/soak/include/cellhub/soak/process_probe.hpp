@@ -1,8 +1,8 @@
 #pragma once
 
-// What the soak reads in /proc about itself and about cell processes: open fds,
-// a process's identity (pid plus start time, which survives pid reuse), its state,
-// and the children of a process.
+// What the soak reads in /proc about processes: a process's identity (pid plus start
+// time, which survives pid reuse), its state, and the children of a process. (The
+// soak counts its own open fds with transport::count_open_fds.)
 
 #include <sys/types.h>
 
@@ -23,10 +23,6 @@ struct process_identity {
   /// Compares both fields.
   bool operator==(const process_identity&) const = default;
 };
-
-/// Counts this process's open file descriptors (/proc/self/fd), not counting the
-/// one used to list them.
-std::optional<std::uint64_t> open_fd_count();
 
 /// Reads `pid`'s start time; nothing when no such process exists (or it was reaped).
 std::optional<std::uint64_t> process_start_ticks(pid_t pid);
