@@ -2,6 +2,8 @@
 
 #include "cellhub/remote/tls_identity.hpp"
 
+#include "openssl_support.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -77,19 +79,6 @@ struct fd_owner {
   int release() noexcept { return std::exchange(fd, -1); }
 };
 
-template <auto Free>
-struct openssl_deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, openssl_deleter<SSL_CTX_free>>;
-using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO_free_all>>;
-using pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY_free>>;
-using store_ctx_ptr = std::unique_ptr<X509_STORE_CTX, openssl_deleter<X509_STORE_CTX_free>>;
-
 std::string quote(const fs::path& path) {
   return fmt::format("'{}'", path.string());
 }
@@ -100,21 +89,8 @@ std::string mode_text(mode_t mode) {
 
 // Names the reasons OpenSSL queued, and empties its queue.
 std::string openssl_reasons() {
-  std::string text;
-  while (const auto code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    if (!text.empty())
-      text += "; ";
-    text += buffer;
-  }
+  auto text = take_openssl_errors();
   return text.empty() ? std::string{"no reason given"} : text;
-}
-
-// Refuses every passphrase request: cellhub keys are unencrypted (their file mode
-// protects them), and OpenSSL's default callback would prompt on the terminal.
-int no_passphrase(char*, int, int, void*) {
-  return -1;
 }
 
 // Checks that `st` (of `path`) belongs to this user and grants group and others none

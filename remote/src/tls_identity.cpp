@@ -1,5 +1,7 @@
 #include "cellhub/remote/tls_identity.hpp"
 
+#include "openssl_support.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -13,36 +15,10 @@
 namespace cellhub::remote {
 namespace {
 
-template <auto Free>
-struct openssl_deleter {
-  template <class T>
-  void operator()(T* p) const noexcept {
-    Free(p);
-  }
-};
-
-using pkey_ptr = std::unique_ptr<EVP_PKEY, openssl_deleter<EVP_PKEY_free>>;
-using x509_ptr = std::unique_ptr<X509, openssl_deleter<X509_free>>;
-using bio_ptr = std::unique_ptr<BIO, openssl_deleter<BIO_free_all>>;
-using bn_ptr = std::unique_ptr<BIGNUM, openssl_deleter<BN_free>>;
-using ext_ptr = std::unique_ptr<X509_EXTENSION, openssl_deleter<X509_EXTENSION_free>>;
-
-// Refuses every passphrase request: an encrypted key fails to load instead of
-// OpenSSL's default callback prompting on the terminal.
-int no_passphrase(char*, int, int, void*) {
-  return -1;
-}
-
 // Names what failed with OpenSSL's queued reasons, and empties the queue.
 error crypto_error(const std::string& what) {
-  std::string text = what;
-  while (const auto code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof(buffer));
-    text += text == what ? ": " : "; ";
-    text += buffer;
-  }
-  return make_error(errc::crypto_failure, std::move(text));
+  const auto reasons = take_openssl_errors();
+  return make_error(errc::crypto_failure, reasons.empty() ? what : what + ": " + reasons);
 }
 
 pkey_ptr generate_key() {
