@@ -4,9 +4,12 @@
 // that must cost the host nothing, clients that never finish their TLS handshake
 // (alone or 300 at once, under a lowered fd limit), and deadlines against servers
 // that never speak.
+#include "cli_support.hpp"
 #include "hub_path.hpp"
+#include "loopback.hpp"
+#include "scratch_dir.hpp"
+#include "tls_dir.hpp"
 
-#include "cellhub/remote/tls_credentials.hpp"
 #include "cellhub/transport/process.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -14,13 +17,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -30,15 +31,13 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <sys/inotify.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <thread>
+#include <tuple>
 #include <unistd.h>
 #include <vector>
 
 namespace tr = cellhub::transport;
-namespace rm = cellhub::remote;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
@@ -49,41 +48,17 @@ namespace {
 // tests set, far below "forever".
 constexpr auto hang_guard = 30s;
 
-// A private directory of its own for one test, removed afterwards.
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir =
-        fs::temp_directory_path() / ("cellhub-remote-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(clock_type::now().time_since_epoch().count()));
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream{dir / name} << text;
-    return dir / name;
-  }
-};
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in{path};
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using cellhub::test::connect_loopback;
+using cellhub::test::free_port;
+using cellhub::test::loopback_address;
+using cellhub::test::loopback_listener;
+using cellhub::test::mode_of;
+using cellhub::test::cli::read_text;
+using cellhub::test::cli::scratch;
+using cellhub::test::cli::wait_for_text;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
-}
-
-mode_t mode_of(const fs::path& path) {
-  struct stat st {};
-  BOOST_TEST_REQUIRE(::stat(path.c_str(), &st) == 0, path);
-  return st.st_mode & 07777;
 }
 
 std::string cluster_toml(const std::string& hub_path) {
@@ -103,48 +78,13 @@ struct command_result {
 command_result run_capture(const std::string& command) {
   command_result result;
   const auto start = clock_type::now();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  BOOST_TEST_REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buffer{};
-  while (auto n = std::fread(buffer.data(), 1, buffer.size(), pipe))
-    result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
+  std::tie(result.code, result.output) = cellhub::test::cli::run_capture(command);
   result.took = clock_type::now() - start;
-  result.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
 
 std::string cellhub_cmd(const std::string& args) {
   return std::string{CELLHUB_PATH} + " " + args;
-}
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Waits (inotify on the file's directory, with a deadline) until `file` contains `text`.
-bool wait_for_text(const fs::path& file, const std::string& text, clock_type::duration limit) {
-  const int watch = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  ::inotify_add_watch(watch, file.parent_path().c_str(), IN_MODIFY | IN_CREATE);
-  const auto deadline = clock_type::now() + limit;
-  bool found = false;
-  while (!(found = contains(read_all(file), text)) && clock_type::now() < deadline) {
-    pollfd pfd{watch, POLLIN, 0};
-    ::poll(&pfd, 1, 1000);
-    std::array<char, 4096> drain{};
-    while (::read(watch, drain.data(), drain.size()) > 0) {
-    }
-  }
-  ::close(watch);
-  return found;
 }
 
 // One `cellhub run --listen` host with its output in files of the scratch directory.
@@ -184,7 +124,7 @@ struct host {
 
   // Waits until the control port is published (or the host ended).
   void wait_listening() {
-    BOOST_TEST_REQUIRE(wait_for_text(err, "control listening", 120s), read_all(err));
+    BOOST_TEST_REQUIRE(wait_for_text(err, "control listening", 120s), read_text(err));
   }
 
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
@@ -235,42 +175,31 @@ struct host {
     BOOST_TEST_REQUIRE(proc.send_signal(SIGTERM).has_value());
     auto exit = proc.wait_for(60s);
     BOOST_TEST_REQUIRE(exit.has_value());
-    BOOST_TEST(exit.value().clean(), exit.value().describe() << "\n" << read_all(err));
+    BOOST_TEST(exit.value().clean(), exit.value().describe() << "\n" << read_text(err));
   }
 };
 
 // Generates a TLS directory of its own (a separate CA) through the library.
 fs::path make_tls_dir(const fs::path& dir) {
-  auto made = rm::tls_credentials::load(dir, rm::on_missing::generate);
-  BOOST_TEST_REQUIRE(made.has_value(), (made ? "" : made.error().message()));
+  cellhub::test::generate_tls_credentials(dir);
   return dir;
 }
 
 // Accepts every connection on a loopback port and never writes a byte, like a
 // server that waits for its client to speak.
 struct silent_listener {
-  int fd = -1;
-  std::uint16_t port = 0;
+  loopback_listener listener{16};
   std::atomic<int> accepted{0};
   std::atomic<bool> done{false};
   std::vector<int> clients;
   std::thread thread;
 
   silent_listener() {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-    BOOST_TEST_REQUIRE(::listen(fd, 16) == 0);
-    socklen_t len = sizeof(addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    port = ntohs(addr.sin_port);
     thread = std::thread{[this] {
       while (!done) {
-        pollfd pfd{fd, POLLIN, 0};
+        pollfd pfd{listener.fd, POLLIN, 0};
         if (::poll(&pfd, 1, 100) == 1) {
-          const int client = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+          const int client = ::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC);
           if (client >= 0) {
             clients.push_back(client);
             ++accepted;
@@ -284,21 +213,15 @@ struct silent_listener {
     thread.join();
     for (int c : clients)
       ::close(c);
-    ::close(fd);
   }
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port); }
+  std::string endpoint() const { return listener.endpoint(); }
 };
 
 // Connects to `port`, sends one 32-byte BASP header (CAF 0.17.6's basp::header, as
 // its binary_serializer writes it: network byte order) that claims a 4 GiB payload.
 // A plain CAF host resizes its read buffer to the claimed length at once.
 int send_huge_basp_header(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const int fd = connect_loopback(port);
   std::array<unsigned char, 32> header{};
   header[0] = 0x01; // operation: client_handshake (valid with both actor ids 0)
   // header[1..2] padding, header[3] flags
@@ -328,14 +251,7 @@ bool closed_by_peer(int fd, clock_type::duration limit) {
 // Opens a TCP connection to the loopback `port` and sends nothing: a client that
 // never starts its TLS handshake.
 int connect_idle(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  BOOST_TEST_REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  return fd;
+  return connect_loopback(port);
 }
 
 // Many client connections, and which of them the host has closed.
@@ -396,7 +312,7 @@ BOOST_AUTO_TEST_CASE(status_restart_and_stop_work_over_mutual_tls_with_generated
   const auto tls = tmp.dir / "tls";
   host h{tmp, "tls-ok", {"--tls-dir", tls.string()}};
   h.wait_listening();
-  const auto err = read_all(h.err);
+  const auto err = read_text(h.err);
   BOOST_TEST(contains(err, "generated TLS credentials"), err);
   BOOST_TEST(contains(err, "mutual TLS"), err);
 
@@ -553,8 +469,8 @@ BOOST_AUTO_TEST_CASE(flood_of_idle_unauthenticated_connections_costs_the_host_at
   // Past the cap, each new connection makes the host close the oldest one still in
   // its handshake at once: all but the newest `cap` are closed without a wait.
   BOOST_TEST_REQUIRE(flood.wait_closed(flood_size - cap, hang_guard, sample),
-                     flood.closed_count << " closed; " << read_all(h.err));
-  BOOST_TEST_REQUIRE(h.proc.running(), read_all(h.err));
+                     flood.closed_count << " closed; " << read_text(h.err));
+  BOOST_TEST_REQUIRE(h.proc.running(), read_text(h.err));
   const auto held = flood_size - flood.closed_count;
   // Every flood connection is still open on this side, and the host may still
   // hold up to `cap` of them in their handshake: a legitimate client gets in.
@@ -565,7 +481,7 @@ BOOST_AUTO_TEST_CASE(flood_of_idle_unauthenticated_connections_costs_the_host_at
   // The handshake deadline closes the rest.
   BOOST_TEST(flood.wait_closed(flood_size, hang_guard, sample), flood.closed_count << " closed");
   const auto all_closed_after = clock_type::now() - flood_start;
-  BOOST_TEST(h.proc.running(), read_all(h.err));
+  BOOST_TEST(h.proc.running(), read_text(h.err));
   BOOST_TEST(fds_most <= fds_before + cap + 8,
              fds_before << " fds before, " << fds_most << " at most during the flood");
   // Loose, for the sanitizers' quarantine, which keeps what every connection freed
@@ -654,7 +570,7 @@ BOOST_AUTO_TEST_CASE(insecure_listens_plain_on_loopback_and_is_refused_elsewhere
 
   host h{tmp, "insecure", {"--insecure"}, {{"XDG_CONFIG_HOME", xdg.string()}}};
   h.wait_listening();
-  BOOST_TEST(contains(read_all(h.err), "INSECURE"), read_all(h.err));
+  BOOST_TEST(contains(read_text(h.err), "INSECURE"), read_text(h.err));
   BOOST_TEST(!fs::exists(xdg)); // no credentials were made or read
   const auto plain = run_capture(cellhub_cmd("status --insecure --connect " + h.endpoint()));
   BOOST_TEST(plain.code == 0, plain.output);
@@ -716,21 +632,15 @@ BOOST_AUTO_TEST_CASE(commands_give_up_at_the_deadline_when_the_tcp_connect_itsel
   // system's destructor waits for. The command must still end at its deadline.
   scratch tmp;
   const auto tls = make_tls_dir(tmp.dir / "tls");
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_TEST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  BOOST_TEST_REQUIRE(::listen(listener, 0) == 0);
-  socklen_t len = sizeof(addr);
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  const loopback_listener listener{0};
+  const auto addr = loopback_address(listener.port);
   std::vector<int> fillers;
   for (int i = 0; i < 3; ++i) {
     const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)); // EINPROGRESS
+    ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)); // EINPROGRESS
     fillers.push_back(fd);
   }
-  const auto endpoint = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  const auto endpoint = listener.endpoint();
   for (const std::string& mode : {" --tls-dir " + tls.string(), std::string{" --insecure"}}) {
     const auto result =
         run_capture(cellhub_cmd("status --timeout 1s" + mode + " --connect " + endpoint));
@@ -740,7 +650,6 @@ BOOST_AUTO_TEST_CASE(commands_give_up_at_the_deadline_when_the_tcp_connect_itsel
   }
   for (int fd : fillers)
     ::close(fd);
-  ::close(listener);
 }
 
 BOOST_AUTO_TEST_CASE(commands_to_a_closed_port_fail_at_once_with_a_message) {

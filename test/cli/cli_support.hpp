@@ -5,6 +5,8 @@
 // file, and waiting on files with a deadline instead of sleeping.
 
 #include "hub_path.hpp"
+#include "loopback.hpp"
+#include "scratch_dir.hpp"
 
 #include "cellhub/transport/process.hpp"
 
@@ -18,13 +20,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <netinet/in.h>
 #include <poll.h>
 #include <set>
 #include <sstream>
 #include <string>
 #include <sys/inotify.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -35,29 +35,13 @@ namespace fs = std::filesystem;
 namespace tr = cellhub::transport;
 using clock_type = std::chrono::steady_clock;
 
-/// Holds a directory of its own for one test, removed afterwards.
-struct scratch {
-  fs::path dir;
-
-  scratch() {
-    dir =
-        fs::temp_directory_path() / ("cellhub-cli-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(clock_type::now().time_since_epoch().count()));
-    fs::create_directories(dir);
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  scratch(const scratch&) = delete;
-  scratch& operator=(const scratch&) = delete;
-
-  /// Writes `text` to `name` in the directory; returns its path.
-  fs::path write(const std::string& name, const std::string& text) const {
-    std::ofstream{dir / name} << text;
-    return dir / name;
-  }
+/// Holds a directory of its own for one test (mode 0700), removed afterwards.
+struct scratch : cellhub::test::scratch_dir {
+  scratch()
+      : scratch_dir{"cellhub-cli"} {}
 };
+
+using cellhub::test::free_port;
 
 /// Returns the demo cell next to the cellhub binary under test.
 inline std::string demo_cell_path() {
@@ -179,19 +163,6 @@ inline std::size_t count(const std::vector<nlohmann::json>& events, const std::s
   for (const auto& e : events)
     n += e["event"] == kind && (name.empty() || e["name"] == name) ? 1 : 0;
   return n;
-}
-
-/// Returns a TCP port on the loopback that was free a moment ago.
-inline std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 /// Tells whether no process has this pid any more.

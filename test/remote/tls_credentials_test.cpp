@@ -3,6 +3,9 @@
 // a key or plant a CA, checked as the links load them, and frozen so that a
 // running node does not depend on the files any more. Also the
 // address policy of links without TLS.
+#include "scratch_dir.hpp"
+#include "tls_dir.hpp"
+
 #include "cellhub/remote/link_security.hpp"
 #include "cellhub/remote/tls_credentials.hpp"
 #include "cellhub/remote/tls_identity.hpp"
@@ -31,27 +34,13 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A directory of its own for one test, removed afterwards.
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir = fs::temp_directory_path() /
-          ("cellhub-tls-" + std::to_string(::getpid()) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+// A directory of its own for one test (mode 0700), removed afterwards.
+struct scratch : cellhub::test::scratch_dir {
+  scratch()
+      : scratch_dir{"cellhub-tls"} {}
 };
 
-mode_t mode_of(const fs::path& path) {
-  struct stat st {};
-  BOOST_TEST_REQUIRE(::stat(path.c_str(), &st) == 0, path);
-  return st.st_mode & 07777;
-}
+using cellhub::test::mode_of;
 
 std::string read_all(const fs::path& path) {
   std::ifstream in{path, std::ios::binary};
@@ -74,12 +63,7 @@ std::set<std::string> names_in(const fs::path& dir) {
 
 const auto private_file = fs::perms::owner_read | fs::perms::owner_write;
 
-// Generates credentials in `dir` (which must not hold any) and returns them.
-rm::tls_credentials generate(const fs::path& dir) {
-  auto made = rm::tls_credentials::load(dir, rm::on_missing::generate);
-  BOOST_TEST_REQUIRE(made.has_value(), (made ? "" : made.error().message()));
-  return std::move(made).value();
-}
+using cellhub::test::generate_tls_credentials;
 
 rm::error load_error(const fs::path& dir, rm::on_missing missing = rm::on_missing::fail) {
   auto loaded = rm::tls_credentials::load(dir, missing);
@@ -115,7 +99,7 @@ BOOST_AUTO_TEST_SUITE(tls_credentials)
 BOOST_AUTO_TEST_CASE(first_load_generates_a_ca_and_a_certificate_with_private_modes) {
   scratch tmp;
   const auto dir = tmp.dir / "config" / "cellhub" / "tls";
-  const auto creds = generate(dir);
+  const auto creds = generate_tls_credentials(dir);
   BOOST_TEST(creds.generated());
   BOOST_TEST(creds.dir() == dir);
   BOOST_TEST(contains(creds.subject(), "cellhub"), creds.subject());
@@ -181,7 +165,7 @@ BOOST_AUTO_TEST_CASE(concurrent_first_loads_agree_on_one_ca) {
 BOOST_AUTO_TEST_CASE(key_that_group_or_others_can_read_is_refused) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   for (const char* name : {"key.pem", "ca-key.pem"}) {
     fs::permissions(dir / name, private_file | fs::perms::group_read, fs::perm_options::replace);
     const auto err = load_error(dir);
@@ -197,7 +181,7 @@ BOOST_AUTO_TEST_CASE(key_that_group_or_others_can_read_is_refused) {
 BOOST_AUTO_TEST_CASE(directory_that_group_or_others_can_enter_is_refused) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   fs::permissions(dir, fs::perms::owner_all | fs::perms::others_exec, fs::perm_options::replace);
   const auto err = load_error(dir, rm::on_missing::generate);
   BOOST_TEST(err.code == rm::errc::unsafe_permissions);
@@ -208,7 +192,7 @@ BOOST_AUTO_TEST_CASE(directory_that_group_or_others_can_enter_is_refused) {
 BOOST_AUTO_TEST_CASE(certificate_others_can_write_is_refused_and_one_they_can_read_is_not) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   const auto readable = private_file | fs::perms::group_read | fs::perms::others_read;
   fs::permissions(dir / "ca.pem", readable, fs::perm_options::replace);
   fs::permissions(dir / "cert.pem", readable, fs::perm_options::replace);
@@ -228,7 +212,7 @@ BOOST_AUTO_TEST_CASE(directory_of_another_user_is_refused,
                      })) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   BOOST_TEST_REQUIRE(::chown(dir.c_str(), 65534, 65534) == 0);
   const auto err = load_error(dir);
   BOOST_TEST(err.code == rm::errc::unsafe_permissions);
@@ -241,7 +225,7 @@ BOOST_AUTO_TEST_CASE(directory_of_another_user_is_refused,
 BOOST_AUTO_TEST_CASE(incomplete_directory_is_refused_and_left_as_it_was) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   fs::remove(dir / "cert.pem");
   const auto ca = read_all(dir / "ca.pem");
   const auto key = read_all(dir / "key.pem");
@@ -256,7 +240,7 @@ BOOST_AUTO_TEST_CASE(incomplete_directory_is_refused_and_left_as_it_was) {
 BOOST_AUTO_TEST_CASE(certificate_of_another_ca_or_a_foreign_key_is_invalid) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   const auto own_ca = read_all(dir / "ca.pem");
   const auto own_key = read_all(dir / "key.pem");
   auto foreign = rm::tls_identity::make_ca("foreign CA", std::chrono::days{30});
@@ -282,7 +266,7 @@ BOOST_AUTO_TEST_CASE(certificate_of_another_ca_or_a_foreign_key_is_invalid) {
 BOOST_AUTO_TEST_CASE(encrypted_key_is_refused_without_asking_for_a_passphrase) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  generate(dir);
+  generate_tls_credentials(dir);
   BIO* in = BIO_new_file((dir / "key.pem").c_str(), "r");
   EVP_PKEY* key = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
   BIO_free(in);
@@ -308,7 +292,7 @@ BOOST_AUTO_TEST_CASE(certificate_issued_by_the_ca_lets_another_directory_in) {
   // of the CA certificate only.
   scratch tmp;
   const auto home = tmp.dir / "home";
-  generate(home);
+  generate_tls_credentials(home);
   const rm::tls_identity ca{read_all(home / "ca-key.pem"), read_all(home / "ca.pem")};
   auto guest = ca.issue("guest", std::chrono::days{30});
   BOOST_TEST_REQUIRE(guest.has_value());
@@ -326,7 +310,7 @@ BOOST_AUTO_TEST_CASE(certificate_issued_by_the_ca_lets_another_directory_in) {
 BOOST_AUTO_TEST_CASE(loaded_credentials_do_not_depend_on_their_files_any_more) {
   scratch tmp;
   const auto dir = tmp.dir / "tls";
-  const auto creds = generate(dir);
+  const auto creds = generate_tls_credentials(dir);
   const auto key = read_all(dir / "key.pem");
   const auto cert = read_all(dir / "cert.pem");
   const auto ca = read_all(dir / "ca.pem");
@@ -340,7 +324,7 @@ BOOST_AUTO_TEST_CASE(loaded_credentials_do_not_depend_on_their_files_any_more) {
 
 BOOST_AUTO_TEST_CASE(loaded_credentials_hold_one_context_set_up_for_mutual_tls) {
   scratch tmp;
-  const auto creds = generate(tmp.dir / "tls");
+  const auto creds = generate_tls_credentials(tmp.dir / "tls");
   SSL_CTX* ctx = creds.ssl_context();
   BOOST_TEST_REQUIRE(ctx != nullptr);
   const auto copy = creds;
@@ -375,7 +359,7 @@ BOOST_AUTO_TEST_CASE(insecure_link_is_refused_off_loopback_and_tls_is_not) {
     BOOST_TEST(contains(refused.error().message(), "loopback"), refused.error().message());
   }
   scratch tmp;
-  const auto tls = rm::link_security::tls(generate(tmp.dir / "tls"));
+  const auto tls = rm::link_security::tls(generate_tls_credentials(tmp.dir / "tls"));
   BOOST_TEST(tls.uses_tls());
   BOOST_TEST(rm::check_link_address(tls, "0.0.0.0").has_value());
 }

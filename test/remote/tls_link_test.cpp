@@ -3,6 +3,10 @@
 // version (probed with OpenSSL directly, so that the client does not check the
 // host and only the host's checks decide), and the handshake limits working
 // inside CAF's middleman.
+#include "loopback.hpp"
+#include "scratch_dir.hpp"
+#include "tls_dir.hpp"
+
 #include "cellhub/remote/handshake_limits.hpp"
 #include "cellhub/remote/link.hpp"
 #include "cellhub/remote/link_security.hpp"
@@ -40,27 +44,13 @@ namespace {
 // Generous: nothing below waits for a deadline longer than a second.
 constexpr auto hang_guard = 30s;
 
-// A directory of its own for one test, removed afterwards.
-struct scratch {
-  fs::path dir;
-  scratch() {
-    dir = fs::temp_directory_path() /
-          ("cellhub-link-" + std::to_string(::getpid()) + "-" +
-           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
-    fs::create_directories(dir);
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace);
-  }
-  ~scratch() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+// A directory of its own for one test (mode 0700), removed afterwards.
+struct scratch : cellhub::test::scratch_dir {
+  scratch()
+      : scratch_dir{"cellhub-link"} {}
 };
 
-rm::tls_credentials generate(const fs::path& dir) {
-  auto made = rm::tls_credentials::load(dir, rm::on_missing::generate);
-  BOOST_TEST_REQUIRE(made.has_value(), (made ? "" : made.error().message()));
-  return std::move(made).value();
-}
+using cellhub::test::generate_tls_credentials;
 
 // (An argument: CAF 0.17 spawning a function without any trips UBSan.)
 caf::behavior add(int n) {
@@ -95,13 +85,7 @@ struct server {
 };
 
 int connect_tcp(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  BOOST_TEST_REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_TEST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const int fd = cellhub::test::connect_loopback(port);
   // A hang guard for the blocking OpenSSL calls below.
   timeval limit{static_cast<time_t>(hang_guard.count()), 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
@@ -178,7 +162,7 @@ BOOST_AUTO_TEST_SUITE(tls_link)
 BOOST_AUTO_TEST_CASE(client_with_a_certificate_of_the_ca_is_served_over_tls_1_2_and_1_3) {
   scratch tmp;
   const auto host_dir = tmp.dir / "host";
-  server s{rm::link_security::tls(generate(host_dir))};
+  server s{rm::link_security::tls(generate_tls_credentials(host_dir))};
   for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
     const auto seen = probe(s.port, host_dir, version, version);
     BOOST_TEST(seen.handshake, version << ": " << seen.reason);
@@ -190,8 +174,8 @@ BOOST_AUTO_TEST_CASE(client_without_a_certificate_or_with_one_of_another_ca_gets
   scratch tmp;
   const auto host_dir = tmp.dir / "host";
   const auto foreign_dir = tmp.dir / "foreign";
-  generate(foreign_dir);
-  server s{rm::link_security::tls(generate(host_dir))};
+  generate_tls_credentials(foreign_dir);
+  server s{rm::link_security::tls(generate_tls_credentials(host_dir))};
   for (const int version : {TLS1_2_VERSION, TLS1_3_VERSION})
     for (const auto& dir : {fs::path{}, foreign_dir}) {
       // The host's alert ends the handshake (TLS 1.2) or comes instead of the
@@ -207,7 +191,7 @@ BOOST_AUTO_TEST_CASE(client_without_a_certificate_or_with_one_of_another_ca_gets
 BOOST_AUTO_TEST_CASE(client_offering_only_tls_1_1_is_refused) {
   scratch tmp;
   const auto host_dir = tmp.dir / "host";
-  server s{rm::link_security::tls(generate(host_dir))};
+  server s{rm::link_security::tls(generate_tls_credentials(host_dir))};
   const auto seen = probe(s.port, host_dir, TLS1_VERSION, TLS1_1_VERSION);
   BOOST_TEST(!seen.handshake);
   BOOST_TEST(seen.bytes == 0u);
@@ -218,7 +202,7 @@ BOOST_AUTO_TEST_CASE(full_handshake_table_makes_room_for_a_new_client_by_closing
   scratch tmp;
   const auto host_dir = tmp.dir / "host";
   const auto client_dir = tmp.dir / "client";
-  auto host_creds = generate(host_dir);
+  auto host_creds = generate_tls_credentials(host_dir);
   server s{rm::link_security::tls(host_creds, {.max_pending = 2, .deadline = 1h})};
   // Two silent clients fill the table; the host accepts in order, so both are in
   // it before the client below comes.
@@ -244,7 +228,8 @@ BOOST_AUTO_TEST_CASE(full_handshake_table_makes_room_for_a_new_client_by_closing
 BOOST_AUTO_TEST_CASE(connection_silent_past_the_deadline_is_closed_and_the_host_goes_on) {
   scratch tmp;
   const auto host_dir = tmp.dir / "host";
-  server s{rm::link_security::tls(generate(host_dir), {.max_pending = 4, .deadline = 100ms})};
+  server s{rm::link_security::tls(generate_tls_credentials(host_dir),
+                                  {.max_pending = 4, .deadline = 100ms})};
   const int silent = connect_tcp(s.port);
   BOOST_TEST(closed_by_peer(silent, hang_guard));
   ::close(silent);
