@@ -1,6 +1,7 @@
 #include "cellhub/transport/process.hpp"
 
 #include "poll_until.hpp"
+#include "unique_fd.hpp"
 
 #include "cellhub/transport/log.hpp"
 #include "cellhub/transport/quoted.hpp"
@@ -17,11 +18,14 @@
 extern "C" {
 #include <sys/pidfd.h>
 }
+#include <grp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ostream>
 #include <string_view>
@@ -98,13 +102,76 @@ std::vector<char*> to_pointers(std::vector<std::string>& strings) {
   return pointers;
 }
 
+// One fd the child inherits and the number it gets there.
+struct inherited_fd {
+  int fd = -1;
+  int as = 3;
+};
+
+// One fd the child inherits: the host's copy, moved above every fd number the child
+// is given, and the number it gets there.
+struct fd_move {
+  int temp = -1;
+  int as = -1;
+};
+
+// Owns the host-side copies of the fds a child inherits, for the length of one spawn.
+// Every copy is close-on-exec and above `top`, so setting up the child never dup2's
+// an fd onto itself (glibc before 2.29 left FD_CLOEXEC set on dup2(fd, fd), BZ #23640)
+// nor onto a source another move still needs.
+class fd_plan {
+public:
+  fd_plan() = default;
+  fd_plan(const fd_plan&) = delete;
+  fd_plan& operator=(const fd_plan&) = delete;
+  ~fd_plan() {
+    for (const auto& move : moves_)
+      ::close(move.temp);
+  }
+
+  // Copies every inherited fd above the highest number the child gets.
+  result<void> prepare(const std::vector<inherited_fd>& inherit, const std::string& binary) {
+    for (const auto& wanted : inherit)
+      top_ = std::max(top_, wanted.as);
+    for (const auto& wanted : inherit) {
+      const int temp = ::fcntl(wanted.fd, F_DUPFD_CLOEXEC, top_ + 1);
+      if (temp < 0) {
+        const int err = errno;
+        return error{errc::invalid_argument,
+                     fmt::format("spawn {}: inherited fd {} cannot be duplicated above fd {}",
+                                 binary, wanted.fd, top_),
+                     err};
+      }
+      moves_.push_back({temp, wanted.as});
+    }
+    std::sort(moves_.begin(), moves_.end(),
+              [](const fd_move& a, const fd_move& b) { return a.as < b.as; });
+    return success();
+  }
+
+  // Returns the moves, by rising child fd number.
+  [[nodiscard]] const std::vector<fd_move>& moves() const noexcept { return moves_; }
+  // Returns the highest fd number the child gets (2 when it inherits nothing).
+  [[nodiscard]] int top() const noexcept { return top_; }
+
+private:
+  std::vector<fd_move> moves_;
+  int top_ = 2;
+};
+
+// Lists the fds the child is given as `spawn_options` names them.
+std::vector<inherited_fd> inherited_fds(const spawn_options& options) {
+  if (options.inherit_fd < 0)
+    return {};
+  return {{options.inherit_fd, options.inherit_as}};
+}
+
 // Owns posix_spawn's attribute and file-action objects for the length of one spawn.
 struct spawn_setup {
   posix_spawnattr_t attr{};
   posix_spawn_file_actions_t actions{};
   bool attr_ready = false;
   bool actions_ready = false;
-  int temp_fd = -1;
 
   spawn_setup() = default;
   spawn_setup(const spawn_setup&) = delete;
@@ -114,8 +181,6 @@ struct spawn_setup {
       posix_spawn_file_actions_destroy(&actions);
     if (attr_ready)
       posix_spawnattr_destroy(&attr);
-    if (temp_fd >= 0)
-      ::close(temp_fd);
   }
 };
 
@@ -124,7 +189,7 @@ error spawn_error(std::string what, const std::string& binary, int err) {
 }
 
 // Prepares signal state and fds for the child; see `process` for what the child gets.
-result<void> prepare(spawn_setup& setup, const spawn_options& options) {
+result<void> prepare(spawn_setup& setup, const spawn_options& options, const fd_plan& fds) {
   if (int err = posix_spawnattr_init(&setup.attr); err != 0)
     return spawn_error("posix_spawnattr_init for", options.binary, err);
   setup.attr_ready = true;
@@ -152,34 +217,267 @@ result<void> prepare(spawn_setup& setup, const spawn_options& options) {
   if (int err = posix_spawn_file_actions_init(&setup.actions); err != 0)
     return spawn_error("posix_spawn_file_actions_init for", options.binary, err);
   setup.actions_ready = true;
-  int keep_below = 3; // every fd from here up is closed in the child
-  if (options.inherit_fd >= 0) {
-    // Duplicate above `inherit_as` first, so the child's dup2 never has equal fds:
-    // glibc before 2.29 left FD_CLOEXEC set on dup2(fd, fd) (BZ #23640). The copy is
-    // close-on-exec and above `inherit_as`, so the closefrom below drops it.
-    setup.temp_fd = ::fcntl(options.inherit_fd, F_DUPFD_CLOEXEC, options.inherit_as + 1);
-    if (setup.temp_fd < 0) {
-      const int err = errno;
-      return error{errc::invalid_argument,
-                   fmt::format("inherit_fd {} cannot be duplicated above inherit_as {}",
-                               options.inherit_fd, options.inherit_as),
-                   err};
-    }
-    if (int err =
-            posix_spawn_file_actions_adddup2(&setup.actions, setup.temp_fd, options.inherit_as);
-        err != 0)
-      return spawn_error(
-          fmt::format("posix_spawn_file_actions_adddup2 to fd {} for", options.inherit_as),
-          options.binary, err);
-    for (int fd = 3; fd < options.inherit_as; ++fd)
-      if (int err = posix_spawn_file_actions_addclose(&setup.actions, fd); err != 0)
+  int next = 3; // the lowest fd number not handled yet
+  for (const auto& move : fds.moves()) {
+    for (; next < move.as; ++next)
+      if (int err = posix_spawn_file_actions_addclose(&setup.actions, next); err != 0)
         return spawn_error("posix_spawn_file_actions_addclose for", options.binary, err);
-    keep_below = options.inherit_as + 1;
+    if (int err = posix_spawn_file_actions_adddup2(&setup.actions, move.temp, move.as); err != 0)
+      return spawn_error(fmt::format("posix_spawn_file_actions_adddup2 to fd {} for", move.as),
+                         options.binary, err);
+    next = move.as + 1;
   }
   // Close every other fd even if the host forgot CLOEXEC on it (a library, a test
   // harness): a cell holding another cell's doorbell would hide that cell's death.
-  if (int err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, keep_below); err != 0)
+  if (int err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, next); err != 0)
     return spawn_error("posix_spawn_file_actions_addclosefrom_np for", options.binary, err);
+  return success();
+}
+
+// Names the step at which a forked child failed before its exec.
+enum class child_step : int { setpgid, dup2, close_range, setgroups, setgid, setuid, exec };
+
+std::string_view describe(child_step step) noexcept {
+  switch (step) {
+  case child_step::setpgid:
+    return "setpgid";
+  case child_step::dup2:
+    return "dup2";
+  case child_step::close_range:
+    return "close_range";
+  case child_step::setgroups:
+    return "setgroups";
+  case child_step::setgid:
+    return "setgid";
+  case child_step::setuid:
+    return "setuid";
+  case child_step::exec:
+    return "execve";
+  }
+  return "setup";
+}
+
+// Is what a forked child that failed before its exec writes to the host.
+struct child_failure {
+  child_step step = child_step::exec;
+  int err = 0;
+};
+
+// Holds everything a forked child needs, built before the fork: the child may only
+// make async-signal-safe calls (the host has other threads), so it allocates nothing.
+struct child_plan {
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  // Paths to try, in order (one unless `binary` is searched in PATH).
+  const std::vector<const char*>* candidates = nullptr;
+  const fd_plan* fds = nullptr;
+  const spawn_identity* user = nullptr;
+  // The write end of the pipe that tells the host why the child failed; above
+  // every fd the child inherits, close-on-exec.
+  int report_fd = -1;
+};
+
+[[noreturn]] void fail_in_child(int report_fd, child_step step, int err) noexcept {
+  const child_failure failure{step, err};
+  // Nothing is left to do if the report cannot be written: the host sees a child
+  // that ended without exec (EOF) and reaps exit code 127.
+  while (::write(report_fd, &failure, sizeof failure) < 0 && errno == EINTR) {
+  }
+  ::_exit(127);
+}
+
+// Closes the fds in [first, last] (both included) of the child, if any.
+void close_in_child(const child_plan& plan, int first, unsigned last) noexcept {
+  if (first < 0 || static_cast<unsigned>(first) > last)
+    return;
+  if (::close_range(static_cast<unsigned>(first), last, 0) != 0)
+    fail_in_child(plan.report_fd, child_step::close_range, errno);
+}
+
+// Turns the forked child into the cell: see `process` for what it gets. Only
+// async-signal-safe calls from here on.
+[[noreturn]] void exec_in_child(const child_plan& plan) noexcept {
+  // A handler the host installed must not run in the child (it would act on the
+  // host's state), and the signals a cell relies on get their default action.
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0 || current.sa_handler == SIG_DFL)
+      continue;
+    const bool must_default =
+        std::find(default_signals.begin(), default_signals.end(), sig) != default_signals.end();
+    if (current.sa_handler != SIG_IGN || must_default)
+      (void)::sigaction(sig, &default_action, nullptr);
+  }
+  if (::setpgid(0, 0) != 0)
+    fail_in_child(plan.report_fd, child_step::setpgid, errno);
+
+  int next = 3; // the lowest fd number not handled yet
+  for (const auto& move : plan.fds->moves()) {
+    if (::dup2(move.temp, move.as) < 0)
+      fail_in_child(plan.report_fd, child_step::dup2, errno);
+    close_in_child(plan, next, static_cast<unsigned>(move.as) - 1);
+    next = move.as + 1;
+  }
+  // Every other fd goes, even one the host forgot to make close-on-exec; the report
+  // pipe stays until exec closes it.
+  close_in_child(plan, next, static_cast<unsigned>(plan.report_fd) - 1);
+  close_in_child(plan, plan.report_fd + 1, ~0U);
+
+  // Groups first: once the uid is dropped, the privilege to change them is gone.
+  const auto& user = *plan.user;
+  if (::setgroups(user.groups.size(), user.groups.data()) != 0)
+    fail_in_child(plan.report_fd, child_step::setgroups, errno);
+  if (::setgid(user.gid) != 0)
+    fail_in_child(plan.report_fd, child_step::setgid, errno);
+  if (::setuid(user.uid) != 0)
+    fail_in_child(plan.report_fd, child_step::setuid, errno);
+
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+
+  // As execvp does: go on past a candidate that is missing, remember one that was
+  // refused, stop at any other error.
+  int err = ENOENT;
+  bool refused = false;
+  for (const char* path : *plan.candidates) {
+    ::execve(path, plan.argv, plan.envp);
+    err = errno;
+    if (err == EACCES)
+      refused = true;
+    else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
+      break;
+  }
+  if (refused &&
+      (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT))
+    err = EACCES;
+  fail_in_child(plan.report_fd, child_step::exec, err);
+}
+
+// Lists where a child's binary may be: itself when it has a '/', else each entry of
+// the host's PATH (as posix_spawnp searches it; an empty entry is the working directory).
+std::vector<std::string> exec_candidates(const std::string& binary) {
+  if (binary.find('/') != std::string::npos)
+    return {binary};
+  const char* path = std::getenv("PATH");
+  const std::string_view dirs = path != nullptr ? path : "/bin:/usr/bin";
+  std::vector<std::string> candidates;
+  std::size_t at = 0;
+  for (;;) {
+    const auto end = dirs.find(':', at);
+    const auto dir = dirs.substr(at, end == std::string_view::npos ? end : end - at);
+    candidates.push_back(dir.empty() ? binary : fmt::format("{}/{}", dir, binary));
+    if (end == std::string_view::npos)
+      return candidates;
+    at = end + 1;
+  }
+}
+
+// Explains a forked child's failure before exec.
+error child_error(const child_failure& failure, const spawn_options& options) {
+  const auto& user = *options.user;
+  const bool refused = failure.err == EPERM &&
+                       (failure.step == child_step::setgroups ||
+                        failure.step == child_step::setgid || failure.step == child_step::setuid);
+  const auto* why = refused ? " refused: running a cell as another user needs a host with "
+                              "CAP_SETUID and CAP_SETGID (root)"
+                            : " failed";
+  return error{errc::spawn_failed,
+               fmt::format("spawn {} as uid {} gid {}: {}{}", options.binary, user.uid, user.gid,
+                           describe(failure.step), why),
+               failure.err};
+}
+
+// Forks a child that drops to `options.user` and execs the binary; returns its pid.
+result<pid_t> fork_as_user(const spawn_options& options, const fd_plan& fds,
+                           std::vector<char*>& argv, std::vector<char*>& envp) {
+  const auto candidate_strings = exec_candidates(options.binary);
+  std::vector<const char*> candidates;
+  candidates.reserve(candidate_strings.size());
+  for (const auto& path : candidate_strings)
+    candidates.push_back(path.c_str());
+
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0)
+    return spawn_error("pipe2 for", options.binary, errno);
+  detail::unique_fd read_end{report[0]};
+  // Above every fd the child inherits, so its fd moves cannot overwrite it.
+  detail::unique_fd write_end{::fcntl(report[1], F_DUPFD_CLOEXEC, fds.top() + 1)};
+  const int dup_err = errno;
+  ::close(report[1]);
+  if (write_end.get() < 0)
+    return spawn_error("fcntl(F_DUPFD_CLOEXEC) of the report pipe for", options.binary, dup_err);
+
+  const child_plan plan{argv.data(), envp.data(),    &candidates,
+                        &fds,        &*options.user, write_end.get()};
+  // Every signal stays blocked from the fork until the child has reset its handlers,
+  // so no host handler runs in the child.
+  sigset_t all;
+  sigfillset(&all);
+  sigset_t previous;
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  const pid_t pid = ::fork();
+  if (pid == 0)
+    exec_in_child(plan);
+  const int fork_err = errno;
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  write_end.reset();
+  if (pid < 0)
+    return spawn_error("fork for", options.binary, fork_err);
+
+  // EOF: the exec succeeded and closed the pipe. A report: the child failed and exits.
+  child_failure failure{};
+  ssize_t got = 0;
+  do {
+    got = ::read(read_end.get(), &failure, sizeof failure);
+  } while (got < 0 && errno == EINTR);
+  if (got == 0)
+    return pid;
+  const int read_err = errno;
+  if (got != static_cast<ssize_t>(sizeof failure)) {
+    // Not a report the child wrote: do not leave it running.
+    ::kill(pid, SIGKILL);
+  }
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (got != static_cast<ssize_t>(sizeof failure))
+    return spawn_error("reading the child's report for", options.binary, got < 0 ? read_err : EIO);
+  return child_error(failure, options);
+}
+
+// Rejects options that cannot describe a child.
+result<void> check_options(const spawn_options& options, const std::vector<inherited_fd>& fds) {
+  if (options.binary.empty())
+    return make_error(errc::invalid_argument, "spawn: binary is empty");
+  for (const auto& [name, value] : options.env)
+    if (name.empty() || name.find('=') != std::string::npos)
+      return make_error(errc::invalid_argument, fmt::format("spawn {}: bad environment name {}",
+                                                            options.binary, quoted(name)));
+  for (const auto& wanted : fds)
+    if (wanted.as < 3 || wanted.as > max_inherit_as)
+      return make_error(errc::invalid_argument,
+                        fmt::format("spawn {}: inherit_as {} is outside [3, {}] (0-2 are stdio)",
+                                    options.binary, wanted.as, max_inherit_as));
+  if (options.user) {
+    const auto& user = *options.user;
+    if (user.uid == static_cast<uid_t>(-1) || user.gid == static_cast<gid_t>(-1))
+      return make_error(errc::invalid_argument,
+                        fmt::format("spawn {}: user uid {} gid {}: -1 is not an id", options.binary,
+                                    static_cast<long>(user.uid), static_cast<long>(user.gid)));
+    const long max_groups = ::sysconf(_SC_NGROUPS_MAX);
+    if (max_groups >= 0 && user.groups.size() > static_cast<std::size_t>(max_groups))
+      return make_error(errc::invalid_argument,
+                        fmt::format("spawn {}: {} supplementary groups, more than the {} allowed",
+                                    options.binary, user.groups.size(), max_groups));
+    for (const gid_t group : user.groups)
+      if (group == static_cast<gid_t>(-1))
+        return make_error(
+            errc::invalid_argument,
+            fmt::format("spawn {}: supplementary group -1 is not an id", options.binary));
+  }
   return success();
 }
 
@@ -201,38 +499,39 @@ std::ostream& operator<<(std::ostream& out, const exit_status& status) {
 }
 
 result<process> process::spawn(const spawn_options& options) {
-  if (options.binary.empty())
-    return make_error(errc::invalid_argument, "spawn: binary is empty");
-  if (options.inherit_fd >= 0 && (options.inherit_as < 3 || options.inherit_as > max_inherit_as))
-    return make_error(errc::invalid_argument,
-                      fmt::format("spawn {}: inherit_as {} is outside [3, {}] (0-2 are stdio)",
-                                  options.binary, options.inherit_as, max_inherit_as));
-  for (const auto& [name, value] : options.env)
-    if (name.empty() || name.find('=') != std::string::npos)
-      return make_error(errc::invalid_argument, fmt::format("spawn {}: bad environment name {}",
-                                                            options.binary, quoted(name)));
+  const auto inherit = inherited_fds(options);
+  BOOST_OUTCOME_TRY(check_options(options, inherit));
 
   std::vector<std::string> argv_strings;
   argv_strings.reserve(options.args.size() + 1);
   argv_strings.push_back(options.binary);
   argv_strings.insert(argv_strings.end(), options.args.begin(), options.args.end());
   auto env_strings = build_environment(options.env);
-  const auto argv = to_pointers(argv_strings);
-  const auto envp = to_pointers(env_strings);
+  auto argv = to_pointers(argv_strings);
+  auto envp = to_pointers(env_strings);
 
-  spawn_setup setup;
-  BOOST_OUTCOME_TRY(prepare(setup, options));
+  fd_plan fds;
+  BOOST_OUTCOME_TRY(fds.prepare(inherit, options.binary));
 
   pid_t pid = -1;
-  // glibc reports a failed exec through the return value (the vfork'ed child writes
-  // the errno before _exit) and reaps that child itself.
-  const bool search_path = options.binary.find('/') == std::string::npos;
-  const int err = search_path ? posix_spawnp(&pid, options.binary.c_str(), &setup.actions,
-                                             &setup.attr, argv.data(), envp.data())
-                              : posix_spawn(&pid, options.binary.c_str(), &setup.actions,
-                                            &setup.attr, argv.data(), envp.data());
-  if (err != 0)
-    return spawn_error(search_path ? "posix_spawnp" : "posix_spawn", options.binary, err);
+  if (options.user) {
+    // posix_spawn cannot change the user: fork, drop, exec. Only this path pays for
+    // the page-table copy.
+    BOOST_OUTCOME_TRY(forked, fork_as_user(options, fds, argv, envp));
+    pid = forked;
+  } else {
+    spawn_setup setup;
+    BOOST_OUTCOME_TRY(prepare(setup, options, fds));
+    // glibc reports a failed exec through the return value (the vfork'ed child writes
+    // the errno before _exit) and reaps that child itself.
+    const bool search_path = options.binary.find('/') == std::string::npos;
+    const int err = search_path ? posix_spawnp(&pid, options.binary.c_str(), &setup.actions,
+                                               &setup.attr, argv.data(), envp.data())
+                                : posix_spawn(&pid, options.binary.c_str(), &setup.actions,
+                                              &setup.attr, argv.data(), envp.data());
+    if (err != 0)
+      return spawn_error(search_path ? "posix_spawnp" : "posix_spawn", options.binary, err);
+  }
 
   // The child stays ours until reaped, so its pid cannot be reused before this call.
   // pidfd_open always sets O_CLOEXEC on the new fd.

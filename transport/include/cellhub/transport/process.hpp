@@ -38,6 +38,20 @@ struct exit_status {
 /// Writes `status.describe()` to `out`.
 std::ostream& operator<<(std::ostream& out, const exit_status& status);
 
+/// Names the user a child runs as: its real, effective and saved ids and its
+/// supplementary groups.
+struct spawn_identity {
+  /// Gives the user id (not -1).
+  uid_t uid = 0;
+  /// Gives the group id (not -1).
+  gid_t gid = 0;
+  /// Lists the supplementary groups; empty leaves the child in none.
+  std::vector<gid_t> groups;
+
+  /// Compares every field.
+  bool operator==(const spawn_identity&) const = default;
+};
+
 /// Describes how to start a child process.
 struct spawn_options {
   /// Names the executable; a name without '/' is searched in the host's PATH.
@@ -51,6 +65,12 @@ struct spawn_options {
   /// Gives the fd number `inherit_fd` gets in the child; must be 3 or more
   /// (0, 1 and 2 stay the host's stdin, stdout and stderr).
   int inherit_as = 3;
+  /// Runs the child as another user: it calls `setgroups`, `setgid` and `setuid`, in
+  /// that order and each checked, before exec (so the binary must be executable by
+  /// that user). Needs a host with CAP_SETUID and CAP_SETGID (root); without them the
+  /// spawn fails with `spawn_failed` (EPERM) and says so. Empty keeps the host's user
+  /// and spawns with `posix_spawn`; set, the child is forked instead.
+  std::optional<spawn_identity> user;
 };
 
 /// Owns a spawned child process through a pidfd; move-only.
@@ -77,11 +97,12 @@ struct spawn_options {
 /// no zombie is ever left behind; call `wait_for` first to let a child end by itself.
 class process {
 public:
-  /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/').
-  /// Fails with `spawn_failed` (errno in `sys_errno`, binary in `detail`) when the
-  /// child cannot be started, including when exec fails, and with `invalid_argument`
-  /// for unusable options.
-  static result<process> spawn(const spawn_options& options);
+  /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/'), or
+  /// with `fork` and `execve` when `options.user` is set (searching the host's PATH the
+  /// same way). Fails with `spawn_failed` (errno in `sys_errno`, binary in `detail`)
+  /// when the child cannot be started, including when exec or the change of user
+  /// fails, and with `invalid_argument` for unusable options.
+  [[nodiscard]] static result<process> spawn(const spawn_options& options);
 
   /// Constructs a handle that owns no process.
   process() noexcept = default;
