@@ -87,7 +87,8 @@ tr::process spawn_child(std::vector<std::string> args, int inherit_fd = -1) {
   tr::spawn_options options;
   options.binary = args.front();
   options.args.assign(args.begin() + 1, args.end());
-  options.inherit_fd = inherit_fd;
+  if (inherit_fd >= 0)
+    options.inherit = {{inherit_fd, 3}};
   auto child = tr::process::spawn(options);
   BOOST_TEST_REQUIRE(child.has_value(), (child ? "" : child.error().message()));
   return std::move(child).value();

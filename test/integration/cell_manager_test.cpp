@@ -86,8 +86,7 @@ public:
     tr::spawn_options command{
         .binary = CELL_MANAGER_PATH,
         .args = {"--cell-binary", TEST_CELL_PATH, "--hub-path", hub_path_, "--report-fd", "3"},
-        .inherit_fd = report[1],
-        .inherit_as = 3};
+        .inherit = {{report[1], 3}}};
     command.args.insert(command.args.end(), args.begin(), args.end());
     auto spawned = tr::process::spawn(command);
     ::close(report[1]);

@@ -284,8 +284,7 @@ BOOST_AUTO_TEST_CASE(killed_host_takes_its_cells_within_a_second_and_leaves_a_st
   auto host = tr::process::spawn(
       {.binary = TEST_HOST_PATH,
        .args = {"--hub-path=" + path, "--cells=3", std::string{"--cell-binary="} + TEST_CELL_PATH},
-       .inherit_fd = report[1],
-       .inherit_as = 3});
+       .inherit = {{report[1], 3}}});
   ::close(report[1]);
   BOOST_TEST_REQUIRE(host.has_value());
   std::string line;

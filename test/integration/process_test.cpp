@@ -115,8 +115,7 @@ std::string open_stdio() {
 void expect_only_inherited_fd(report_pipe& report, int inherit_fd, int inherit_as) {
   const std::string expected = open_stdio() + std::to_string(inherit_as);
   auto options = probe({"fds", expected, std::to_string(inherit_as)});
-  options.inherit_fd = inherit_fd;
-  options.inherit_as = inherit_as;
+  options.inherit = {{inherit_fd, inherit_as}};
   auto child = spawn(options);
   const std::string seen = report.read_all();
   const auto status = wait_exit(child);
@@ -129,7 +128,7 @@ void expect_only_inherited_fd(report_pipe& report, int inherit_fd, int inherit_a
 int spawn_with_grandchild(tr::process& child, const std::string& then) {
   report_pipe report;
   auto options = probe({"grandchild", "3", then});
-  options.inherit_fd = report.write_end;
+  options.inherit = {{report.write_end, 3}};
   child = spawn(options);
   report.close_write_end();
   std::string line;
@@ -277,11 +276,10 @@ BOOST_AUTO_TEST_CASE(spawn_rejects_unusable_options) {
   BOOST_TEST(code_of(bad_env) == "invalid_argument");
   report_pipe pipe;
   auto onto_stdio = probe({"exit", "0"});
-  onto_stdio.inherit_fd = pipe.write_end;
-  onto_stdio.inherit_as = 1;
+  onto_stdio.inherit = {{pipe.write_end, 1}};
   BOOST_TEST(code_of(onto_stdio) == "invalid_argument");
   auto closed_fd = probe({"exit", "0"});
-  closed_fd.inherit_fd = pipe.write_end;
+  closed_fd.inherit = {{pipe.write_end, 3}};
   pipe.close_write_end();
   BOOST_TEST(code_of(closed_fd) == "invalid_argument");
 }
@@ -394,7 +392,7 @@ BOOST_AUTO_TEST_CASE(killed_cell_hangs_up_its_doorbell_without_any_signal) {
   BOOST_TEST_REQUIRE(pair.has_value());
   auto [host, cell] = std::move(pair).value();
   auto options = probe({"hang"});
-  options.inherit_fd = cell.fd();
+  options.inherit = {{cell.fd(), 3}};
   auto child = spawn(options);
   cell.close(); // from now on only the child holds the cell end
   BOOST_TEST(!host.hung_up());
@@ -418,7 +416,7 @@ BOOST_AUTO_TEST_CASE(cell_rings_the_host_through_an_inherited_doorbell) {
   BOOST_TEST_REQUIRE(pair.has_value());
   auto [host, cell] = std::move(pair).value();
   auto options = probe({"ring"});
-  options.inherit_fd = cell.fd();
+  options.inherit = {{cell.fd(), 3}};
   auto child = spawn(options);
   cell.close();
   BOOST_TEST(host.wait(hang_bound) == tr::doorbell::wait_result::rang);
@@ -430,7 +428,7 @@ BOOST_AUTO_TEST_CASE(cell_rings_the_host_through_an_inherited_doorbell) {
 BOOST_AUTO_TEST_CASE(child_leads_a_process_group_of_its_own) {
   report_pipe report;
   auto options = probe({"pgid", "3"});
-  options.inherit_fd = report.write_end;
+  options.inherit = {{report.write_end, 3}};
   auto child = spawn(options);
   const std::string seen = report.read_all();
   BOOST_TEST(wait_exit(child).clean());

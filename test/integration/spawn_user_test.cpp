@@ -200,8 +200,7 @@ BOOST_AUTO_TEST_CASE(child_started_as_nobody_has_only_nobodys_ids_and_cannot_sig
   report_pipe report;
   tr::spawn_options options{.binary = USER_PROBE_PATH,
                             .args = {"identity", "3", std::to_string(::getpid())},
-                            .inherit_fd = report.write_end,
-                            .inherit_as = 3};
+                            .inherit = {{report.write_end, 3}}};
   options.user = as_nobody();
   auto child = spawn(options);
   const auto seen = report.read_all(); // the probe reports, then blocks
@@ -224,8 +223,7 @@ BOOST_AUTO_TEST_CASE(spawn_as_another_user_without_the_privilege_fails_and_says_
     report_pipe report;
     tr::spawn_options options{.binary = USER_PROBE_PATH,
                               .args = {"spawn-as", "3", "0", "0", "/bin/true"},
-                              .inherit_fd = report.write_end,
-                              .inherit_as = 3};
+                              .inherit = {{report.write_end, 3}}};
     options.user = as_nobody();
     auto child = spawn(options);
     seen = report.read_all();
@@ -267,25 +265,27 @@ BOOST_AUTO_TEST_CASE(binary_the_user_cannot_reach_fails_with_eacces_from_exec,
              child.error().message());
 }
 
-BOOST_AUTO_TEST_CASE(child_started_as_another_user_gets_only_stdio_and_its_inherited_fd,
+BOOST_AUTO_TEST_CASE(child_started_as_another_user_gets_only_stdio_and_its_inherited_fds,
                      *utf::precondition(root_and_probes_reachable)) {
   const int leaky = ::open("/dev/null", O_RDONLY); // not close-on-exec on purpose
   BOOST_TEST_REQUIRE(leaky >= 0);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  BOOST_TEST_REQUIRE(null_fd >= 0);
   report_pipe report;
   std::string expected;
   for (int fd = 0; fd < 3; ++fd)
     if (::fcntl(fd, F_GETFD) >= 0)
       expected += std::to_string(fd) + ",";
-  expected += "7";
+  expected += "4,7";
   tr::spawn_options options{.binary = SPAWN_PROBE_PATH,
                             .args = {"fds", expected, "7"},
-                            .inherit_fd = report.write_end,
-                            .inherit_as = 7};
+                            .inherit = {{report.write_end, 7}, {null_fd, 4}}};
   options.user = as_nobody();
   auto child = spawn(options);
   BOOST_TEST(report.read_all() == expected + "\n");
   const auto status = wait_exit(child);
   BOOST_TEST(status.clean(), status.describe());
+  ::close(null_fd);
   ::close(leaky);
 }
 

@@ -1,5 +1,7 @@
 #include "cellhub/transport/hub_peer_ticket.hpp"
 
+#include <algorithm>
+
 namespace cellhub::transport {
 namespace {
 
@@ -10,8 +12,10 @@ cell_ticket as_seen_by_cell(const hub_peer_ticket& ticket) {
 }
 
 void inherit_doorbell(const hub_peer_ticket& ticket, spawn_options& command) {
-  command.inherit_fd = ticket.cell_doorbell.fd();
-  command.inherit_as = hub_peer_ticket::doorbell_fd_in_cell;
+  const inherited_fd doorbell{ticket.cell_doorbell.fd(), hub_peer_ticket::doorbell_fd_in_cell};
+  // Applying the ticket twice (arguments and environment) hands the doorbell once.
+  if (std::find(command.inherit.begin(), command.inherit.end(), doorbell) == command.inherit.end())
+    command.inherit.push_back(doorbell);
 }
 
 } // namespace

@@ -39,8 +39,8 @@ using namespace std::chrono_literals;
 // (an ignored disposition survives exec; a handler does not).
 constexpr std::array default_signals = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD};
 
-// Bounds `spawn_options::inherit_as` by the kernel's default fs.nr_open, which also
-// keeps `inherit_as + 1` from overflowing.
+// Bounds an inherited fd's number in the child by the kernel's default fs.nr_open,
+// which also keeps `top + 1` from overflowing.
 constexpr int max_inherit_as = 1 << 20;
 
 // Converts what waitid(WEXITED) reported into an exit_status.
@@ -102,12 +102,6 @@ std::vector<char*> to_pointers(std::vector<std::string>& strings) {
   return pointers;
 }
 
-// One fd the child inherits and the number it gets there.
-struct inherited_fd {
-  int fd = -1;
-  int as = 3;
-};
-
 // One fd the child inherits: the host's copy, moved above every fd number the child
 // is given, and the number it gets there.
 struct fd_move {
@@ -138,8 +132,10 @@ public:
       if (temp < 0) {
         const int err = errno;
         return error{errc::invalid_argument,
-                     fmt::format("spawn {}: inherited fd {} cannot be duplicated above fd {}",
-                                 binary, wanted.fd, top_),
+                     err == EBADF
+                         ? fmt::format("spawn {}: inherited fd {} is not open", binary, wanted.fd)
+                         : fmt::format("spawn {}: inherited fd {} cannot be duplicated above fd {}",
+                                       binary, wanted.fd, top_),
                      err};
       }
       moves_.push_back({temp, wanted.as});
@@ -158,13 +154,6 @@ private:
   std::vector<fd_move> moves_;
   int top_ = 2;
 };
-
-// Lists the fds the child is given as `spawn_options` names them.
-std::vector<inherited_fd> inherited_fds(const spawn_options& options) {
-  if (options.inherit_fd < 0)
-    return {};
-  return {{options.inherit_fd, options.inherit_as}};
-}
 
 // Owns posix_spawn's attribute and file-action objects for the length of one spawn.
 struct spawn_setup {
@@ -456,11 +445,24 @@ result<void> check_options(const spawn_options& options, const std::vector<inher
     if (name.empty() || name.find('=') != std::string::npos)
       return make_error(errc::invalid_argument, fmt::format("spawn {}: bad environment name {}",
                                                             options.binary, quoted(name)));
-  for (const auto& wanted : fds)
-    if (wanted.as < 3 || wanted.as > max_inherit_as)
+  for (auto wanted = fds.begin(); wanted != fds.end(); ++wanted) {
+    if (wanted->fd < 0)
+      return make_error(
+          errc::invalid_argument,
+          fmt::format("spawn {}: inherited fd {} is not an fd", options.binary, wanted->fd));
+    if (wanted->as < 3 || wanted->as > max_inherit_as)
       return make_error(errc::invalid_argument,
-                        fmt::format("spawn {}: inherit_as {} is outside [3, {}] (0-2 are stdio)",
-                                    options.binary, wanted.as, max_inherit_as));
+                        fmt::format("spawn {}: fd {} would be fd {} in the child, outside [3, {}] "
+                                    "(0-2 are stdio)",
+                                    options.binary, wanted->fd, wanted->as, max_inherit_as));
+    for (auto earlier = fds.begin(); earlier != wanted; ++earlier)
+      if (earlier->as == wanted->as)
+        return make_error(
+            errc::invalid_argument,
+            fmt::format("spawn {}: fds {} and {} would both be fd {} in the child{}",
+                        options.binary, earlier->fd, wanted->fd, wanted->as,
+                        wanted->as == 3 ? " (a ticket puts the cell's doorbell at fd 3)" : ""));
+  }
   if (options.user) {
     const auto& user = *options.user;
     if (user.uid == static_cast<uid_t>(-1) || user.gid == static_cast<gid_t>(-1))
@@ -499,8 +501,7 @@ std::ostream& operator<<(std::ostream& out, const exit_status& status) {
 }
 
 result<process> process::spawn(const spawn_options& options) {
-  const auto inherit = inherited_fds(options);
-  BOOST_OUTCOME_TRY(check_options(options, inherit));
+  BOOST_OUTCOME_TRY(check_options(options, options.inherit));
 
   std::vector<std::string> argv_strings;
   argv_strings.reserve(options.args.size() + 1);
@@ -511,7 +512,7 @@ result<process> process::spawn(const spawn_options& options) {
   auto envp = to_pointers(env_strings);
 
   fd_plan fds;
-  BOOST_OUTCOME_TRY(fds.prepare(inherit, options.binary));
+  BOOST_OUTCOME_TRY(fds.prepare(options.inherit, options.binary));
 
   pid_t pid = -1;
   if (options.user) {

@@ -53,8 +53,7 @@ socket_cell spawn_socket_cell(const std::string& binary, const std::string& mode
   if (cpu >= 0)
     command.args.push_back(fmt::format("--cpu={}", cpu));
   command.args.insert(command.args.end(), extra.begin(), extra.end());
-  command.inherit_fd = pair->second.fd();
-  command.inherit_as = 3;
+  command.inherit = {{pair->second.fd(), 3}};
   auto child = tr::process::spawn(command);
   if (!child)
     throw bench_failure{"spawning a socket cell: " + child.error().message()};

@@ -58,8 +58,7 @@ tr::process spawn_plain_child(const std::string& binary, const ready_pipe& pipe,
     command.args.emplace_back("--stay");
   if (cpu >= 0)
     command.args.push_back("--cpu=" + std::to_string(cpu));
-  command.inherit_fd = pipe.write_fd();
-  command.inherit_as = 3;
+  command.inherit = {{pipe.write_fd(), 3}};
   auto child = tr::process::spawn(command);
   if (!child)
     throw bench_failure{"spawning a plain child: " + child.error().message()};

@@ -16,16 +16,20 @@ struct hub_peer_ticket : cell_ticket {
   /// Holds the cell's end of the doorbell until the cell is spawned.
   doorbell cell_doorbell;
 
-  /// Adds the ticket's arguments to `command` and makes the child inherit the doorbell.
+  /// Adds the ticket's arguments to `command` and makes the child inherit the doorbell
+  /// at fd 3 (appended to `command.inherit`, beside the fds already there, which must
+  /// use other numbers).
   void apply_to_command(spawn_options& command) const;
 
   /// Adds the ticket as `CELLHUB_*` variables to `command` and makes the child
-  /// inherit the doorbell.
+  /// inherit the doorbell at fd 3, as `apply_to_command` does.
   void apply_to_environment(spawn_options& command) const;
 
   /// Applies the ticket to `command`, spawns the cell and closes the host's copy of
   /// its doorbell end (which must not stay open, or the cell's death goes unseen).
-  result<process> spawn(spawn_options command);
+  /// The process handle owns the cell: adopt it into the transport, keep it, or
+  /// `detach` it; dropping it kills the cell.
+  [[nodiscard]] result<process> spawn(spawn_options command);
 };
 
 } // namespace cellhub::transport

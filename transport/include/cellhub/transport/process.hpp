@@ -38,6 +38,18 @@ struct exit_status {
 /// Writes `status.describe()` to `out`.
 std::ostream& operator<<(std::ostream& out, const exit_status& status);
 
+/// Names one host fd a child inherits and the number it gets there.
+struct inherited_fd {
+  /// Names the host's fd (it stays open in the host; the child gets a copy).
+  int fd = -1;
+  /// Gives its number in the child: 3 or more (0, 1 and 2 stay the host's stdin,
+  /// stdout and stderr), and fd 3 is where a ticket puts the cell's doorbell.
+  int as = 3;
+
+  /// Compares both fields.
+  bool operator==(const inherited_fd&) const = default;
+};
+
 /// Names the user a child runs as: its real, effective and saved ids and its
 /// supplementary groups.
 struct spawn_identity {
@@ -60,11 +72,10 @@ struct spawn_options {
   std::vector<std::string> args;
   /// Lists variables set or overridden on top of the host's environment (later wins).
   std::vector<std::pair<std::string, std::string>> env;
-  /// Names the one host fd the child inherits (e.g. the cell's doorbell end), or -1.
-  int inherit_fd = -1;
-  /// Gives the fd number `inherit_fd` gets in the child; must be 3 or more
-  /// (0, 1 and 2 stay the host's stdin, stdout and stderr).
-  int inherit_as = 3;
+  /// Lists the host fds the child inherits, each at its own number (3 or more, no
+  /// number twice): the cell's doorbell end, which `hub_peer_ticket` adds at 3, and any
+  /// other the cell is handed (a listening socket, a pipe). Every other fd is closed.
+  std::vector<inherited_fd> inherit;
   /// Runs the child as another user: it calls `setgroups`, `setgid` and `setuid`, in
   /// that order and each checked, before exec (so the binary must be executable by
   /// that user). Needs a host with CAP_SETUID and CAP_SETGID (root); without them the
@@ -75,7 +86,7 @@ struct spawn_options {
 
 /// Owns a spawned child process through a pidfd; move-only.
 ///
-/// The child gets fds 0, 1 and 2 of the host, `inherit_fd` at `inherit_as`, and no
+/// The child gets fds 0, 1 and 2 of the host, each of `inherit` at its number, and no
 /// other fd, whether or not the host's fds are close-on-exec. Its signal mask is empty
 /// and SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT and SIGCHLD have their default action.
 ///
@@ -101,7 +112,9 @@ public:
   /// with `fork` and `execve` when `options.user` is set (searching the host's PATH the
   /// same way). Fails with `spawn_failed` (errno in `sys_errno`, binary in `detail`)
   /// when the child cannot be started, including when exec or the change of user
-  /// fails, and with `invalid_argument` for unusable options.
+  /// fails, and with `invalid_argument` for unusable options (an empty binary, a bad
+  /// environment name, an inherited fd that is not open, a number below 3 or given
+  /// twice, an id of -1).
   [[nodiscard]] static result<process> spawn(const spawn_options& options);
 
   /// Constructs a handle that owns no process.
