@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 namespace cellhub::actors {
@@ -58,6 +59,11 @@ std::optional<std::string> cell_spec::validate() const {
     return std::string{"a cell has an empty name"};
   if (binary.empty())
     return bad("empty binary");
+  // The kernel's set*id calls read -1 as "leave it as it is", so it names no one.
+  if (user && (user->uid == static_cast<uid_t>(-1) || user->gid == static_cast<gid_t>(-1) ||
+               std::find(user->groups.begin(), user->groups.end(), static_cast<gid_t>(-1)) !=
+                   user->groups.end()))
+    return bad("user and group ids must not be -1 (4294967295)");
   if (start_timeout.count() <= 0)
     return bad("start_timeout must be positive");
   if (shutdown_timeout.count() <= 0)

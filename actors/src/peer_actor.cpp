@@ -404,6 +404,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
   self->link_to(st.config.supervisor);
 
   tr::spawn_options command{.binary = spec.binary, .args = spec.args, .env = spec.env};
+  command.user = spec.user;
   auto spawned = st.config.hub->spawn_peer({.peer_name = spec.name}, std::move(command));
   if (!spawned) {
     cell_end end{"start_failed", 0, -1, 0, spawned.error().message()};

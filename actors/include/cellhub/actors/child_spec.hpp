@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/actors/backoff.hpp"
+#include "cellhub/transport/process.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -71,6 +72,11 @@ struct cell_spec {
   std::vector<std::string> args;
   /// Lists environment variables set on top of the host's.
   std::vector<std::pair<std::string, std::string>> env;
+  /// Names the user, group and supplementary groups the cell runs as; empty runs it as
+  /// the host runs. Setting it needs a host with CAP_SETUID and CAP_SETGID (root), and
+  /// the binary must be executable by that user. A cell under a uid of its own cannot
+  /// signal or trace the host or cells of other users, nor open the hub file (0600).
+  std::optional<transport::spawn_identity> user;
   /// Says when the cell is restarted.
   restart_type restart = restart_type::permanent;
   /// Bounds the wait for READY; a later READY counts as a failed start.
