@@ -5,7 +5,15 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <fmt/format.h>
+
+#include <grp.h>
+#include <linux/capability.h>
+#include <pwd.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -88,6 +96,27 @@ struct sandbox {
   cli::load_result load(std::string_view text) const {
     write_file(config_path(), text);
     return cli::load_cluster_config(config_path(), bin);
+  }
+
+  // Loads `text` for a host that is `host` rather than this process.
+  cli::load_result load_as(const cli::host_identity& host, std::string_view text) const {
+    write_file(config_path(), text);
+    return cli::load_cluster_config(config_path(), bin, host);
+  }
+
+  // Returns the error text for a host that is `host`, or "<loaded>".
+  std::string error_as(const cli::host_identity& host, std::string_view text) const {
+    const auto result = load_as(host, text);
+    if (const auto* error = std::get_if<cli::config_error>(&result))
+      return error->to_string();
+    return "<loaded>";
+  }
+
+  cli::cluster_config loaded_as(const cli::host_identity& host, std::string_view text) const {
+    auto result = load_as(host, text);
+    if (const auto* error = std::get_if<cli::config_error>(&result))
+      BOOST_FAIL("rejected: " + error->to_string());
+    return std::get<cli::cluster_config>(std::move(result));
   }
 
   // Returns the error text, or "<loaded>" when the file was accepted.
@@ -270,8 +299,9 @@ BOOST_AUTO_TEST_CASE(unknown_key_in_a_cell_is_reported_at_the_key) {
 name = "w"
 binary = "cellhub-demo-cell"
 colour = "red"
-)") == at("7:1: cell[1].colour: unknown key; expected one of name, binary, args, env, "
-          "restart, start_timeout, shutdown_timeout, hang_timeout, backoff, on_intensity, "
+)") == at("7:1: cell[1].colour: unknown key; expected one of name, binary, user, group, "
+          "args, env, restart, start_timeout, shutdown_timeout, hang_timeout, backoff, "
+          "on_intensity, "
           "during_restart, hold_capacity, max_pending, request_timeout"));
 }
 
@@ -747,6 +777,7 @@ BOOST_AUTO_TEST_CASE(minimal_file_gives_cell_spec_defaults) {
   BOOST_TEST(cell.binary == (bin / "cellhub-demo-cell").string());
   BOOST_TEST(cell.args.empty());
   BOOST_TEST(cell.env.empty());
+  BOOST_TEST(!cell.user);
   BOOST_TEST((cell.restart == defaults.restart));
   BOOST_TEST((cell.start_timeout == defaults.start_timeout));
   BOOST_TEST((cell.shutdown_timeout == defaults.shutdown_timeout));
@@ -1012,6 +1043,323 @@ targets = ["w"]
       "        requests up to 1024 waiting, each answered within 30s\n"
       "load 50 requests/s of 4KiB to w, timeout 2s\n";
   BOOST_TEST(cli::describe(config) == expected);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (g) the user a cell runs as -----------------------------------------------------------
+
+namespace {
+
+// A host that may start cells as anyone: root with CAP_SETUID and CAP_SETGID.
+cli::host_identity privileged_host() {
+  return {.uid = 0, .gid = 0, .groups = {0}, .can_change = true};
+}
+
+// Root without CAP_SETUID and CAP_SETGID (a container that dropped them, say).
+cli::host_identity root_without_capabilities() {
+  return {.uid = 0, .gid = 0, .groups = {0}, .can_change = false};
+}
+
+struct account {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// Looks `name` up the way the test's own expectations need it, independently of the loader.
+account user_named(const char* name) {
+  const passwd* pw = ::getpwnam(name);
+  BOOST_TEST_REQUIRE(pw != nullptr, "the user database has no user \"" << name << "\"");
+  return {pw->pw_name, pw->pw_uid, pw->pw_gid};
+}
+
+// Returns an id above every id the user and group databases know, so that the test can
+// name one nobody has.
+std::uint32_t unknown_id() {
+  std::uint32_t id = 3999999990U;
+  while (::getpwuid(id) != nullptr || ::getgrgid(id) != nullptr || ::getgrgid(id + 1) != nullptr)
+    ++id;
+  return id;
+}
+
+std::string cell_with(std::string_view keys) {
+  return head + "[[cell]]\nname = \"w\"\nbinary = \"cellhub-demo-cell\"\n" + std::string{keys};
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(cell_user, sandbox)
+
+BOOST_AUTO_TEST_CASE(user_by_name_runs_as_its_uid_with_its_primary_group_among_its_groups) {
+  const auto nobody = user_named("nobody");
+  const auto config = loaded_as(privileged_host(), cell_with("user = \"nobody\"\n"));
+  const auto& user = cell_at(config.root, 0).user;
+  BOOST_TEST_REQUIRE(user.has_value());
+  BOOST_TEST(user->uid == nobody.uid);
+  BOOST_TEST(user->gid == nobody.gid);
+  BOOST_TEST(std::count(user->groups.begin(), user->groups.end(), nobody.gid) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(group_by_name_replaces_the_primary_group) {
+  const auto nobody = user_named("nobody");
+  const auto config =
+      loaded_as(privileged_host(), cell_with("user = \"nobody\"\ngroup = \"root\"\n"));
+  const auto& user = cell_at(config.root, 0).user;
+  BOOST_TEST_REQUIRE(user.has_value());
+  BOOST_TEST(user->uid == nobody.uid);
+  BOOST_TEST(user->gid == 0u);
+  BOOST_TEST(std::count(user->groups.begin(), user->groups.end(), gid_t{0}) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(numeric_user_id_with_an_entry_takes_its_primary_group) {
+  const auto nobody = user_named("nobody");
+  const auto config =
+      loaded_as(privileged_host(), cell_with(fmt::format("user = {}\n", nobody.uid)));
+  const auto& user = cell_at(config.root, 0).user;
+  BOOST_TEST_REQUIRE(user.has_value());
+  BOOST_TEST(user->uid == nobody.uid);
+  BOOST_TEST(user->gid == nobody.gid);
+}
+
+BOOST_AUTO_TEST_CASE(root_naming_root_changes_nothing) {
+  const auto config = loaded_as(privileged_host(), cell_with("user = \"root\"\n"));
+  BOOST_TEST(!cell_at(config.root, 0).user);
+}
+
+BOOST_AUTO_TEST_CASE(numeric_ids_without_an_entry_are_taken_as_given_with_no_other_groups) {
+  const auto id = unknown_id();
+  for (const auto& keys : {fmt::format("user = {}\ngroup = {}\n", id, id + 1),
+                           fmt::format("user = \"{}\"\ngroup = \"{}\"\n", id, id + 1)}) {
+    BOOST_TEST_CONTEXT(keys) {
+      const auto config = loaded_as(privileged_host(), cell_with(keys));
+      const auto& user = cell_at(config.root, 0).user;
+      BOOST_TEST_REQUIRE(user.has_value());
+      BOOST_TEST(user->uid == id);
+      BOOST_TEST(user->gid == id + 1);
+      BOOST_TEST(user->groups.empty());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(numeric_user_id_without_an_entry_needs_a_group) {
+  const auto id = unknown_id();
+  BOOST_TEST(error_as(privileged_host(), cell_with(fmt::format("user = {}\n", id))) ==
+             at(fmt::format("7:8: cell[1].user: user id {} has no entry in the user database, so "
+                            "it has no primary group; set group too",
+                            id)));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_user_is_refused_naming_file_line_and_key) {
+  BOOST_TEST(error_as(privileged_host(), cell_with("user = \"cellhub-no-such-user\"\n")) ==
+             at("7:8: cell[1].user: unknown user \"cellhub-no-such-user\": the user database "
+                "(getpwnam) has no such user"));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_group_is_refused_naming_file_line_and_key) {
+  BOOST_TEST(error_as(privileged_host(),
+                      cell_with("user = \"nobody\"\ngroup = \"cellhub-no-such-group\"\n")) ==
+             at("8:9: cell[1].group: unknown group \"cellhub-no-such-group\": the group database "
+                "(getgrnam) has no such group"));
+}
+
+BOOST_AUTO_TEST_CASE(group_without_user_is_refused) {
+  BOOST_TEST(error_as(privileged_host(), cell_with("group = \"root\"\n")) ==
+             at("7:9: cell[1].group: needs user: a cell without user runs as the host runs; "
+                "write user = ... too (the host's own user needs no privilege)"));
+}
+
+BOOST_AUTO_TEST_CASE(impossible_user_and_group_values_are_refused_at_their_key) {
+  const auto host = privileged_host();
+  BOOST_TEST(error_as(host, cell_with("user = -1\n")) ==
+             at("7:8: cell[1].user: user id must be within 0..4294967294, got -1"));
+  BOOST_TEST(error_as(host, cell_with("user = 4294967295\n")) ==
+             at("7:8: cell[1].user: user id must be within 0..4294967294, got 4294967295"));
+  BOOST_TEST(error_as(host, cell_with("user = \"4294967295\"\n")) ==
+             at("7:8: cell[1].user: user id 4294967295 is out of range: ids go up to "
+                "4294967294"));
+  BOOST_TEST(error_as(host, cell_with("user = \"nobody\"\ngroup = 4294967295\n")) ==
+             at("8:9: cell[1].group: group id must be within 0..4294967294, got 4294967295"));
+  BOOST_TEST(error_as(host, cell_with("user = \"nobody\"\ngroup = \"99999999999\"\n")) ==
+             at("8:9: cell[1].group: group id 99999999999 is out of range: ids go up to "
+                "4294967294"));
+  BOOST_TEST(error_as(host, cell_with("user = true\n")) ==
+             at("7:8: cell[1].user: expected a user name or a numeric user id, found a boolean"));
+  BOOST_TEST(error_as(host, cell_with("user = \"nobody\"\ngroup = 1.5\n")) ==
+             at("8:9: cell[1].group: expected a group name or a numeric group id, found a float"));
+  BOOST_TEST(error_as(host, cell_with("user = \"\"\n")) ==
+             at("7:8: cell[1].user: must not be empty"));
+  BOOST_TEST(error_as(host, cell_with("user = \"nobody\"\ngroup = \"\"\n")) ==
+             at("8:9: cell[1].group: must not be empty"));
+  BOOST_TEST(error_as(host, cell_with("user = \"nob\\u0000ody\"\n")) ==
+             at("7:8: cell[1].user: must not hold a NUL character (\\u0000): the operating "
+                "system would cut the string there"));
+}
+
+BOOST_AUTO_TEST_CASE(another_user_needs_root_and_the_error_names_the_cell_and_the_privilege) {
+  const auto nobody = user_named("nobody");
+  BOOST_TEST(error_as(root_without_capabilities(), cell_with("user = \"nobody\"\n")) ==
+             at(fmt::format("7:8: cell[1].user: cell \"w\" wants to run as user {} ({}); that "
+                            "needs root (or CAP_SETUID/CAP_SETGID), and this cellhub runs as "
+                            "root (0) without them",
+                            nobody.name, nobody.uid)));
+}
+
+BOOST_AUTO_TEST_CASE(the_hosts_own_user_needs_no_privilege_and_changes_nothing) {
+  const auto nobody = user_named("nobody");
+  const cli::host_identity host{
+      .uid = nobody.uid, .gid = nobody.gid, .groups = {nobody.gid}, .can_change = false};
+  // Written by name, by id and with its own group, it is the host's identity: the cell
+  // runs as the host runs, which needs no privilege.
+  for (const auto& keys : {std::string{"user = \"nobody\"\n"},
+                           fmt::format("user = {}\ngroup = {}\n", nobody.uid, nobody.gid)}) {
+    BOOST_TEST_CONTEXT(keys) {
+      const auto config = loaded_as(host, cell_with(keys));
+      BOOST_TEST(!cell_at(config.root, 0).user);
+    }
+  }
+  // A host that runs with the root group too would have to leave it: that is a change.
+  const cli::host_identity more_groups{
+      .uid = nobody.uid, .gid = nobody.gid, .groups = {nobody.gid, 0}, .can_change = false};
+  const auto error = error_as(more_groups, cell_with("user = \"nobody\"\n"));
+  BOOST_TEST(error.find("7:8: cell[1].user: cell \"w\" wants to run as user " + nobody.name) !=
+                 std::string::npos,
+             error);
+  BOOST_TEST(error.find("(the user's groups differ from the ones this cellhub runs with)") !=
+                 std::string::npos,
+             error);
+}
+
+BOOST_AUTO_TEST_CASE(the_hosts_own_user_with_another_group_needs_root_and_points_at_group) {
+  const auto nobody = user_named("nobody");
+  const cli::host_identity host{
+      .uid = nobody.uid, .gid = nobody.gid, .groups = {nobody.gid}, .can_change = false};
+  BOOST_TEST(error_as(host, cell_with("user = \"nobody\"\ngroup = \"root\"\n")) ==
+             at(fmt::format("8:9: cell[1].group: cell \"w\" wants to run as user {0} ({1}) and "
+                            "group root (0); that needs root (or CAP_SETUID/CAP_SETGID), and "
+                            "this cellhub runs as {0} ({1}) without them",
+                            nobody.name, nobody.uid)));
+}
+
+BOOST_AUTO_TEST_CASE(a_pool_template_with_a_user_gives_it_to_every_replica) {
+  const auto nobody = user_named("nobody");
+  const auto config = loaded_as(privileged_host(), head + R"([[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+replicas = 2
+[[group.cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+user = "nobody"
+)");
+  const auto& templ = cell_at(group_at(config.root, 0), 0);
+  BOOST_TEST_REQUIRE(templ.user.has_value());
+  BOOST_TEST(templ.user->uid == nobody.uid);
+  BOOST_TEST(error_as(privileged_host(), head + R"([[group]]
+name = "pool"
+strategy = "simple_one_for_one"
+[[group.cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+user = "cellhub-no-such-user"
+)") == at("10:8: group[1].cell[1].user: unknown user \"cellhub-no-such-user\": the user "
+          "database (getpwnam) has no such user"));
+}
+
+BOOST_AUTO_TEST_CASE(describe_shows_the_user_and_group_a_cell_runs_as) {
+  const auto nobody = user_named("nobody");
+  const auto config =
+      loaded_as(privileged_host(), cell_with("user = \"nobody\"\ngroup = \"root\"\n"));
+  const auto text = cli::describe(config);
+  const auto line =
+      fmt::format("      user     {} ({}), group root (0)\n", nobody.name, nobody.uid);
+  BOOST_TEST(text.find("      binary   " + (bin / "cellhub-demo-cell").string() + "\n" + line) !=
+                 std::string::npos,
+             text);
+}
+
+BOOST_AUTO_TEST_CASE(cell_spec_refuses_the_ids_the_kernel_reads_as_no_change) {
+  ac::cell_spec spec;
+  spec.name = "w";
+  spec.binary = "/bin/true";
+  spec.user = tr::spawn_identity{65534, 65534, {}};
+  BOOST_TEST(!spec.validate());
+  spec.user->uid = static_cast<uid_t>(-1);
+  BOOST_TEST(spec.validate().value_or("") ==
+             "cell 'w': user and group ids must not be -1 (4294967295)");
+  spec.user = tr::spawn_identity{65534, static_cast<gid_t>(-1), {}};
+  BOOST_TEST(spec.validate().value_or("") ==
+             "cell 'w': user and group ids must not be -1 (4294967295)");
+  spec.user = tr::spawn_identity{65534, 65534, {65534, static_cast<gid_t>(-1)}};
+  BOOST_TEST(spec.validate().value_or("") ==
+             "cell 'w': user and group ids must not be -1 (4294967295)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- (h) who this process is -------------------------------------------------------------
+
+namespace {
+
+// Runs `check` in a child process after `prepare` (which changes who the child is);
+// returns the child's exit code: 0 when `check` held, 1 when it did not, 2 when `prepare`
+// failed. The child is this single-threaded test process, so it may allocate.
+template <class Prepare, class Check>
+int in_child(Prepare prepare, Check check) {
+  const pid_t child = ::fork();
+  if (child == 0)
+    ::_exit(!prepare() ? 2 : check() ? 0 : 1);
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST_REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+boost::test_tools::assertion_result runs_as_root(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result root{::geteuid() == 0};
+  root.message() << "skipped: changing who a process is needs root, and this test runs as uid "
+                 << ::geteuid();
+  return root;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(host_identity, *boost::unit_test::precondition(runs_as_root))
+
+BOOST_AUTO_TEST_CASE(root_with_its_capabilities_may_change_identity) {
+  const auto host = cli::host_identity::current();
+  BOOST_TEST(host.uid == 0u);
+  BOOST_TEST(host.can_change);
+}
+
+BOOST_AUTO_TEST_CASE(root_without_cap_setuid_may_not_change_identity) {
+  const auto drop = [] {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3]{};
+    if (::syscall(SYS_capget, &header, data) != 0)
+      return false;
+    data[0].effective &= ~(1U << CAP_SETUID);
+    return ::syscall(SYS_capset, &header, data) == 0;
+  };
+  const auto check = [] {
+    const auto host = cli::host_identity::current();
+    return host.uid == 0 && !host.can_change;
+  };
+  BOOST_TEST(in_child(drop, check) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(another_user_may_not_change_identity_and_is_seen_as_itself) {
+  const auto nobody = user_named("nobody");
+  const auto become = [&] {
+    const gid_t groups[] = {nobody.gid};
+    return ::setgroups(1, groups) == 0 && ::setgid(nobody.gid) == 0 && ::setuid(nobody.uid) == 0;
+  };
+  const auto check = [&] {
+    const auto host = cli::host_identity::current();
+    return host.uid == nobody.uid && host.gid == nobody.gid &&
+           host.groups == std::vector<gid_t>{nobody.gid} && !host.can_change;
+  };
+  BOOST_TEST(in_child(become, check) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -146,11 +146,12 @@ std::string show(std::chrono::duration<Rep, Period> d) {
 class reader {
 public:
   reader(const fs::path& file, const fs::path& program_dir, std::string search_path,
-         const toml::table& doc)
+         const toml::table& doc, const host_identity& host)
       : file_{file}
       , program_dir_{program_dir}
       , search_path_{std::move(search_path)}
-      , doc_{doc} {
+      , doc_{doc}
+      , host_{host} {
     std::error_code ec;
     const auto full = fs::absolute(file, ec);
     config_dir_ = (ec ? file : full).parent_path();
@@ -577,9 +578,9 @@ private:
 
   ac::cell_spec read_cell(const toml::table& table, const std::string& path) {
     allow_only(table, path,
-               {"name", "binary", "args", "env", "restart", "start_timeout", "shutdown_timeout",
-                "hang_timeout", "backoff", "on_intensity", "during_restart", "hold_capacity",
-                "max_pending", "request_timeout"});
+               {"name", "binary", "user", "group", "args", "env", "restart", "start_timeout",
+                "shutdown_timeout", "hang_timeout", "backoff", "on_intensity", "during_restart",
+                "hold_capacity", "max_pending", "request_timeout"});
     ac::cell_spec cell;
     cell.name = name_of(required(table, path, "name"));
     cell_names_.insert(cell.name);
@@ -592,6 +593,7 @@ private:
     if (!found)
       fail(binary, problem);
     cell.binary = found->string();
+    cell.user = read_identity(table, path, cell.name);
 
     if (const auto f = field_of(table, path, "args"))
       cell.args = os_strings_of(f);
@@ -644,6 +646,87 @@ private:
     if (auto guard = cell.validate())
       fail(table_place(table), path, *guard);
     return cell;
+  }
+
+  // Reads `user` and `group` into the identity the cell runs as; nothing when neither is
+  // given (the cell runs as the host does).
+  std::optional<transport::spawn_identity> read_identity(const toml::table& table,
+                                                         const std::string& path,
+                                                         const std::string& cell_name) const {
+    const auto user = field_of(table, path, "user");
+    const auto group = field_of(table, path, "group");
+    if (!user) {
+      if (group)
+        fail(group, "needs user: a cell without user runs as the host runs; write user = ... "
+                    "too (the host's own user needs no privilege)");
+      return std::nullopt;
+    }
+    std::string problem;
+    std::optional<user_account> account;
+    if (const auto* id = user.node->as_integer()) {
+      if (id->get() < 0 || id->get() > max_account_id)
+        fail(user, fmt::format("user id must be within 0..{}, got {}", max_account_id, id->get()));
+      account = find_user(static_cast<uid_t>(id->get()), problem);
+    } else if (user.node->is_string()) {
+      const auto& text = os_string_of(user);
+      if (text.empty())
+        fail(user, "must not be empty");
+      account = find_user(text, problem);
+    } else {
+      wrong_type(user, "a user name or a numeric user id");
+    }
+    if (!account)
+      fail(user, problem);
+
+    gid_t gid = 0;
+    if (group) {
+      std::optional<gid_t> found;
+      if (const auto* id = group.node->as_integer()) {
+        if (id->get() < 0 || id->get() > max_account_id)
+          fail(group,
+               fmt::format("group id must be within 0..{}, got {}", max_account_id, id->get()));
+        found = static_cast<gid_t>(id->get());
+      } else if (group.node->is_string()) {
+        const auto& text = os_string_of(group);
+        if (text.empty())
+          fail(group, "must not be empty");
+        found = find_group(text, problem);
+      } else {
+        wrong_type(group, "a group name or a numeric group id");
+      }
+      if (!found)
+        fail(group, problem);
+      gid = *found;
+    } else if (account->primary_group) {
+      gid = *account->primary_group;
+    } else {
+      fail(user, fmt::format("user id {} has no entry in the user database, so it has no "
+                             "primary group; set group too",
+                             account->uid));
+    }
+
+    transport::spawn_identity identity{account->uid, gid, groups_of(*account, gid)};
+    // The host's own identity is no change: the cell runs as it would without `user`, and
+    // the spawn makes no set*id call (which would need the privilege even then).
+    if (host_.already_is(identity))
+      return std::nullopt;
+    if (!host_.can_change) {
+      // Point at what differs from the host: the user, or else the group written.
+      const bool same_user = identity.uid == host_.uid;
+      const auto& culprit = same_user && group ? group : user;
+      std::string who = fmt::format("user {}", describe_user(identity.uid));
+      if (group)
+        who += fmt::format(" and group {}", describe_group(identity.gid));
+      fail(culprit, fmt::format("cell \"{}\" wants to run as {}; that needs root (or "
+                                "CAP_SETUID/CAP_SETGID), and this cellhub runs as {} without "
+                                "them{}",
+                                cell_name, who, describe_user(host_.uid),
+                                same_user && identity.gid == host_.gid
+                                    ? " (the user's groups differ from the ones this cellhub "
+                                      "runs with)"
+                                    : ""));
+    }
+    return identity;
   }
 
   ac::backoff_config read_backoff(const toml::table& table, const std::string& path) const {
@@ -794,6 +877,7 @@ private:
   fs::path program_dir_;
   std::string search_path_;
   const toml::table& doc_;
+  const host_identity& host_;
   const toml::table* hub_ = nullptr;
   // Stands in for a missing [supervisor] table, so the root reads its defaults.
   toml::table no_settings_;
@@ -807,6 +891,11 @@ private:
 } // namespace
 
 load_result load_cluster_config(const fs::path& file, const fs::path& program_dir) {
+  return load_cluster_config(file, program_dir, host_identity::current());
+}
+
+load_result load_cluster_config(const fs::path& file, const fs::path& program_dir,
+                                const host_identity& host) {
   auto file_problem = [&file](std::string message) {
     return config_error{file, 0, 0, {}, std::move(message)};
   };
@@ -830,7 +919,7 @@ load_result load_cluster_config(const fs::path& file, const fs::path& program_di
 
   const char* search_path = std::getenv("PATH");
   try {
-    reader r{file, program_dir, search_path == nullptr ? "" : search_path, doc};
+    reader r{file, program_dir, search_path == nullptr ? "" : search_path, doc, host};
     return r.read();
   } catch (rejected& problem) {
     return std::move(problem.error);

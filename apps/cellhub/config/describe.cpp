@@ -2,6 +2,7 @@
 
 #include "cellhub/apps/duration.hpp"
 #include "cellhub/cli/byte_size.hpp"
+#include "cellhub/cli/identity_lookup.hpp"
 
 #include <fmt/format.h>
 
@@ -71,6 +72,14 @@ public:
     line(depth, "cell {}{}: restart {}", spec.name, role, ac::to_string(spec.restart));
     const int inner = depth + 2;
     line(inner, "binary   {}", spec.binary);
+    if (spec.user) {
+      std::string groups;
+      for (const auto gid : spec.user->groups)
+        if (gid != spec.user->gid)
+          groups += (groups.empty() ? ", also in " : ", ") + describe_group(gid);
+      line(inner, "user     {}, group {}{}", describe_user(spec.user->uid),
+           describe_group(spec.user->gid), groups);
+    }
     if (!spec.args.empty()) {
       std::string args;
       for (const auto& arg : spec.args)

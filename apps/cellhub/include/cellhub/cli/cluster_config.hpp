@@ -2,6 +2,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/cli/config_error.hpp"
+#include "cellhub/cli/identity_lookup.hpp"
 #include "cellhub/transport/hub_config.hpp"
 
 #include <chrono>
@@ -51,12 +52,22 @@ using load_result = std::variant<cluster_config, config_error>;
 /// Binary lookup: a bare name is looked for next to `program_dir` (the cellhub binary's
 /// directory), then on PATH; a relative path with '/' is relative to the config file's
 /// directory; an absolute path is used as is. It must exist and be executable.
+///
+/// A cell's `user` and `group` are resolved against this machine's user and group
+/// databases, and refused when this process could not start the cell as that user (see
+/// `host_identity`).
 load_result load_cluster_config(const std::filesystem::path& file,
                                 const std::filesystem::path& program_dir);
 
+/// Reads the configuration in `file` as `load_cluster_config` does, for a host that is
+/// `host` rather than this process: a cell's `user` is refused unless `host` can start it.
+load_result load_cluster_config(const std::filesystem::path& file,
+                                const std::filesystem::path& program_dir,
+                                const host_identity& host);
+
 /// Renders the resolved tree for `cellhub check`: the hub, then each supervisor (strategy,
-/// intensity) with its children indented below it, each cell with its binary, arguments,
-/// environment, restart type, timeouts and backoff, and finally the demo load.
+/// intensity) with its children indented below it, each cell with its binary, user,
+/// arguments, environment, restart type, timeouts and backoff, and finally the demo load.
 std::string describe(const cluster_config& config);
 
 } // namespace cellhub::cli
