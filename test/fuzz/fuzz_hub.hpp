@@ -28,6 +28,8 @@ inline tr::hub_config fuzz_hub_config() {
   config.max_peers = 1;
   config.ring_capacity = 8;
   config.slot_classes = {{64, 4}, {256, 2}, {1024, 1}};
+  // A fuzzer stays debuggable and dumps its core on a crash; no cell here to shield it from.
+  config.dumpable = true;
   return config;
 }
 
@@ -73,7 +75,7 @@ struct cell_view {
   }
   /// Returns the control block (the two sleep flags).
   [[nodiscard]] shm::peer_control& control() const noexcept {
-    return *reinterpret_cast<shm::peer_control*>(region);
+    return *reinterpret_cast<shm::peer_control*>(region + geometry->control_offset);
   }
   /// Returns the cell's payload arena (host reads it).
   [[nodiscard]] std::byte* to_host_arena() const noexcept {
@@ -105,17 +107,16 @@ struct fuzz_peer {
     view.geometry = &hub.geometry();
     const auto& entry = hub.entry(transport->peer_id());
     view.entry = const_cast<shm::peer_entry*>(&entry);
-    view.region = reinterpret_cast<std::byte*>(view.entry) - hub.geometry().peer_table_offset -
-                  std::uint64_t{transport->peer_id()} * sizeof(shm::peer_entry) +
-                  hub.geometry().region_offset(transport->peer_id());
+    view.region = reinterpret_cast<std::byte*>(view.entry) - hub.geometry().entry_offset;
     for (const auto offset :
          {hub.geometry().to_cell_ring_offset, hub.geometry().to_host_ring_offset,
           hub.geometry().to_cell_return_offset, hub.geometry().to_host_return_offset})
       FUZZ_CHECK(view.ring(offset).head.load() == 0 && view.ring(offset).tail.load() == 0,
                  "ring at {} not reset by add_peer", offset);
-    // The host reset the indices and flags; zero the rest (descriptors, returns, arenas).
-    const auto control_end = sizeof(shm::peer_control);
-    std::memset(view.region + control_end, 0, hub.geometry().peer_region_stride - control_end);
+    // A fresh region is zeroed; zero it again past the flags (descriptors, returns,
+    // arenas), so that no input can depend on an earlier one.
+    const auto control_end = hub.geometry().control_offset + sizeof(shm::peer_control);
+    std::memset(view.region + control_end, 0, hub.geometry().region_size - control_end);
     // The cell attached, as a real one would.
     view.entry->state.store(static_cast<std::uint32_t>(shm::peer_state::attached));
   }

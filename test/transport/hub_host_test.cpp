@@ -9,9 +9,11 @@
 
 #include <cstring>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
@@ -28,31 +30,49 @@ std::shared_ptr<tr::hub_host> make_hub(const std::string& path, tr::hub_config c
   return hub.value();
 }
 
-// Copies the hub file, lets `corrupt` edit the copy's header, and attaches to it.
-tr::errc attach_to_corrupted_copy(const std::string& path,
-                                  void (*corrupt)(shm::hub_header&, std::string& copy_path)) {
+// Adds a peer, takes the region the host handed to the cell's doorbell, lets
+// `corrupt` edit its header (or replace the region), hands the result to a fresh
+// doorbell with `word` as the size the host announces, and attaches to it.
+tr::errc attach_to_corrupted_region(const std::string& path,
+                                    void (*corrupt)(shm::region_header&, int& region_fd,
+                                                    std::uint64_t& word)) {
   auto hub = make_hub(path);
   auto added = hub->add_peer_transport().value();
-  std::string copy = path + "-copy";
-  {
-    const int in = ::open(path.c_str(), O_RDONLY);
-    const int out = ::open(copy.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
-    BOOST_TEST_REQUIRE((in >= 0 && out >= 0));
-    shm::hub_header header{};
-    BOOST_TEST_REQUIRE(::read(in, &header, sizeof(header)) == static_cast<ssize_t>(sizeof(header)));
-    corrupt(header, copy);
-    BOOST_TEST_REQUIRE(::write(out, &header, sizeof(header)) ==
-                       static_cast<ssize_t>(sizeof(header)));
-    BOOST_TEST_REQUIRE(::ftruncate(out, static_cast<off_t>(hub->geometry().file_size)) == 0);
-    ::close(in);
-    ::close(out);
-  }
+  auto handed = added.ticket.cell_doorbell.receive_fd();
+  BOOST_TEST_REQUIRE(handed.has_value());
+  int region_fd = handed.value().fd;
+  std::uint64_t word = handed.value().word;
+  shm::region_header header{};
+  BOOST_TEST_REQUIRE(::pread(region_fd, &header, sizeof(header), 0) ==
+                     static_cast<ssize_t>(sizeof(header)));
+  corrupt(header, region_fd, word);
+  BOOST_TEST_REQUIRE(::pwrite(region_fd, &header, sizeof(header), 0) ==
+                     static_cast<ssize_t>(sizeof(header)));
+  auto bells = tr::doorbell::create_pair().value();
+  BOOST_TEST_REQUIRE(bells.first.send_fd(region_fd, word).has_value());
+  ::close(region_fd);
   auto ticket = in_process_ticket(added.ticket);
-  ticket.hub_path = copy;
+  ::close(ticket.doorbell_fd);
+  ticket.doorbell_fd = bells.second.release();
   auto attached = tr::cell::attach(ticket, in_process_options());
-  ::unlink(copy.c_str());
   BOOST_TEST_REQUIRE(!attached.has_value());
   return attached.error().code;
+}
+
+// Returns a fresh memfd holding a copy of the first `size` bytes of `from`, sealed
+// with `seals`.
+int copy_region(int from, std::uint64_t size, int seals) {
+  const int fd = ::memfd_create("copy", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  BOOST_TEST_REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+  std::vector<char> bytes(4096);
+  BOOST_TEST_REQUIRE(::pread(from, bytes.data(), bytes.size(), 0) ==
+                     static_cast<ssize_t>(bytes.size()));
+  BOOST_TEST_REQUIRE(::pwrite(fd, bytes.data(), bytes.size(), 0) ==
+                     static_cast<ssize_t>(bytes.size()));
+  if (seals != 0)
+    BOOST_TEST_REQUIRE(::fcntl(fd, F_ADD_SEALS, seals) == 0);
+  return fd;
 }
 
 } // namespace
@@ -115,31 +135,32 @@ BOOST_AUTO_TEST_CASE(cell_attaches_marks_entry_and_announces_ready) {
 
 BOOST_AUTO_TEST_CASE(attach_refuses_wrong_token_unknown_peer_and_second_attach) {
   auto hub = make_hub(unique_hub_path("refuse"));
-  auto added = hub->add_peer_transport().value();
-  auto ticket = in_process_ticket(added.ticket);
-  const int spare = ::dup(ticket.doorbell_fd);
 
-  auto wrong_token = ticket;
+  auto for_token = hub->add_peer_transport().value();
+  auto wrong_token = in_process_ticket(for_token.ticket);
   wrong_token.attach_token ^= 1;
-  wrong_token.doorbell_fd = ::dup(spare);
   auto refused = tr::cell::attach(wrong_token, in_process_options());
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST(refused.error().code == tr::errc::bad_token);
 
-  auto unknown = ticket;
+  auto for_id = hub->add_peer_transport().value();
+  auto unknown = in_process_ticket(for_id.ticket);
   unknown.peer_id = hub->geometry().max_peers;
-  unknown.doorbell_fd = ::dup(spare);
   refused = tr::cell::attach(unknown, in_process_options());
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST(refused.error().code == tr::errc::unknown_peer);
 
+  // The region travels once: a second attach through the same doorbell finds none.
+  auto added = hub->add_peer_transport().value();
+  auto ticket = in_process_ticket(added.ticket);
+  const int spare = ::dup(ticket.doorbell_fd);
   auto first = tr::cell::attach(ticket, in_process_options());
   BOOST_TEST_REQUIRE(first.has_value());
   auto again = ticket;
   again.doorbell_fd = spare;
   refused = tr::cell::attach(again, in_process_options());
   BOOST_TEST_REQUIRE(!refused.has_value());
-  BOOST_TEST(refused.error().code == tr::errc::not_reserved);
+  BOOST_TEST(refused.error().code == tr::errc::bad_ticket);
 }
 
 BOOST_AUTO_TEST_CASE(reused_entry_bumps_incarnation_and_refuses_the_stale_ticket) {
@@ -152,9 +173,11 @@ BOOST_AUTO_TEST_CASE(reused_entry_bumps_incarnation_and_refuses_the_stale_ticket
   auto second = hub->add_peer_transport().value();
   BOOST_TEST(second.transport->peer_id() == stale.peer_id);
   BOOST_TEST(second.transport->incarnation() == first_incarnation + 1);
+  // The stale ticket's doorbell still holds the first life's region, never the
+  // second's: its host end is gone, so the attach is refused.
   auto refused = tr::cell::attach(stale, in_process_options());
   BOOST_TEST_REQUIRE(!refused.has_value());
-  BOOST_TEST(refused.error().code == tr::errc::stale_incarnation);
+  BOOST_TEST(refused.error().code == tr::errc::peer_dead);
   BOOST_TEST(attach_in_process(second.ticket).has_value());
 }
 
@@ -191,26 +214,69 @@ BOOST_AUTO_TEST_CASE(full_table_refuses_then_recovers_when_an_entry_frees) {
   BOOST_TEST(hub->add_peer_transport().has_value());
 }
 
-BOOST_AUTO_TEST_CASE(attach_validates_magic_version_size_and_offsets) {
-  const auto path = unique_hub_path("header");
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
+BOOST_AUTO_TEST_CASE(attach_validates_the_region_handed_over) {
+  const auto path = unique_hub_path("region");
+  using header_t = shm::region_header;
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
                h.magic[0] = 'X';
              }) == tr::errc::bad_magic);
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
                h.version_major = shm::version_major + 1;
              }) == tr::errc::version_mismatch);
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
-               h.file_size += 4096;
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.peer_id += 1;
+             }) == tr::errc::unknown_peer);
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.incarnation += 1;
+             }) == tr::errc::stale_incarnation);
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.attach_token ^= 1;
+             }) == tr::errc::bad_token);
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.layout.to_host_arena_offset += 64;
              }) == tr::errc::bad_layout);
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
-               h.to_host_arena_offset += 64;
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.layout.slot_class_count = 200;
              }) == tr::errc::bad_layout);
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
-               h.slot_class_count = 200;
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t& h, int&, std::uint64_t&) {
+               h.layout.ring_capacity = 3;
              }) == tr::errc::bad_layout);
-  BOOST_TEST(attach_to_corrupted_copy(path, [](shm::hub_header& h, std::string&) {
-               h.ring_capacity = 3;
+  // The size the host announces must be the region's.
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t&, int&, std::uint64_t& word) {
+               word += 4096;
              }) == tr::errc::bad_layout);
+  // A region whose size is not sealed could be shrunk under the host's mapping.
+  BOOST_TEST(attach_to_corrupted_region(path, [](header_t&, int& fd, std::uint64_t& word) {
+               const int copy = copy_region(fd, word, 0);
+               ::close(fd);
+               fd = copy;
+             }) == tr::errc::bad_layout);
+}
+
+BOOST_AUTO_TEST_CASE(regions_are_sealed_against_resizing_and_never_reused) {
+  auto hub = make_hub(unique_hub_path("sealed"), {.max_peers = 1});
+  auto first = hub->add_peer_transport().value();
+  auto handed = first.ticket.cell_doorbell.receive_fd().value();
+  const int seals = ::fcntl(handed.fd, F_GET_SEALS);
+  BOOST_TEST((seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+             (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL));
+  BOOST_TEST(::ftruncate(handed.fd, 0) != 0);
+  BOOST_TEST(errno == EPERM);
+  BOOST_TEST(::fcntl(handed.fd, F_ADD_SEALS, F_SEAL_WRITE) != 0);
+  struct stat first_region {};
+  BOOST_TEST_REQUIRE(::fstat(handed.fd, &first_region) == 0);
+  BOOST_TEST(static_cast<std::uint64_t>(first_region.st_size) == hub->geometry().region_size);
+  // The next life of the same peer id gets another memory object: whoever still
+  // holds the first one (a dead cell's descendant) cannot see the new life.
+  first.transport.reset();
+  auto second = hub->add_peer_transport().value();
+  BOOST_TEST_REQUIRE(second.transport->peer_id() == first.ticket.peer_id);
+  auto next = second.ticket.cell_doorbell.receive_fd().value();
+  struct stat second_region {};
+  BOOST_TEST_REQUIRE(::fstat(next.fd, &second_region) == 0);
+  BOOST_TEST(second_region.st_ino != first_region.st_ino);
+  ::close(handed.fd);
+  ::close(next.fd);
 }
 
 BOOST_AUTO_TEST_CASE(thousand_peers_are_added_and_attached_on_one_hub) {

@@ -7,6 +7,7 @@
 #include "cellhub/transport/hub_geometry.hpp"
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/hub_site.hpp"
+#include "cellhub/transport/memory_budget.hpp"
 #include "cellhub/transport/shm_layout.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -126,11 +127,15 @@ BOOST_AUTO_TEST_CASE(file_with_the_magic_but_another_size_is_refused_and_kept) {
 
 BOOST_AUTO_TEST_CASE(hub_of_another_major_layout_version_is_refused_and_kept) {
   scratch_dir dir;
-  const auto path = dir.file("v2");
-  const auto data = hub_like_bytes(8192, 8192, shm::version_major + 1);
-  write_file(path, data);
-  expect_refused_and_kept(path, tr::errc::path_occupied, "is a cellhub hub of layout version 2.",
-                          data);
+  // A newer layout, and the older one (version 1 mapped a whole file into every cell).
+  for (const std::uint16_t major : {std::uint16_t(shm::version_major + 1), std::uint16_t{1}}) {
+    const auto path = dir.file("v" + std::to_string(major));
+    const auto data = hub_like_bytes(8192, 8192, major);
+    write_file(path, data);
+    expect_refused_and_kept(path, tr::errc::path_occupied,
+                            "is a cellhub hub of layout version " + std::to_string(major) + ".",
+                            data);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(empty_file_and_file_shorter_than_a_header_are_refused_and_kept) {
@@ -277,23 +282,44 @@ BOOST_AUTO_TEST_CASE(hub_space_is_reserved_at_creation) {
   BOOST_TEST(static_cast<std::uint64_t>(st.st_blocks) * 512 >= hub.value()->geometry().file_size);
 }
 
-BOOST_AUTO_TEST_CASE(hub_larger_than_the_free_space_is_refused_with_both_numbers) {
+BOOST_AUTO_TEST_CASE(hub_whose_regions_exceed_the_host_memory_is_refused_with_both_numbers) {
   const auto path = unique_hub_path("huge");
-  // 4096 peers with two 100 MiB arenas each: 800 GiB, more than any test machine's /dev/shm.
+  // 4096 peers with two 100 MiB arenas each: 800 GiB, more than any test machine has.
   const tr::hub_config config{.max_peers = 4096, .slot_classes = {{1 << 20, 100}}};
-  const auto size = tr::hub_geometry::compute(config).value().file_size;
-  struct statvfs fs {};
-  BOOST_TEST_REQUIRE(::statvfs("/dev/shm", &fs) == 0);
-  BOOST_TEST_REQUIRE(size > fs.f_bavail * fs.f_frsize);
+  const auto needed = tr::hub_geometry::compute(config).value().memory_needed();
+  const auto budget = tr::read_memory_budget();
+  BOOST_TEST_REQUIRE(budget.has_value());
+  BOOST_TEST_REQUIRE(needed > budget.value().limit);
   auto hub = tr::hub_host::create(path, config);
   BOOST_TEST_REQUIRE(!hub.has_value());
   BOOST_TEST(hub.error().code == tr::errc::no_space);
   const auto text = hub.error().message();
-  BOOST_TEST(text.find("hub " + path + " needs " + tr::describe_bytes(size) + ", /dev/shm has ") !=
+  BOOST_TEST(text.find("peer regions need up to " + tr::describe_bytes(needed) +
+                       ", but this host has " + tr::describe_bytes(budget.value().limit)) !=
                  std::string::npos,
              text);
-  BOOST_TEST(text.find(" bytes) free") != std::string::npos, text);
   BOOST_TEST(::access(path.c_str(), F_OK) != 0);
+}
+
+BOOST_AUTO_TEST_CASE(memory_budget_is_ram_and_swap_or_less) {
+  const auto budget = tr::read_memory_budget();
+  BOOST_TEST_REQUIRE(budget.has_value());
+  std::ifstream meminfo{"/proc/meminfo"};
+  std::string key;
+  std::uint64_t kib = 0;
+  std::string unit;
+  std::uint64_t ram_and_swap = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:" || key == "SwapTotal:")
+      ram_and_swap += kib * 1024;
+    std::getline(meminfo, unit);
+  }
+  BOOST_TEST(budget.value().limit > 0u);
+  BOOST_TEST(budget.value().limit <= ram_and_swap);
+  BOOST_TEST(tr::check_memory_budget(budget.value().limit, budget.value()).has_value());
+  const auto over = tr::check_memory_budget(budget.value().limit + 1, budget.value());
+  BOOST_TEST_REQUIRE(!over.has_value());
+  BOOST_TEST(over.error().code == tr::errc::no_space);
 }
 
 // --- inspect_hub_site -----------------------------------------------------------

@@ -2,6 +2,7 @@
 
 #include "cellhub/transport/detail/crash_point.hpp"
 #include "cellhub/transport/hub_geometry.hpp"
+#include "cellhub/transport/peer_region.hpp"
 
 #include <fmt/format.h>
 
@@ -21,19 +22,27 @@ std::uint64_t monotonic_ns() noexcept {
          static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-result<const shm::hub_header*> check_header(const hub_file& file) {
-  if (file.size() < sizeof(shm::hub_header))
-    return make_error(errc::bad_layout,
-                      fmt::format("{} is only {} bytes", file.path(), file.size()));
-  const auto* header = reinterpret_cast<const shm::hub_header*>(file.data());
-  if (std::memcmp(header->magic, shm::magic, sizeof(shm::magic)) != 0)
-    return make_error(errc::bad_magic, file.path() + " is not a cellhub hub");
-  if (header->version_major != shm::version_major)
+// Checks that the region handed over is this ticket's: magic, version, peer id,
+// life and token. Everything else in it is checked against the layout.
+result<void> check_region_header(const shm::region_header& header, const cell_ticket& ticket) {
+  if (std::memcmp(header.magic, shm::region_magic, sizeof(shm::region_magic)) != 0)
+    return make_error(errc::bad_magic, "the region handed over is not a cellhub peer region");
+  if (header.version_major != shm::version_major)
     return make_error(errc::version_mismatch,
-                      fmt::format("{} has layout version {}.{}, this cell speaks {}.x", file.path(),
-                                  header->version_major, header->version_minor,
-                                  shm::version_major));
-  return header;
+                      fmt::format("the hub has layout version {}.{}, this cell speaks {}.x",
+                                  header.version_major, header.version_minor, shm::version_major));
+  if (header.peer_id != ticket.peer_id)
+    return make_error(errc::unknown_peer,
+                      fmt::format("the region handed over is peer {}'s, the ticket names peer {}",
+                                  header.peer_id, ticket.peer_id));
+  if (header.incarnation != ticket.incarnation)
+    return make_error(errc::stale_incarnation,
+                      fmt::format("peer {} is in incarnation {}, the ticket names {}",
+                                  ticket.peer_id, header.incarnation, ticket.incarnation));
+  if (header.attach_token != ticket.attach_token)
+    return make_error(errc::bad_token,
+                      fmt::format("wrong attach token for peer {}", ticket.peer_id));
+  return success();
 }
 
 } // namespace
@@ -45,6 +54,10 @@ result<cell> cell::attach(int argc, const char* const* argv, const cell_options&
 
 result<cell> cell::attach(const cell_ticket& ticket, const cell_options& options) {
   detail::arm_crash_points_from_environment();
+  // First of all: a process of the same user may not read this one's memory or
+  // descriptors through /proc or ptrace once it is not dumpable.
+  if (!options.dumpable && ::prctl(PR_SET_DUMPABLE, 0) != 0)
+    return make_sys_error("prctl(PR_SET_DUMPABLE, 0)");
   // Ask for the signal first, then check the host is alive: no window in which
   // the host could die unnoticed.
   if (options.parent_death_signal != 0 &&
@@ -56,28 +69,22 @@ result<cell> cell::attach(const cell_ticket& ticket, const cell_options& options
   // Owned from here on, so a refused attach does not leak it.
   auto bell = doorbell::adopt(ticket.doorbell_fd);
 
+  // The host handed this life's region over the doorbell before the cell existed.
+  BOOST_OUTCOME_TRY(handed, bell.receive_fd());
+  BOOST_OUTCOME_TRY(mapped, peer_region::adopt(handed.fd, handed.word));
   cell self;
-  BOOST_OUTCOME_TRY(file, hub_file::open(ticket.hub_path));
-  self.file_ = std::make_shared<hub_file>(std::move(file));
-  BOOST_OUTCOME_TRY(header, check_header(*self.file_));
-  BOOST_OUTCOME_TRY(geometry, hub_geometry::from_header(*header, self.file_->size()));
-  if (static_cast<std::uint32_t>(::getppid()) != header->host_pid && !self.file_->host_alive())
+  self.memory_ = std::make_shared<peer_region>(std::move(mapped));
+  std::byte* const base = self.memory_->data();
+  if (self.memory_->size() < sizeof(shm::region_header))
+    return make_error(errc::bad_layout, "the region handed over is smaller than its header");
+  const auto& header = *reinterpret_cast<const shm::region_header*>(base);
+  BOOST_OUTCOME_TRY(check_region_header(header, ticket));
+  BOOST_OUTCOME_TRY(geometry, hub_geometry::from_layout(header.layout, self.memory_->size()));
+  if (static_cast<std::uint32_t>(::getppid()) != header.host_pid && bell.hung_up())
     return make_error(errc::peer_dead, "the host of " + ticket.hub_path + " is gone");
-  if (ticket.peer_id >= geometry.max_peers)
-    return make_error(errc::unknown_peer, fmt::format("peer id {} outside the hub's {} entries",
-                                                      ticket.peer_id, geometry.max_peers));
 
-  auto* entry =
-      reinterpret_cast<shm::peer_entry*>(self.file_->data() + geometry.peer_table_offset) +
-      ticket.peer_id;
+  auto* entry = reinterpret_cast<shm::peer_entry*>(base + geometry.entry_offset);
   auto state = entry->state.load(std::memory_order_acquire);
-  if (entry->incarnation != ticket.incarnation)
-    return make_error(errc::stale_incarnation,
-                      fmt::format("peer {} is in incarnation {}, the ticket names {}",
-                                  ticket.peer_id, entry->incarnation, ticket.incarnation));
-  if (entry->attach_token != ticket.attach_token)
-    return make_error(errc::bad_token,
-                      fmt::format("wrong attach token for peer {}", ticket.peer_id));
   if (state != static_cast<std::uint32_t>(shm::peer_state::reserved) ||
       !entry->state.compare_exchange_strong(
           state, static_cast<std::uint32_t>(shm::peer_state::attached), std::memory_order_acq_rel))
@@ -86,13 +93,13 @@ result<cell> cell::attach(const cell_ticket& ticket, const cell_options& options
         fmt::format("peer {} is not waiting for a cell (state {})", ticket.peer_id, state));
 
   self.entry_ = entry;
-  self.region_ = self.file_->data() + geometry.region_offset(ticket.peer_id);
+  self.region_ = base;
   self.peer_id_ = ticket.peer_id;
   self.incarnation_ = ticket.incarnation;
-  self.name_.assign(entry->name, strnlen(entry->name, sizeof(entry->name)));
+  self.name_.assign(header.name, strnlen(header.name, sizeof(header.name)));
   self.spin_ = options.spin;
-  self.link_ = std::make_shared<endpoint>(endpoint_side::cell, self.region_, geometry,
-                                          std::move(bell), self.file_, std::function<void()>{});
+  self.link_ = std::make_shared<endpoint>(endpoint_side::cell, base, geometry, std::move(bell),
+                                          self.memory_, std::function<void()>{});
   entry->cell_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_release);
   self.heartbeat();
   if (options.announce_ready) {
@@ -171,6 +178,10 @@ result<void> cell::goodbye() {
   entry_->state.compare_exchange_strong(state, static_cast<std::uint32_t>(shm::peer_state::goodbye),
                                         std::memory_order_acq_rel);
   return link_->send(shm::message_kind::goodbye, 0, {});
+}
+
+bool cell::host_alive() const noexcept {
+  return !link_->bell().hung_up();
 }
 
 } // namespace cellhub::transport

@@ -163,6 +163,86 @@ signal_result doorbell::signal() noexcept {
   }
 }
 
+result<void> doorbell::send_fd(int fd, std::uint64_t word) noexcept {
+  if (fd_ < 0)
+    return make_error(errc::closed, "the doorbell is closed");
+  iovec data{&word, sizeof(word)};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &data;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* header = CMSG_FIRSTHDR(&msg);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  for (;;) {
+    if (::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(word)))
+      return success();
+    const int err = errno;
+    if (err == EINTR)
+      continue;
+    if (is_peer_gone(err))
+      return make_error(errc::peer_dead, "the doorbell's peer hung up");
+    return make_sys_error("send a descriptor over a doorbell", err);
+  }
+}
+
+result<doorbell::received_fd> doorbell::receive_fd() noexcept {
+  if (fd_ < 0)
+    return make_error(errc::closed, "the doorbell is closed");
+  std::uint64_t word = 0;
+  iovec data{&word, sizeof(word)};
+  // Room for a few descriptors, so that extra ones arrive (and are closed) rather
+  // than being dropped unseen.
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &data;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t got = -1;
+  do
+    got = ::recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    const int err = errno;
+    if (err == EAGAIN || err == EWOULDBLOCK)
+      return make_error(errc::bad_ticket, "no peer region was handed over the doorbell");
+    if (is_peer_gone(err))
+      return make_error(errc::peer_dead, "the host hung up");
+    return make_sys_error("receive a descriptor over a doorbell", err);
+  }
+  if (got == 0)
+    return make_error(errc::peer_dead, "the host hung up");
+  received_fd taken;
+  for (cmsghdr* header = CMSG_FIRSTHDR(&msg); header != nullptr;
+       header = CMSG_NXTHDR(&msg, header)) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS)
+      continue;
+    const auto count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < count; ++i) {
+      int fd = -1;
+      std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+      if (taken.fd < 0)
+        taken.fd = fd;
+      else
+        ::close(fd);
+    }
+  }
+  if (taken.fd < 0 || got != static_cast<ssize_t>(sizeof(word)) ||
+      (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+    if (taken.fd >= 0)
+      ::close(taken.fd);
+    return make_error(errc::bad_ticket,
+                      "the doorbell's first packet is not a peer region handed over");
+  }
+  taken.word = word;
+  return taken;
+}
+
 doorbell::drain_result doorbell::drain() noexcept {
   if (fd_ < 0)
     return drain_result::peer_dead;

@@ -53,7 +53,7 @@ endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& ge
     , keepalive_{std::move(keepalive)}
     , on_destroy_{std::move(on_destroy)} {
   const bool host = side == endpoint_side::host;
-  auto* control = at<shm::peer_control>(region, 0);
+  auto* control = at<shm::peer_control>(region, geometry.control_offset);
   own_flag_ = host ? &control->host : &control->cell;
   peer_flag_ = host ? &control->cell : &control->host;
   resting_wake_on_ = host ? shm::wake_on_message : 0u;

@@ -12,7 +12,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
@@ -22,13 +21,6 @@ namespace {
 
 // Bounds the retries of the remove-stale-then-create race with another host.
 constexpr int create_attempts = 5;
-
-result<std::byte*> map_shared(int fd, std::uint64_t size, const std::string& path) {
-  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED)
-    return make_sys_error("mmap " + path);
-  return static_cast<std::byte*>(addr);
-}
 
 // Removes the proven stale hub `stale`, whose lock is held, if `path` still names
 // it. No cellhub host can put another file there meanwhile: judging the stale hub
@@ -46,8 +38,8 @@ result<void> remove_stale(const std::string& path, const detail::stale_hub& stal
   return success();
 }
 
-// Writes what proves the file a cellhub hub (magic, version, size) before its
-// space is reserved, so a host killed while reserving leaves a recoverable stale hub.
+// Writes what proves the file a cellhub hub (magic, version, size), so that a host
+// killed from then on leaves a stale hub the next host can recover.
 result<void> write_identity(int fd, std::uint64_t size, const std::string& path) {
   shm::hub_header header{};
   std::memcpy(header.magic, shm::magic, sizeof(header.magic));
@@ -88,20 +80,19 @@ result<hub_file> hub_file::create(const std::string& path, std::uint64_t size) {
     file.owner_ = true;
     file.dev_ = st.st_dev;
     file.ino_ = st.st_ino;
-    BOOST_OUTCOME_TRY(file.reserve_and_map(size, survey.directory));
+    BOOST_OUTCOME_TRY(file.reserve(size, survey.directory));
     return file;
   }
   return make_error(errc::hub_in_use, path + " keeps reappearing; another host races for it");
 }
 
-result<void> hub_file::reserve_and_map(std::uint64_t size, const std::string& directory) {
+result<void> hub_file::reserve(std::uint64_t size, const std::string& directory) {
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
     return make_sys_error("flock " + path_);
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0)
     return make_sys_error(fmt::format("size {} to {} bytes", path_, size));
-  BOOST_OUTCOME_TRY(write_identity(fd_, size, path_));
-  // Reserve every page now: a tmpfs that fills up later must not turn the first
-  // touch of a slot into SIGBUS (PostgreSQL does the same for its shm segments).
+  // Reserve the page first: on a full filesystem even the header's write would fail,
+  // and this says so with the numbers.
   if (const int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(size)); err != 0) {
     // Measure what is free once the partial reservation is given back.
     reset();
@@ -111,36 +102,22 @@ result<void> hub_file::reserve_and_map(std::uint64_t size, const std::string& di
     }
     return make_sys_error(fmt::format("reserve {} bytes for {}", size, path_), err);
   }
-  BOOST_OUTCOME_TRY(data, map_shared(fd_, size, path_));
-  data_ = data;
+  BOOST_OUTCOME_TRY(write_identity(fd_, size, path_));
   size_ = size;
   return success();
 }
 
-result<hub_file> hub_file::open(const std::string& path) {
-  hub_file file;
-  file.path_ = path;
-  file.fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (file.fd_ < 0)
-    return make_sys_error("open hub " + path);
-  struct stat st {};
-  if (::fstat(file.fd_, &st) != 0)
-    return make_sys_error("stat hub " + path);
-  if (!S_ISREG(st.st_mode))
-    return make_error(errc::bad_layout, path + " is not a regular file");
-  if (st.st_size <= 0)
-    return make_error(errc::bad_layout, path + " is empty");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  BOOST_OUTCOME_TRY(data, map_shared(file.fd_, size, path));
-  file.data_ = data;
-  file.size_ = size;
-  return file;
+result<void> hub_file::write_header(const shm::hub_header& header) {
+  if (fd_ < 0)
+    return make_error(errc::closed, "the hub file is closed");
+  if (::pwrite(fd_, &header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header)))
+    return make_sys_error("write the header of " + path_);
+  return success();
 }
 
 hub_file::hub_file(hub_file&& other) noexcept
     : path_{std::move(other.path_)}
     , fd_{std::exchange(other.fd_, -1)}
-    , data_{std::exchange(other.data_, nullptr)}
     , size_{std::exchange(other.size_, 0)}
     , owner_{std::exchange(other.owner_, false)}
     , dev_{std::exchange(other.dev_, 0)}
@@ -151,7 +128,6 @@ hub_file& hub_file::operator=(hub_file&& other) noexcept {
     reset();
     path_ = std::move(other.path_);
     fd_ = std::exchange(other.fd_, -1);
-    data_ = std::exchange(other.data_, nullptr);
     size_ = std::exchange(other.size_, 0);
     owner_ = std::exchange(other.owner_, false);
     dev_ = std::exchange(other.dev_, 0);
@@ -181,8 +157,6 @@ void hub_file::remove_own_file() const noexcept {
 }
 
 void hub_file::reset() noexcept {
-  if (data_ != nullptr)
-    ::munmap(data_, size_);
   // The owner removes the file while it still holds the lock: a new host never
   // sees a half-dead hub. It removes only the file it created: if the path names
   // another file now, that file is not the host's to delete.
@@ -191,23 +165,10 @@ void hub_file::reset() noexcept {
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
-  data_ = nullptr;
   size_ = 0;
   owner_ = false;
   dev_ = 0;
   ino_ = 0;
-}
-
-bool hub_file::host_alive() const noexcept {
-  if (owner_)
-    return true;
-  if (fd_ < 0)
-    return false;
-  if (::flock(fd_, LOCK_SH | LOCK_NB) == 0) {
-    ::flock(fd_, LOCK_UN);
-    return false;
-  }
-  return errno == EWOULDBLOCK;
 }
 
 } // namespace cellhub::transport

@@ -16,7 +16,7 @@ constexpr std::uint16_t max_peers_limit = 4096;
 constexpr std::uint32_t max_ring_capacity = 65536;
 constexpr std::uint32_t max_slot_size = 64u << 20;
 constexpr std::uint32_t max_slots_per_class = 65536;
-constexpr std::uint64_t max_file_size = std::uint64_t{1} << 40;
+constexpr std::uint64_t max_hub_memory = std::uint64_t{1} << 40;
 
 error invalid(std::string what) {
   return make_error(errc::invalid_config, std::move(what));
@@ -65,17 +65,14 @@ result<hub_geometry> hub_geometry::compute(const hub_config& config) {
   geo.arena_size = align_up(offset, shm::page_size);
   geo.return_capacity = std::bit_ceil(first);
 
-  geo.peer_table_offset = sizeof(shm::hub_header);
-  geo.peer_region_offset =
-      align_up(geo.peer_table_offset + std::uint64_t{geo.max_peers} * sizeof(shm::peer_entry),
-               shm::page_size);
-
+  geo.entry_offset = sizeof(shm::region_header);
+  geo.control_offset = geo.entry_offset + sizeof(shm::peer_entry);
   const std::uint64_t ring_bytes =
       sizeof(shm::ring_header) + std::uint64_t{geo.ring_capacity} * sizeof(shm::descriptor);
   const std::uint64_t return_bytes = align_up(
       sizeof(shm::ring_header) + std::uint64_t{geo.return_capacity} * sizeof(std::uint32_t),
       shm::cache_line);
-  std::uint64_t at = sizeof(shm::peer_control);
+  std::uint64_t at = geo.control_offset + sizeof(shm::peer_control);
   geo.to_cell_ring_offset = at;
   at += ring_bytes;
   geo.to_host_ring_offset = at;
@@ -89,29 +86,29 @@ result<hub_geometry> hub_geometry::compute(const hub_config& config) {
   at += geo.arena_size;
   geo.to_host_arena_offset = at;
   at += geo.arena_size;
-  geo.peer_region_stride = align_up(at, shm::page_size);
-  geo.file_size = geo.peer_region_offset + geo.max_peers * geo.peer_region_stride;
-  if (geo.file_size > max_file_size)
-    return invalid(fmt::format("hub would take {} bytes, more than the {} allowed", geo.file_size,
-                               max_file_size));
+  geo.region_size = align_up(at, shm::page_size);
+  geo.file_size = shm::page_size;
+  if (geo.memory_needed() > max_hub_memory)
+    return invalid(fmt::format("hub would take {} bytes of memory, more than the {} allowed",
+                               geo.memory_needed(), max_hub_memory));
   return geo;
 }
 
-result<hub_geometry> hub_geometry::from_header(const shm::hub_header& header,
-                                               std::uint64_t actual_file_size) {
+result<hub_geometry> hub_geometry::from_layout(const shm::layout_desc& layout,
+                                               std::uint64_t actual_region_size) {
   auto bad = [](std::string what) { return make_error(errc::bad_layout, std::move(what)); };
-  if (header.slot_class_count == 0 || header.slot_class_count > shm::max_slot_classes)
-    return bad(fmt::format("header claims {} slot classes", header.slot_class_count));
+  if (layout.slot_class_count == 0 || layout.slot_class_count > shm::max_slot_classes)
+    return bad(fmt::format("layout claims {} slot classes", layout.slot_class_count));
   hub_config config;
-  config.max_peers = header.max_peers;
-  config.ring_capacity = header.ring_capacity;
+  config.max_peers = layout.max_peers;
+  config.ring_capacity = layout.ring_capacity;
   config.slot_classes.clear();
-  for (std::size_t i = 0; i < header.slot_class_count; ++i)
+  for (std::size_t i = 0; i < layout.slot_class_count; ++i)
     config.slot_classes.push_back(
-        {header.slot_classes[i].slot_size, header.slot_classes[i].slot_count});
+        {layout.slot_classes[i].slot_size, layout.slot_classes[i].slot_count});
   auto geo = compute(config);
   if (!geo)
-    return bad("header describes an impossible hub: " + geo.error().detail);
+    return bad("layout describes an impossible hub: " + geo.error().detail);
   const auto& g = geo.value();
   struct field {
     const char* name;
@@ -119,18 +116,18 @@ result<hub_geometry> hub_geometry::from_header(const shm::hub_header& header,
     std::uint64_t expected;
   };
   const field fields[] = {
-      {"file_size", header.file_size, g.file_size},
-      {"peer_table_offset", header.peer_table_offset, g.peer_table_offset},
-      {"peer_region_offset", header.peer_region_offset, g.peer_region_offset},
-      {"peer_region_stride", header.peer_region_stride, g.peer_region_stride},
-      {"to_cell_ring_offset", header.to_cell_ring_offset, g.to_cell_ring_offset},
-      {"to_host_ring_offset", header.to_host_ring_offset, g.to_host_ring_offset},
-      {"to_cell_return_offset", header.to_cell_return_offset, g.to_cell_return_offset},
-      {"to_host_return_offset", header.to_host_return_offset, g.to_host_return_offset},
-      {"to_cell_arena_offset", header.to_cell_arena_offset, g.to_cell_arena_offset},
-      {"to_host_arena_offset", header.to_host_arena_offset, g.to_host_arena_offset},
-      {"return_capacity", header.return_capacity, g.return_capacity},
-      {"actual file size", actual_file_size, g.file_size},
+      {"region_size", layout.region_size, g.region_size},
+      {"entry_offset", layout.entry_offset, g.entry_offset},
+      {"control_offset", layout.control_offset, g.control_offset},
+      {"to_cell_ring_offset", layout.to_cell_ring_offset, g.to_cell_ring_offset},
+      {"to_host_ring_offset", layout.to_host_ring_offset, g.to_host_ring_offset},
+      {"to_cell_return_offset", layout.to_cell_return_offset, g.to_cell_return_offset},
+      {"to_host_return_offset", layout.to_host_return_offset, g.to_host_return_offset},
+      {"to_cell_arena_offset", layout.to_cell_arena_offset, g.to_cell_arena_offset},
+      {"to_host_arena_offset", layout.to_host_arena_offset, g.to_host_arena_offset},
+      {"return_capacity", layout.return_capacity, g.return_capacity},
+      {"actual region size", actual_region_size == 0 ? g.region_size : actual_region_size,
+       g.region_size},
   };
   for (const auto& f : fields)
     if (f.stored != f.expected)
@@ -138,24 +135,23 @@ result<hub_geometry> hub_geometry::from_header(const shm::hub_header& header,
   return geo;
 }
 
-void hub_geometry::store(shm::hub_header& header) const {
-  header.max_peers = max_peers;
-  header.ring_capacity = ring_capacity;
-  header.return_capacity = return_capacity;
-  header.slot_class_count = static_cast<std::uint16_t>(classes.size());
-  std::memset(header.slot_classes, 0, sizeof(header.slot_classes));
+void hub_geometry::store(shm::layout_desc& layout) const {
+  layout.max_peers = max_peers;
+  layout.ring_capacity = ring_capacity;
+  layout.return_capacity = return_capacity;
+  layout.slot_class_count = static_cast<std::uint16_t>(classes.size());
+  std::memset(layout.slot_classes, 0, sizeof(layout.slot_classes));
   for (std::size_t i = 0; i < classes.size(); ++i)
-    header.slot_classes[i] = {classes[i].slot_size, classes[i].slot_count};
-  header.file_size = file_size;
-  header.peer_table_offset = peer_table_offset;
-  header.peer_region_offset = peer_region_offset;
-  header.peer_region_stride = peer_region_stride;
-  header.to_cell_ring_offset = to_cell_ring_offset;
-  header.to_host_ring_offset = to_host_ring_offset;
-  header.to_cell_return_offset = to_cell_return_offset;
-  header.to_host_return_offset = to_host_return_offset;
-  header.to_cell_arena_offset = to_cell_arena_offset;
-  header.to_host_arena_offset = to_host_arena_offset;
+    layout.slot_classes[i] = {classes[i].slot_size, classes[i].slot_count};
+  layout.region_size = region_size;
+  layout.entry_offset = entry_offset;
+  layout.control_offset = control_offset;
+  layout.to_cell_ring_offset = to_cell_ring_offset;
+  layout.to_host_ring_offset = to_host_ring_offset;
+  layout.to_cell_return_offset = to_cell_return_offset;
+  layout.to_host_return_offset = to_host_return_offset;
+  layout.to_cell_arena_offset = to_cell_arena_offset;
+  layout.to_host_arena_offset = to_host_arena_offset;
 }
 
 std::uint32_t hub_geometry::class_of(std::uint32_t slot) const noexcept {

@@ -31,11 +31,16 @@ std::optional<std::uint64_t> resident_kib() {
   return std::nullopt;
 }
 
-std::optional<std::uint64_t> allocated_bytes(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0)
-    return std::nullopt;
-  return static_cast<std::uint64_t>(info.st_blocks) * 512u;
+std::optional<std::uint64_t> shmem_bytes() {
+  std::ifstream meminfo{"/proc/meminfo"};
+  for (std::string line; std::getline(meminfo, line);)
+    if (line.starts_with("Shmem:")) {
+      std::istringstream fields{line.substr(6)};
+      std::uint64_t kib = 0;
+      if (fields >> kib)
+        return kib * 1024;
+    }
+  return std::nullopt;
 }
 
 bool wait_until_sleeping(pid_t pid, std::chrono::steady_clock::time_point deadline) {

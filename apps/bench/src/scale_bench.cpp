@@ -39,10 +39,9 @@ struct pool_result {
   double all_died_ms = 0;
   double host_kib_per_cell = 0;
   std::uint64_t host_rss_kib = 0;
-  std::uint64_t hub_region_stride = 0;
-  std::uint64_t hub_file_size = 0;
+  std::uint64_t hub_region_size = 0;
   std::uint16_t hub_max_peers = 0;
-  std::uint64_t hub_allocated_bytes = 0;
+  std::uint64_t shmem_added_bytes = 0;
   double stop_ms = 0;
 };
 
@@ -79,13 +78,12 @@ pool_result supervised_pool(bench_context& ctx, std::size_t cells) {
   const auto config = small_hub(cells);
   tree_session session{ctx.hub_path(fmt::format("scale{}", cells)), pool_spec(ctx.options()),
                        config, ctx.options().caf_settings};
-  const auto& hub_path = session.tree().hub()->path();
   const auto rss_before = resident_kib().value_or(0);
-  // The hub reserves its whole file at creation, so what a cell costs of it is its
-  // peer region, whether the cell touches it or not.
+  const auto shmem_before = shmem_bytes().value_or(0);
+  // Each life's peer region is a memory object of its own whose pages are allocated
+  // as they are touched: the machine's Shmem grows by what the cells really use.
   const auto& geometry = session.tree().hub()->geometry();
-  out.hub_region_stride = geometry.peer_region_stride;
-  out.hub_file_size = geometry.file_size;
+  out.hub_region_size = geometry.region_size;
   out.hub_max_peers = geometry.max_peers;
 
   std::set<std::string> ready;
@@ -100,7 +98,8 @@ pool_result supervised_pool(bench_context& ctx, std::size_t cells) {
   out.start_ms = ms_between(start, clock_type::now());
   out.host_rss_kib = resident_kib().value_or(0);
   out.host_kib_per_cell = kib_per(rss_before, out.host_rss_kib, cells);
-  out.hub_allocated_bytes = allocated_bytes(hub_path).value_or(0);
+  const auto shmem_after = shmem_bytes().value_or(0);
+  out.shmem_added_bytes = shmem_after > shmem_before ? shmem_after - shmem_before : 0;
 
   // Every tenth child, by its current pid.
   std::map<std::string, std::int32_t> victims;
@@ -245,14 +244,13 @@ std::vector<measurement> run_scale(bench_context& ctx) {
     rows.push_back(std::move(rss));
 
     auto hub = scale_row(
-        fmt::format("hub bytes reserved per peer (region stride), {} cells", cells), "KiB",
-        static_cast<double>(pool.hub_region_stride) / 1024.0,
-        "hub file allocated per cell (st_blocks / cells)",
-        static_cast<double>(pool.hub_allocated_bytes) / static_cast<double>(cells) / 1024.0);
-    hub.note =
-        fmt::format("hub file {} KiB for max_peers {}, {} KiB allocated (st_blocks): "
-                    "reserved in full at creation",
-                    pool.hub_file_size / 1024, pool.hub_max_peers, pool.hub_allocated_bytes / 1024);
+        fmt::format("shared memory allocated per cell (Shmem growth), {} cells", cells), "KiB",
+        static_cast<double>(pool.shmem_added_bytes) / static_cast<double>(cells) / 1024.0,
+        "peer region size (the most a cell can touch)",
+        static_cast<double>(pool.hub_region_size) / 1024.0);
+    hub.note = fmt::format("Shmem +{} KiB for {} idle cells (max_peers {}): region pages are "
+                           "allocated when first touched",
+                           pool.shmem_added_bytes / 1024, cells, pool.hub_max_peers);
     rows.push_back(std::move(hub));
   }
   return rows;

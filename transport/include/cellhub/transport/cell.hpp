@@ -2,7 +2,7 @@
 
 #include "cellhub/transport/cell_ticket.hpp"
 #include "cellhub/transport/endpoint.hpp"
-#include "cellhub/transport/hub_file.hpp"
+#include "cellhub/transport/peer_region.hpp"
 #include "cellhub/transport/result.hpp"
 
 #include <chrono>
@@ -23,15 +23,21 @@ struct cell_options {
   std::chrono::nanoseconds spin = std::chrono::microseconds{50};
   /// Sends READY right after attaching (turn off to send it later with `announce_ready`).
   bool announce_ready = true;
+  /// Leaves the cell dumpable. By default `attach` first makes it non-dumpable
+  /// (`PR_SET_DUMPABLE` 0), so that another process of the same user cannot reach its
+  /// memory or descriptors through /proc or ptrace; it also writes no core dump.
+  bool dumpable = false;
 };
 
 /// Is a cell's side of the hub: attach with a ticket, then receive requests,
 /// reply, send, heartbeat and say goodbye. Needs no actor system.
 class cell {
 public:
-  /// Attaches with `ticket`: maps the hub, checks magic, version, layout, peer id,
-  /// incarnation and token, marks the entry attached, arranges to die with the
-  /// host, and sends READY (pid and name).
+  /// Attaches with `ticket`: makes the process non-dumpable (unless
+  /// `options.dumpable`), arranges to die with the host, takes the peer region the
+  /// host handed over the ticket's doorbell and maps it (the only shared memory a
+  /// cell can reach), checks its magic, version, layout, peer id, incarnation and
+  /// token, marks the entry attached, and sends READY (pid and name).
   static result<cell> attach(const cell_ticket& ticket, const cell_options& options = {});
 
   /// Attaches with the ticket found in the arguments (or else the environment).
@@ -77,8 +83,8 @@ public:
   /// Announces a clean exit; the host will not treat the exit as a crash.
   result<void> goodbye();
 
-  /// Tells whether the host still holds the hub.
-  [[nodiscard]] bool host_alive() const noexcept { return file_->host_alive(); }
+  /// Tells whether the host still holds its end of the doorbell.
+  [[nodiscard]] bool host_alive() const noexcept;
 
   /// Returns the link (for tools and tests that need raw access).
   [[nodiscard]] endpoint& link() noexcept { return *link_; }
@@ -88,7 +94,7 @@ public:
 private:
   cell() = default;
 
-  std::shared_ptr<hub_file> file_;
+  std::shared_ptr<peer_region> memory_;
   std::shared_ptr<endpoint> link_;
   shm::peer_entry* entry_ = nullptr;
   std::byte* region_ = nullptr;

@@ -104,6 +104,25 @@ public:
   /// (warn level) and also reports `peer_dead`.
   signal_result signal() noexcept;
 
+  /// Sends `fd` to the peer end (`SCM_RIGHTS`) in a packet of its own that carries
+  /// `word`; the packet queues ahead of any later wake-up. The host hands a cell its
+  /// peer region this way, so that no path names the region.
+  result<void> send_fd(int fd, std::uint64_t word) noexcept;
+
+  /// Holds what `receive_fd` took: a descriptor (close-on-exec, owned by the caller)
+  /// and the word sent with it.
+  struct received_fd {
+    /// Holds the descriptor.
+    int fd = -1;
+    /// Holds the word sent with it.
+    std::uint64_t word = 0;
+  };
+
+  /// Takes the next packet without blocking, which must be one `send_fd` sent:
+  /// `bad_ticket` when no packet is pending or it carries no descriptor, `peer_dead`
+  /// when the peer hung up first. Descriptors in excess are closed.
+  result<received_fd> receive_fd() noexcept;
+
   /// Consumes every pending wake-up without blocking and tells whether there were any.
   /// Reads at most `max_drain_packets` packets per call so that a peer ringing
   /// in a loop cannot pin the caller; the fd then stays readable.

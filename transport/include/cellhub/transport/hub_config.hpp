@@ -16,10 +16,10 @@ struct slot_class {
 /// Returns the default size classes: 64×1 KiB, 16×16 KiB, 4×256 KiB and 4×1 MiB per arena.
 std::vector<slot_class> default_slot_classes();
 
-/// Sizes a hub. Each peer gets two descriptor rings and two payload arenas (one per
-/// direction) laid out with these numbers. The whole file is reserved when the hub is
-/// created (tmpfs memory: 682.3 MiB for the defaults), so a full filesystem fails
-/// creation instead of a later write.
+/// Sizes a hub. Each peer life gets a memory object of its own (its peer region)
+/// holding two descriptor rings and two payload arenas (one per direction) laid out
+/// with these numbers: 10.7 MiB for the defaults, pages allocated when first touched.
+/// Creation refuses a hub whose regions could never fit in the host's memory.
 struct hub_config {
   /// Counts peer entries (1..4096); ids are recycled, so this bounds live cells only.
   std::uint16_t max_peers = 64;
@@ -27,6 +27,12 @@ struct hub_config {
   std::uint32_t ring_capacity = 256;
   /// Lists the payload size classes, strictly increasing in size (1..8 classes).
   std::vector<slot_class> slot_classes = default_slot_classes();
+  /// Leaves the host process dumpable. By default `hub_host::create` makes it
+  /// non-dumpable (`PR_SET_DUMPABLE` 0, for the whole process): another process of
+  /// the same user (a cell) then cannot open the host's descriptors (every live peer
+  /// region) through /proc/PID/fd or map_files, nor ptrace it. It also writes no core
+  /// dump and needs root (CAP_SYS_PTRACE) to attach a debugger.
+  bool dumpable = false;
 };
 
 } // namespace cellhub::transport

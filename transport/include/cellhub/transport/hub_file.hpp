@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/transport/result.hpp"
+#include "cellhub/transport/shm_layout.hpp"
 
 #include <sys/types.h>
 
@@ -10,22 +11,22 @@
 
 namespace cellhub::transport {
 
-/// Owns an open, mapped hub file. The host creates it exclusively and holds an
-/// exclusive `flock` for its whole life; cells open it and map it too.
+/// Owns the hub file: the host creates it exclusively and holds an exclusive `flock`
+/// for its whole life. It holds only the hub's header (identity and layout, for a
+/// later host judging a stale file and for tools); no cell maps it, and the host
+/// writes it with `pwrite` and keeps no mapping, so a process that truncates it
+/// cannot fault the host.
 class hub_file {
 public:
   /// Creates the file at `path` (O_CREAT|O_EXCL, mode 0600), locks it, writes the
-  /// header's magic, version and size, reserves all `size` bytes (posix_fallocate)
-  /// and maps them zeroed. It applies the rules of `inspect_hub_site` first: a
-  /// provably stale hub (a regular file of this user with the magic, this major
-  /// version, the size its header gives, and a free lock) is removed with a warning;
-  /// a live one fails with `hub_in_use`; anything else at the path fails with
-  /// `path_occupied` and is left untouched; a filesystem without room fails with
-  /// `no_space` (bytes needed and free), and the file it created is removed again.
+  /// header's magic, version and size, and reserves all `size` bytes
+  /// (posix_fallocate). It applies the rules of `inspect_hub_site` first: a provably
+  /// stale hub (a regular file of this user with the magic, this major version, the
+  /// size its header gives, and a free lock) is removed with a warning; a live one
+  /// fails with `hub_in_use`; anything else at the path fails with `path_occupied`
+  /// and is left untouched; a filesystem without room fails with `no_space` (bytes
+  /// needed and free), and the file it created is removed again.
   static result<hub_file> create(const std::string& path, std::uint64_t size);
-
-  /// Opens and maps an existing hub file for a cell, without locking it.
-  static result<hub_file> open(const std::string& path);
 
   /// Creates an empty handle that owns nothing.
   hub_file() noexcept = default;
@@ -33,30 +34,27 @@ public:
   hub_file& operator=(hub_file&& other) noexcept;
   hub_file(const hub_file&) = delete;
   hub_file& operator=(const hub_file&) = delete;
-  /// Unmaps and closes; the host's handle also removes the file, if the path still
-  /// names the file it created (same device and inode).
+  /// Closes the file and removes it, if the path still names the file it created
+  /// (same device and inode).
   ~hub_file();
 
-  /// Returns the start of the mapping.
-  [[nodiscard]] std::byte* data() const noexcept { return data_; }
-  /// Returns the mapped size.
+  /// Writes `header` over the file's header (the host, once, after creation).
+  result<void> write_header(const shm::hub_header& header);
+
+  /// Returns the file's size.
   [[nodiscard]] std::uint64_t size() const noexcept { return size_; }
-  /// Returns the path the file was created or opened at.
+  /// Returns the path the file was created at.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
-  /// Tells whether a host still holds the file's lock (always true for the host itself).
-  [[nodiscard]] bool host_alive() const noexcept;
-
 private:
-  // Locks, sizes, stamps, reserves and maps a file just created.
-  result<void> reserve_and_map(std::uint64_t size, const std::string& directory);
+  // Locks, sizes, stamps and reserves a file just created.
+  result<void> reserve(std::uint64_t size, const std::string& directory);
   // Unlinks the path if it still names the file this handle created.
   void remove_own_file() const noexcept;
   void reset() noexcept;
 
   std::string path_;
   int fd_ = -1;
-  std::byte* data_ = nullptr;
   std::uint64_t size_ = 0;
   bool owner_ = false;
   dev_t dev_ = 0;

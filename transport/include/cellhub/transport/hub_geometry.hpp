@@ -9,10 +9,11 @@
 
 namespace cellhub::transport {
 
-/// Computes where everything lives in a hub file. Host and cell derive it from the
-/// same numbers, so a cell can check every offset the header claims.
+/// Computes where everything lives in a peer region, and the sizes of the hub file
+/// and of the memory the hub may use. Host and cell derive it from the same numbers,
+/// so a cell can check every offset its region header claims.
 struct hub_geometry {
-  /// Counts peer entries.
+  /// Counts peer entries (live cells).
   std::uint16_t max_peers = 0;
   /// Counts descriptors per ring.
   std::uint32_t ring_capacity = 0;
@@ -24,12 +25,10 @@ struct hub_geometry {
   std::vector<std::uint32_t> class_first_slot;
   /// Holds the byte offset of each class inside an arena.
   std::vector<std::uint64_t> class_offset;
-  /// Holds the offset of the peer table.
-  std::uint64_t peer_table_offset = 0;
-  /// Holds the offset of peer 0's region.
-  std::uint64_t peer_region_offset = 0;
-  /// Holds the distance between consecutive peer regions.
-  std::uint64_t peer_region_stride = 0;
+  /// Holds the offset of the peer entry in a region (after the region header).
+  std::uint64_t entry_offset = 0;
+  /// Holds the offset of the sleep flags in a region.
+  std::uint64_t control_offset = 0;
   /// Holds the offset of the host→cell descriptor ring in a region.
   std::uint64_t to_cell_ring_offset = 0;
   /// Holds the offset of the cell→host descriptor ring in a region.
@@ -44,19 +43,28 @@ struct hub_geometry {
   std::uint64_t to_host_arena_offset = 0;
   /// Holds the size of one arena.
   std::uint64_t arena_size = 0;
-  /// Holds the size of the whole file.
+  /// Holds the size of one peer region (one peer life's memory object).
+  std::uint64_t region_size = 0;
+  /// Holds the size of the hub file (its header, one page).
   std::uint64_t file_size = 0;
 
   /// Validates `config` and computes the layout it implies.
   static result<hub_geometry> compute(const hub_config& config);
 
-  /// Recomputes the layout from a header and checks every stored offset and size
-  /// against it; anything that disagrees is `bad_layout`.
-  static result<hub_geometry> from_header(const shm::hub_header& header,
-                                          std::uint64_t actual_file_size);
+  /// Recomputes the layout from a stored description and checks every stored offset
+  /// and size against it, and the region's `actual_region_size` (0: not checked);
+  /// anything that disagrees is `bad_layout`.
+  static result<hub_geometry> from_layout(const shm::layout_desc& layout,
+                                          std::uint64_t actual_region_size);
 
-  /// Writes the layout's numbers into `header` (magic and ids are left alone).
-  void store(shm::hub_header& header) const;
+  /// Writes the layout's numbers into `layout`.
+  void store(shm::layout_desc& layout) const;
+
+  /// Returns the most memory the hub's regions can take: every peer entry live with
+  /// every page of its region touched.
+  [[nodiscard]] std::uint64_t memory_needed() const noexcept {
+    return std::uint64_t{max_peers} * region_size;
+  }
 
   /// Counts the slots of one arena.
   [[nodiscard]] std::uint32_t slot_total() const noexcept { return class_first_slot.back(); }
@@ -69,11 +77,6 @@ struct hub_geometry {
 
   /// Returns the size of global slot `slot`.
   [[nodiscard]] std::uint32_t slot_size(std::uint32_t slot) const noexcept;
-
-  /// Returns the offset of peer `peer_id`'s region.
-  [[nodiscard]] std::uint64_t region_offset(std::uint16_t peer_id) const noexcept {
-    return peer_region_offset + peer_id * peer_region_stride;
-  }
 };
 
 } // namespace cellhub::transport

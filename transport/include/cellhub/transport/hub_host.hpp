@@ -30,17 +30,18 @@ struct hub_audit {
   std::uint32_t peers_free = 0;
   /// Counts entries whose transport exists.
   std::uint32_t peers_live = 0;
-  /// Counts entries whose transport is gone but whose payloads are still leased.
+  /// Counts entries whose transport is gone but whose payloads are still
+  /// leased.
   std::uint32_t peers_draining = 0;
   /// Counts host slots sent to cells and not returned.
   std::uint64_t slots_in_flight_to_cells = 0;
   /// Counts cell slots the host holds through leases.
   std::uint64_t slots_leased_from_cells = 0;
-  /// Counts free entries whose shared state is not `free` (should stay 0).
+  /// Counts free entries that still hold a peer region (should stay 0).
   std::uint32_t free_entries_not_free = 0;
 
   /// Compares every count.
-  bool operator==(const hub_audit&) const = default;
+  bool operator==(const hub_audit &) const = default;
 };
 
 /// Owns a hub: the shared-memory file, its peer table and the recycling of peer
@@ -48,36 +49,51 @@ struct hub_audit {
 /// longest first, so ids never run out and a stale life is refused at attach.
 class hub_host : public std::enable_shared_from_this<hub_host> {
 public:
-  /// Creates the hub file at `path` laid out by `config` and becomes its host. The
-  /// file's whole size is reserved; only a provably stale hub at `path` is replaced,
-  /// and at exit only the file created here is removed (see `hub_file::create` and
-  /// `inspect_hub_site` for the rules and the errors).
-  static result<std::shared_ptr<hub_host>> create(std::string path, hub_config config = {});
+  /// Creates the hub file at `path` laid out by `config` and becomes its host.
+  /// Only a provably stale hub at `path` is replaced, and at exit only the file
+  /// created here is removed (see `hub_file::create` and `inspect_hub_site` for
+  /// the rules and the errors). Fails with `no_space` when the peer regions
+  /// `config` implies could never fit in this host's memory
+  /// (`check_memory_budget`). Unless `config.dumpable`, makes the process
+  /// non-dumpable (see `hub_config::dumpable`).
+  static result<std::shared_ptr<hub_host>> create(std::string path,
+                                                  hub_config config = {});
 
-  /// Adds a peer: reserves an entry, makes its doorbell and returns the transport and ticket.
+  /// Adds a peer: reserves an entry, creates a fresh peer region for this life,
+  /// makes its doorbell, hands the region to the cell's end of the doorbell,
+  /// and returns the transport and the ticket.
   result<added_peer> add_peer_transport_with_options(add_peer_options options);
 
   /// Adds a peer with default options.
-  result<added_peer> add_peer_transport() { return add_peer_transport_with_options({}); }
+  result<added_peer> add_peer_transport() {
+    return add_peer_transport_with_options({});
+  }
 
-  /// Adds a peer and spawns its cell from `command` (the ticket is applied to it);
-  /// the transport adopts the process.
+  /// Adds a peer and spawns its cell from `command` (the ticket is applied to
+  /// it); the transport adopts the process.
   result<std::shared_ptr<peer_transport>> spawn_peer(add_peer_options options,
                                                      spawn_options command);
 
   /// Returns the hub file's path.
-  [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
+  [[nodiscard]] const std::string &path() const noexcept {
+    return file_.path();
+  }
   /// Returns the hub's layout.
-  [[nodiscard]] const hub_geometry& geometry() const noexcept { return geometry_; }
-  /// Returns the random number that tells this hub apart from earlier ones at its path.
-  [[nodiscard]] std::uint64_t nonce() const noexcept;
+  [[nodiscard]] const hub_geometry &geometry() const noexcept {
+    return geometry_;
+  }
+  /// Returns the random number that tells this hub apart from earlier ones at
+  /// its path.
+  [[nodiscard]] std::uint64_t nonce() const noexcept { return nonce_; }
 
   /// Counts entries and slots in use. Call it from the thread that drives the
   /// transports (slot counts are that thread's).
   [[nodiscard]] hub_audit audit() const;
 
-  /// Returns the shared entry of `peer_id` (for progress reads).
-  [[nodiscard]] const shm::peer_entry& entry(std::uint16_t peer_id) const noexcept;
+  /// Returns the entry in the region of `peer_id`'s current life (for progress
+  /// reads); valid while that life's transport exists.
+  [[nodiscard]] const shm::peer_entry &
+  entry(std::uint16_t peer_id) const noexcept;
 
 private:
   friend class peer_transport;
@@ -87,18 +103,22 @@ private:
     phase stage = phase::free;
     std::uint32_t incarnation = 0;
     std::weak_ptr<endpoint> link;
+    // The entry in the current life's region; null while the entry is free.
+    shm::peer_entry *shared = nullptr;
   };
 
-  hub_host(hub_file file, hub_geometry geometry);
-  shm::peer_entry& shared_entry(std::uint16_t peer_id) const noexcept;
-  std::byte* region(std::uint16_t peer_id) const noexcept;
-  void reset_region(std::uint16_t peer_id) noexcept;
+  hub_host(hub_file file, hub_geometry geometry, std::uint64_t nonce);
+  // Writes the region header and the peer entry of a new life into `base`.
+  void stamp_region(std::byte *base, std::uint16_t peer_id,
+                    std::uint32_t incarnation, std::uint64_t token,
+                    const std::string &name) const noexcept;
   void mark_dead(std::uint16_t peer_id) noexcept;
   void transport_gone(std::uint16_t peer_id) noexcept;
   void release_entry(std::uint16_t peer_id) noexcept;
 
   hub_file file_;
   hub_geometry geometry_;
+  std::uint64_t nonce_ = 0;
   mutable std::mutex mutex_;
   std::vector<entry_state> entries_;
   std::deque<std::uint16_t> free_ids_;

@@ -1,8 +1,9 @@
 #pragma once
 
-// The hub file's fixed binary layout. Every struct here lives in shared memory,
-// holds offsets (never pointers), and is checked by static_assert. A cell may
-// write any byte it can reach, so the host validates everything it reads.
+// The hub's fixed binary layout: the hub file's header and the peer regions, one
+// memory object per peer life. Every struct here lives in shared memory, holds
+// offsets (never pointers), and is checked by static_assert. A cell may write any
+// byte of its own region, so the host validates everything it reads there.
 // docs/shm_layout.md draws the layout.
 
 #include <atomic>
@@ -20,11 +21,15 @@ inline constexpr std::size_t page_size = 4096;
 /// Holds the eight bytes every hub file starts with.
 inline constexpr char magic[8] = {'C', 'E', 'L', 'L', 'H', 'U', 'B', '\0'};
 
-/// Names the layout's major version; attach refuses any other.
-inline constexpr std::uint16_t version_major = 1;
+/// Holds the eight bytes every peer region starts with.
+inline constexpr char region_magic[8] = {'C', 'E', 'L', 'L', 'P', 'E', 'E', 'R'};
+
+/// Names the layout's major version; attach refuses any other. Version 2 gives every
+/// peer life a memory object of its own; version 1 mapped one file into every cell.
+inline constexpr std::uint16_t version_major = 2;
 
 /// Names the layout's minor version; differences are tolerated.
-inline constexpr std::uint16_t version_minor = 1;
+inline constexpr std::uint16_t version_minor = 0;
 
 /// Bounds the number of payload slot size classes.
 inline constexpr std::size_t max_slot_classes = 8;
@@ -44,7 +49,48 @@ struct slot_class_desc {
 };
 static_assert(sizeof(slot_class_desc) == 8);
 
-/// Describes the whole file; written once by the host before any cell attaches.
+/// Describes the layout of every peer region of a hub: the numbers it was computed
+/// from and the offsets they give. Stored in the hub file's header and at the start
+/// of every region, where a cell checks each offset against its own computation.
+struct layout_desc {
+  /// Counts descriptors per ring (a power of two).
+  std::uint32_t ring_capacity;
+  /// Counts the slots of a return ring (a power of two >= slots per arena).
+  std::uint32_t return_capacity;
+  /// Counts the peer entries (live cells) the hub allows.
+  std::uint16_t max_peers;
+  /// Counts the used entries of `slot_classes`.
+  std::uint16_t slot_class_count;
+  /// Pads to 8 bytes.
+  std::uint32_t reserved0;
+  /// Holds the size of one peer region in bytes.
+  std::uint64_t region_size;
+  /// Holds the offset of the region's `peer_entry`.
+  std::uint64_t entry_offset;
+  /// Holds the offset of the region's `peer_control` (the sleep flags).
+  std::uint64_t control_offset;
+  /// Holds the offset of the host→cell descriptor ring.
+  std::uint64_t to_cell_ring_offset;
+  /// Holds the offset of the cell→host descriptor ring.
+  std::uint64_t to_host_ring_offset;
+  /// Holds the offset of the ring returning host→cell slots.
+  std::uint64_t to_cell_return_offset;
+  /// Holds the offset of the ring returning cell→host slots.
+  std::uint64_t to_host_return_offset;
+  /// Holds the offset of the host→cell payload arena.
+  std::uint64_t to_cell_arena_offset;
+  /// Holds the offset of the cell→host payload arena.
+  std::uint64_t to_host_arena_offset;
+  /// Describes the payload slot classes, smallest first.
+  slot_class_desc slot_classes[max_slot_classes];
+};
+static_assert(sizeof(layout_desc) == 152);
+static_assert(offsetof(layout_desc, region_size) == 16);
+static_assert(offsetof(layout_desc, slot_classes) == 88);
+
+/// Starts the hub file, which holds nothing else: the hub's identity and layout,
+/// for a later host judging a stale file and for tools. Written once by the host;
+/// no cell maps it and the host never reads it back.
 struct alignas(cache_line) hub_header {
   /// Holds `magic`.
   char magic[8];
@@ -52,48 +98,55 @@ struct alignas(cache_line) hub_header {
   std::uint16_t version_major;
   /// Holds `version_minor`.
   std::uint16_t version_minor;
-  /// Counts the entries of the peer table.
-  std::uint16_t max_peers;
-  /// Counts the used entries of `slot_classes`.
-  std::uint16_t slot_class_count;
+  /// Pads to 8 bytes.
+  std::uint32_t reserved0;
   /// Holds the file's size in bytes.
   std::uint64_t file_size;
-  /// Holds the process id of the host that owns the file.
-  std::uint32_t host_pid;
-  /// Counts the descriptors of every ring (a power of two).
-  std::uint32_t ring_capacity;
   /// Holds a random number chosen at creation; tells hubs at the same path apart.
   std::uint64_t hub_nonce;
-  /// Holds the offset of the peer table.
-  std::uint64_t peer_table_offset;
-  /// Holds the offset of peer 0's region.
-  std::uint64_t peer_region_offset;
-  /// Holds the distance between two consecutive peer regions.
-  std::uint64_t peer_region_stride;
-  /// Holds the offset of the host→cell descriptor ring inside a peer region.
-  std::uint64_t to_cell_ring_offset;
-  /// Holds the offset of the cell→host descriptor ring inside a peer region.
-  std::uint64_t to_host_ring_offset;
-  /// Holds the offset of the ring returning host→cell slots inside a peer region.
-  std::uint64_t to_cell_return_offset;
-  /// Holds the offset of the ring returning cell→host slots inside a peer region.
-  std::uint64_t to_host_return_offset;
-  /// Holds the offset of the host→cell payload arena inside a peer region.
-  std::uint64_t to_cell_arena_offset;
-  /// Holds the offset of the cell→host payload arena inside a peer region.
-  std::uint64_t to_host_arena_offset;
-  /// Counts the slots of a return ring (a power of two >= slots per arena).
-  std::uint32_t return_capacity;
-  /// Pads the header to a whole number of cache lines.
-  std::uint32_t reserved0;
-  /// Describes the payload slot classes, smallest first.
-  slot_class_desc slot_classes[max_slot_classes];
+  /// Holds the process id of the host that owns the file.
+  std::uint32_t host_pid;
+  /// Pads to 8 bytes.
+  std::uint32_t reserved1;
+  /// Describes the peer regions the host hands out.
+  layout_desc layout;
 };
 static_assert(sizeof(hub_header) == 192);
 static_assert(alignof(hub_header) == cache_line);
 static_assert(offsetof(hub_header, file_size) == 16);
-static_assert(offsetof(hub_header, peer_table_offset) == 40);
-static_assert(offsetof(hub_header, slot_classes) == 120);
+static_assert(offsetof(hub_header, host_pid) == 32);
+static_assert(offsetof(hub_header, layout) == 40);
+
+/// Starts every peer region: who the region is for and how it is laid out. The host
+/// writes it before it hands the region to the cell and never reads it back.
+struct alignas(cache_line) region_header {
+  /// Holds `region_magic`.
+  char magic[8];
+  /// Holds `version_major`.
+  std::uint16_t version_major;
+  /// Holds `version_minor`.
+  std::uint16_t version_minor;
+  /// Holds the peer id the region belongs to.
+  std::uint16_t peer_id;
+  /// Pads to 8 bytes.
+  std::uint16_t reserved0;
+  /// Holds the life of the peer id the region belongs to.
+  std::uint32_t incarnation;
+  /// Holds the process id of the host.
+  std::uint32_t host_pid;
+  /// Holds the random token the cell's ticket must present.
+  std::uint64_t attach_token;
+  /// Holds the hub's nonce (see `hub_header::hub_nonce`).
+  std::uint64_t hub_nonce;
+  /// Describes the region's layout.
+  layout_desc layout;
+  /// Holds the peer's name, zero-terminated.
+  char name[max_name_length];
+};
+static_assert(sizeof(region_header) == 256);
+static_assert(offsetof(region_header, attach_token) == 24);
+static_assert(offsetof(region_header, layout) == 40);
+static_assert(offsetof(region_header, name) == 192);
 
 /// Lists the states of a peer entry, as stored in `peer_entry::state`.
 enum class peer_state : std::uint32_t {
@@ -109,22 +162,20 @@ enum class peer_state : std::uint32_t {
   dead = 4,
 };
 
-/// Describes one peer id; the host writes the first line, the cell the second.
+/// Holds a peer life's state inside its region: the state word (host and cell) and
+/// the cell's line (pid, heartbeat). What the cell writes here is its own claim
+/// about itself; the host reads it only to judge that cell.
 struct alignas(cache_line) peer_entry {
-  /// Holds a `peer_state`; the host moves free→reserved→dead→free, the cell
+  /// Holds a `peer_state`; the host moves it to reserved and to dead, the cell
   /// moves reserved→attached→goodbye.
   std::atomic<std::uint32_t> state;
-  /// Counts the lives of this entry; a ticket names one of them.
-  std::uint32_t incarnation;
-  /// Holds the random token a ticket must present to attach.
-  std::uint64_t attach_token;
-  /// Holds the peer's name, zero-terminated.
-  char name[max_name_length];
+  /// Pads the host's line.
+  std::uint32_t reserved0;
 
   /// Holds the cell's process id, written by the cell when it attaches.
   alignas(cache_line) std::atomic<std::uint32_t> cell_pid;
   /// Pads the cell's line.
-  std::uint32_t reserved0;
+  std::uint32_t reserved1;
   /// Counts the cell's heartbeats; a frozen counter with work waiting means a hang.
   std::atomic<std::uint64_t> heartbeat;
   /// Holds CLOCK_MONOTONIC nanoseconds of the cell's last heartbeat.
@@ -160,7 +211,7 @@ static_assert(sizeof(sleep_flag) == cache_line);
 static_assert(offsetof(sleep_flag, wake_on) == 0);
 static_assert(offsetof(sleep_flag, cpu) == 4);
 
-/// Starts every peer region: the two sides' sleep flags.
+/// Holds the two sides' sleep flags, after the region header and the peer entry.
 struct alignas(cache_line) peer_control {
   /// Is written by the host.
   sleep_flag host;
@@ -224,7 +275,7 @@ struct ready_payload {
   std::uint32_t pid;
   /// Holds the number of bytes of `name` in use.
   std::uint32_t name_length;
-  /// Holds the start of the cell's name (the full name is in the peer entry).
+  /// Holds the start of the cell's name (the full name is in the region header).
   char name[32];
 };
 static_assert(sizeof(ready_payload) == inline_capacity);

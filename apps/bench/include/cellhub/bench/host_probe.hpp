@@ -16,9 +16,9 @@ namespace cellhub::bench {
 /// Returns this process's resident set (VmRSS of /proc/self/status) in KiB.
 std::optional<std::uint64_t> resident_kib();
 
-/// Returns the bytes a file really occupies (st_blocks × 512), e.g. the hub file (which
-/// reserves its whole size at creation).
-std::optional<std::uint64_t> allocated_bytes(const std::string& path);
+/// Returns the machine's shared memory in use (Shmem in /proc/meminfo), in bytes:
+/// memfd pages (peer regions) and tmpfs files.
+std::optional<std::uint64_t> shmem_bytes();
 
 /// Waits until `pid` sleeps (state S in /proc/PID/stat) or `deadline` passes;
 /// returns whether it sleeps. A cell that just sent READY may still be spinning.
