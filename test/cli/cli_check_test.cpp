@@ -4,9 +4,9 @@
 // removed at the hub path.
 #include "cli_support.hpp"
 
-#include "cellhub/remote/handshake_limits.hpp"
+#include "cellhub/transport/memory_budget.hpp"
 
-#include <sys/statvfs.h>
+#include "cellhub/remote/handshake_limits.hpp"
 
 using namespace cellhub::test::cli;
 using namespace std::chrono_literals;
@@ -46,12 +46,15 @@ BOOST_AUTO_TEST_CASE(check_reports_the_hub_file_size_the_free_space_and_the_fds)
   BOOST_TEST(code == 0, output);
   BOOST_TEST(has(output, "hub file " + hub_path + ": "), output);
   BOOST_TEST(has(output, "free on its filesystem"), output);
+  BOOST_TEST(has(output, "peer regions: up to "), output);
+  BOOST_TEST(has(output, "this host has "), output);
   BOOST_TEST(has(output, "fds "), output);
   BOOST_TEST(!fs::exists(hub_path));
 }
 
-// Issue 10, defect 4: the hub's space is checked up front, not discovered as SIGBUS.
-BOOST_AUTO_TEST_CASE(hub_larger_than_its_filesystem_is_refused_by_check_and_run_with_exit_1) {
+// Issue 10, defect 4: the hub's memory is checked up front, not discovered later (the
+// regions left the filesystem in issue 11: the check is against RAM + swap now).
+BOOST_AUTO_TEST_CASE(hub_larger_than_the_host_memory_is_refused_by_check_and_run_with_exit_1) {
   scratch tmp;
   const auto hub_path = cellhub::test::unique_hub_path("cli-check-space");
   // 4096 peers x 2 arenas x 64 MiB: a 512 GiB hub.
@@ -60,16 +63,17 @@ BOOST_AUTO_TEST_CASE(hub_larger_than_its_filesystem_is_refused_by_check_and_run_
                                           "max_peers = 4096\n[[hub.slot_class]]\nsize = \"1MiB\"\n"
                                           "count = 64\n") +
                                     cell_toml("w"));
-  struct statvfs fs_info {};
-  BOOST_TEST_REQUIRE(::statvfs("/dev/shm", &fs_info) == 0);
-  BOOST_TEST_REQUIRE(fs_info.f_bavail * fs_info.f_frsize < (std::uint64_t{512} << 30),
-                     "this test needs /dev/shm to have less than 512 GiB free");
+  const auto budget = cellhub::transport::read_memory_budget();
+  BOOST_TEST_REQUIRE(budget.has_value());
+  BOOST_TEST_REQUIRE(budget.value().limit < (std::uint64_t{512} << 30),
+                     "this test needs a host with less than 512 GiB of RAM + swap");
   for (const char* command : {"check", "run"}) {
     auto [code, output] = run_cellhub(command_line(command, config));
     BOOST_TEST(code == 1, command << ": " << output);
     BOOST_TEST(has(output, "cannot run here"), output);
     BOOST_TEST(has(output, hub_path), output);
     BOOST_TEST(has(output, "no_space"), output);
+    BOOST_TEST(has(output, "peer regions need up to"), output);
     BOOST_TEST(!fs::exists(hub_path));
   }
 }

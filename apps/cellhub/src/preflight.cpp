@@ -2,6 +2,7 @@
 
 #include "cellhub/cli/commands.hpp"
 #include "cellhub/transport/hub_geometry.hpp"
+#include "cellhub/transport/memory_budget.hpp"
 
 #include <fmt/format.h>
 
@@ -38,6 +39,9 @@ std::string preflight_report::describe() const {
                            : "");
   else
     out += fmt::format("hub file: {}\n", tr::describe_bytes(hub_file_size));
+  out += fmt::format("peer regions: up to {} ({} peers x {}), this host has {} ({})\n",
+                     tr::describe_bytes(region_memory), max_peers, tr::describe_bytes(region_size),
+                     tr::describe_bytes(memory.limit), memory.source);
   out += fmt::format("fds {}\n", fds.describe());
   return out;
 }
@@ -46,8 +50,14 @@ preflight_report preflight(const cluster_config& config,
                            std::optional<remote::handshake_limits> control) {
   preflight_report report;
   // The loader has run hub_geometry::compute already, so this succeeds.
-  if (auto geometry = tr::hub_geometry::compute(config.hub))
+  if (auto geometry = tr::hub_geometry::compute(config.hub)) {
     report.hub_file_size = geometry.value().file_size;
+    report.region_size = geometry.value().region_size;
+    report.max_peers = geometry.value().max_peers;
+    report.region_memory = geometry.value().memory_needed();
+  }
+  if (auto budget = tr::read_memory_budget())
+    report.memory = std::move(budget).value();
   report.fds = actors::plan_fd_budget(config.root, control ? control->listener_fds() : 0);
   auto site = tr::inspect_hub_site(config.hub_path, report.hub_file_size);
   if (site) {
@@ -57,6 +67,12 @@ preflight_report preflight(const cluster_config& config,
     report.refusal = refusal_for(site.error());
     return report;
   }
+  if (report.memory.limit != 0)
+    if (auto fits = tr::check_memory_budget(report.region_memory, report.memory); !fits) {
+      report.problem = "hub " + config.hub_path + ": " + fits.error().message();
+      report.refusal = exit_runtime_error;
+      return report;
+    }
   if (!report.fds.fits()) {
     report.problem = "fds: " + report.fds.describe();
     report.refusal = exit_runtime_error;
