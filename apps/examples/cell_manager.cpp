@@ -134,6 +134,19 @@ void cell_manager::emit(std::string_view line) const {
     sink_(line);
 }
 
+std::optional<cell_manager::clock::time_point>
+cell_manager::relaunch_due(const std::string& name) const {
+  const auto it = std::find_if(pending_.begin(), pending_.end(),
+                               [&name](const pending_relaunch& r) { return r.name == name; });
+  if (it == pending_.end())
+    return std::nullopt;
+  return it->due;
+}
+
+cell_manager::clock::time_point cell_manager::now() const {
+  return options_.now ? options_.now() : clock::now();
+}
+
 std::chrono::milliseconds cell_manager::backoff(std::uint32_t relaunches) const {
   const auto exponent = std::min({relaunches, options_.backoff_cap_exponent, max_backoff_exponent});
   return options_.backoff_base * (std::int64_t{1} << exponent);
@@ -189,7 +202,7 @@ tr::result<void> cell_manager::run(int stop_fd, std::optional<clock::time_point>
   }
   bool stop_seen = false;
   tr::result<void> outcome = tr::success();
-  while (!stop_seen && (!until || clock::now() < *until)) {
+  while (!stop_seen && (!until || now() < *until)) {
     outcome = step(until, stop_seen);
     if (!outcome)
       break;
@@ -197,6 +210,11 @@ tr::result<void> cell_manager::run(int stop_fd, std::optional<clock::time_point>
   if (stop_fd >= 0)
     (void)set_.remove(stop_fd);
   return outcome;
+}
+
+tr::result<void> cell_manager::run_once(std::chrono::milliseconds max_wait) {
+  bool stop_seen = false;
+  return step(std::nullopt, stop_seen, max_wait);
 }
 
 void cell_manager::stop() {
@@ -213,9 +231,9 @@ void cell_manager::stop() {
       tr::logger()->debug("cell_manager: goodbye to {} failed: {}", life.name,
                           asked.error().message());
   }
-  const auto deadline = clock::now() + options_.stop_timeout;
+  const auto deadline = now() + options_.stop_timeout;
   bool ignored = false;
-  while (!cells_.empty() && clock::now() < deadline)
+  while (!cells_.empty() && now() < deadline)
     if (auto stepped = step(deadline, ignored); !stepped) {
       tr::logger()->error("cell_manager: {}", stepped.error().message());
       break;
@@ -231,15 +249,19 @@ void cell_manager::stop() {
   current_.clear();
 }
 
-tr::result<void> cell_manager::step(std::optional<clock::time_point> until, bool& stop_seen) {
+tr::result<void> cell_manager::step(std::optional<clock::time_point> until, bool& stop_seen,
+                                    std::chrono::milliseconds max_wait) {
   auto wake_at = next_timer();
   if (until && (!wake_at || *until < *wake_at))
     wake_at = until;
   // Rounding up means the wait never ends just before a timer is due and spins.
-  auto timeout = std::chrono::milliseconds{-1};
-  if (wake_at)
-    timeout = std::max(std::chrono::milliseconds{0},
-                       std::chrono::ceil<std::chrono::milliseconds>(*wake_at - clock::now()));
+  auto timeout = max_wait;
+  if (wake_at) {
+    const auto left = std::max(std::chrono::milliseconds{0},
+                               std::chrono::ceil<std::chrono::milliseconds>(*wake_at - now()));
+    if (timeout < std::chrono::milliseconds{0} || left < timeout)
+      timeout = left;
+  }
   std::array<tr::fd_event, 64> events{};
   BOOST_OUTCOME_TRY(count, set_.wait(events, timeout));
   for (std::size_t i = 0; i < count; ++i)
@@ -343,7 +365,7 @@ void cell_manager::begin_dying(cell_life& life) {
   (void)set_.remove(transport.doorbell_fd());
   // The doorbell may hang up a moment before the process is reapable: wait for the
   // pidfd, and kill a cell that lingers on without its doorbell.
-  life.kill_at = clock::now() + options_.exit_grace;
+  life.kill_at = now() + options_.exit_grace;
   auto* child = transport.child();
   if (child == nullptr || child->try_wait())
     finish(transport.peer_id());
@@ -401,7 +423,7 @@ void cell_manager::schedule_relaunch(std::string name, cell_recipe recipe,
   pending_.push_back({.name = std::move(name),
                       .recipe = std::move(recipe),
                       .old_peer_id = old_peer_id,
-                      .due = clock::now() + delay});
+                      .due = now() + delay});
 }
 
 std::optional<cell_manager::clock::time_point> cell_manager::next_timer() const {
@@ -419,9 +441,9 @@ std::optional<cell_manager::clock::time_point> cell_manager::next_timer() const 
 }
 
 void cell_manager::run_timers() {
-  const auto now = clock::now();
+  const auto time_now = now();
   for (auto& [peer_id, life] : cells_) {
-    if (life.at != stage::dying || !life.kill_at || *life.kill_at > now)
+    if (life.at != stage::dying || !life.kill_at || *life.kill_at > time_now)
       continue;
     life.kill_at.reset();
     tr::logger()->warn("cell_manager: {} (peer_id={}) still runs {} ms after its death was "
@@ -430,8 +452,9 @@ void cell_manager::run_timers() {
     (void)life.transport->child()->send_signal(SIGKILL);
   }
   // Take the due relaunches out first: relaunching may schedule another one.
-  const auto split = std::stable_partition(
-      pending_.begin(), pending_.end(), [now](const pending_relaunch& r) { return r.due > now; });
+  const auto split =
+      std::stable_partition(pending_.begin(), pending_.end(),
+                            [time_now](const pending_relaunch& r) { return r.due > time_now; });
   std::vector<pending_relaunch> due(std::make_move_iterator(split),
                                     std::make_move_iterator(pending_.end()));
   pending_.erase(split, pending_.end());

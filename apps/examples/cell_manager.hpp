@@ -40,14 +40,18 @@ struct cell_recipe {
 struct cell_manager_options {
   /// Bounds the relaunches of one logical cell; the next death after that is final.
   std::uint32_t max_relaunches = 5;
-  /// Sets the first relaunch delay; the n-th relaunch waits `backoff_base * 2^min(n, cap)`.
+  /// Sets the first relaunch delay: relaunch n of a cell (0 for the first) waits
+  /// `backoff_base * 2^min(n, backoff_cap_exponent)` after its death, as in the seed.
   std::chrono::milliseconds backoff_base{100};
-  /// Caps the backoff exponent.
+  /// Caps the backoff exponent (the manager never shifts by more than 30 whatever it says).
   std::uint32_t backoff_cap_exponent = 10;
   /// Bounds how long a cell whose death was seen may take to exit before it gets SIGKILL.
   std::chrono::milliseconds exit_grace{2000};
   /// Bounds how long `stop` waits for cells to exit after asking them to say goodbye.
   std::chrono::milliseconds stop_timeout{2000};
+  /// Reads the time that backoff and every deadline are measured in; empty means
+  /// `std::chrono::steady_clock::now`. A test injects a clock it moves by hand.
+  std::function<std::chrono::steady_clock::time_point()> now;
 };
 
 /// Receives one event line (`started ...`, `died ...`), without the newline.
@@ -111,12 +115,19 @@ public:
   /// when empty). `stop_fd` may be -1.
   transport::result<void> run(int stop_fd, std::optional<clock::time_point> until);
 
+  /// Waits up to `max_wait` for cell events (less when a relaunch or a kill is due
+  /// sooner), handles them, then starts the relaunches and kills that are due.
+  transport::result<void> run_once(std::chrono::milliseconds max_wait);
+
   /// Drops pending relaunches, asks every cell to say goodbye, waits up to
   /// `stop_timeout` for them to exit, then kills the rest.
   void stop();
 
   /// Returns the current peer id of the logical cell `name`, if it has a live one.
   [[nodiscard]] std::optional<std::uint16_t> peer_of(const std::string& name) const;
+
+  /// Returns when the pending relaunch of the logical cell `name` is due, if one is.
+  [[nodiscard]] std::optional<clock::time_point> relaunch_due(const std::string& name) const;
 
   /// Counts the cells that have a process (running, dying or stopping).
   [[nodiscard]] std::size_t live_cells() const noexcept { return cells_.size(); }
@@ -150,7 +161,9 @@ private:
   static std::uint64_t token(fd_kind kind, std::uint16_t peer_id, std::uint32_t incarnation);
   cell_life* find(std::uint64_t token);
 
-  transport::result<void> step(std::optional<clock::time_point> until, bool& stop_seen);
+  [[nodiscard]] clock::time_point now() const;
+  transport::result<void> step(std::optional<clock::time_point> until, bool& stop_seen,
+                               std::chrono::milliseconds max_wait = std::chrono::milliseconds{-1});
   void handle(const transport::fd_event& event, bool& stop_seen);
   void take_messages(cell_life& life);
   void service_doorbell(cell_life& life, bool hung_up);

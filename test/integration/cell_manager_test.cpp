@@ -1,18 +1,24 @@
 // The cell_manager example as a real process: relaunch under a new peer id, the
-// relaunch limit, goodbye versus crash, and a clean stop on SIGTERM.
+// relaunch limit, goodbye versus crash, and a clean stop on SIGTERM. Then the manager
+// inside the test, over real cells, with a clock the test moves by hand: the backoff
+// between relaunches and `peer_of` across relaunches.
+#include "cell_manager.hpp"
 #include "hub_path.hpp"
 
+#include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/process.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <poll.h>
 #include <signal.h>
@@ -34,6 +40,7 @@ extern "C" {
 #endif
 
 namespace tr = cellhub::transport;
+namespace ex = cellhub::examples;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -196,6 +203,86 @@ private:
   bool eof_ = false;
 };
 
+// Runs a cell_manager inside the test, on a hub of its own, with a clock that moves
+// only when the test says so; keeps its event lines.
+class manager_here {
+public:
+  using manager_clock = ex::cell_manager::clock;
+
+  manager_here(ex::cell_manager_options options, std::string_view hub_name) {
+    auto hub = tr::hub_host::create(cellhub::test::unique_hub_path(hub_name));
+    BOOST_TEST_REQUIRE(hub.has_value(), (hub ? "" : hub.error().message()));
+    options.now = [this] { return now_; };
+    auto made =
+        ex::cell_manager::create(hub.value(), std::move(options), [this](std::string_view line) {
+          events_.push_back(parse(std::string{line}));
+        });
+    BOOST_TEST_REQUIRE(made.has_value(), (made ? "" : made.error().message()));
+    manager_ = std::move(made).value();
+  }
+  manager_here(const manager_here&) = delete;
+  manager_here& operator=(const manager_here&) = delete;
+
+  ex::cell_manager* operator->() const { return manager_.get(); }
+
+  /// Spawns the idle test cell `name` and returns its peer id.
+  std::uint16_t spawn(const std::string& name) {
+    auto spawned = manager_->spawn_cell(name, {.binary = TEST_CELL_PATH, .args = {"--mode=idle"}});
+    BOOST_TEST_REQUIRE(spawned.has_value(), (spawned ? "" : spawned.error().message()));
+    return spawned.value();
+  }
+
+  /// Lets the manager handle cell events until one that `match` accepts is among those
+  /// at or after `from`; returns its index, or nothing after the hang guard.
+  std::optional<std::size_t> run_until(const event_match& match, std::size_t from = 0) {
+    const auto deadline = clock_type::now() + event_deadline;
+    for (std::size_t i = from;;) {
+      for (; i < events_.size(); ++i)
+        if (match(events_[i]))
+          return i;
+      if (clock_type::now() >= deadline)
+        return std::nullopt;
+      // Returns at once when a cell event arrives; the bound only keeps the guard alive.
+      auto ran = manager_->run_once(1s);
+      BOOST_TEST_REQUIRE(ran.has_value(), (ran ? "" : ran.error().message()));
+    }
+  }
+
+  /// Counts the events `match` accepts.
+  std::size_t count(const event_match& match) const {
+    return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(), match));
+  }
+
+  /// Returns event `index`.
+  const event& operator[](std::size_t index) const { return events_.at(index); }
+
+  /// Returns every event line, for failure messages.
+  std::string transcript() const {
+    std::string all;
+    for (const auto& e : events_)
+      all += e.text + "\n";
+    return all;
+  }
+
+  /// Returns the manager's time.
+  manager_clock::time_point now() const { return now_; }
+  /// Moves the manager's time to `at`.
+  void set_time(manager_clock::time_point at) { now_ = at; }
+
+private:
+  // Any fixed start: only differences count.
+  manager_clock::time_point now_ = manager_clock::time_point{} + 1000h;
+  std::vector<event> events_;
+  // Last, so that it goes first: its callbacks point at the members above.
+  std::unique_ptr<ex::cell_manager> manager_;
+};
+
+event_match of_peer(std::string kind, std::uint16_t peer_id) {
+  return [kind = std::move(kind), peer = std::to_string(peer_id)](const event& e) {
+    return e.kind == kind && e.at("peer_id") == peer;
+  };
+}
+
 // Returns whether the process behind `pidfd` has exited, without waiting.
 bool has_exited(int pidfd) {
   pollfd pfd{pidfd, POLLIN, 0};
@@ -300,6 +387,103 @@ BOOST_AUTO_TEST_CASE(sigterm_makes_the_manager_exit_0_after_every_cell_exited) {
   }
   BOOST_TEST(run.count(is("died", "cell-0")) + run.count(is("died", "cell-1")) == 0u);
   BOOST_TEST(::access(run.hub_path().c_str(), F_OK) != 0, "hub file left behind");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cell_manager_in_process)
+
+BOOST_AUTO_TEST_CASE(relaunch_delay_doubles_from_the_base_up_to_the_cap_and_never_comes_early) {
+  manager_here manager{{.max_relaunches = 4, .backoff_base = 100ms, .backoff_cap_exponent = 2},
+                       "cell-manager-backoff"};
+  // Relaunch n waits base * 2^min(n, cap); the 5th death is final (4 relaunches).
+  const std::array<std::chrono::milliseconds, 4> delays{100ms, 200ms, 400ms, 400ms};
+  auto peer = manager.spawn("cell-0");
+  std::size_t from = 0;
+  for (std::size_t life = 0; life <= delays.size(); ++life) {
+    BOOST_TEST_CONTEXT("life " << life << " peer_id " << peer) {
+      const auto started = manager.run_until(of_peer("started", peer), from);
+      BOOST_TEST_REQUIRE(started.has_value(), manager.transcript());
+      BOOST_TEST_REQUIRE(manager.run_until(of_peer("ready", peer), *started).has_value(),
+                         manager.transcript());
+      BOOST_TEST_REQUIRE(::kill(static_cast<pid_t>(manager[*started].number("pid")), SIGKILL) == 0);
+      const auto died = manager.run_until(of_peer("died", peer), *started);
+      BOOST_TEST_REQUIRE(died.has_value(), manager.transcript());
+      BOOST_TEST(manager[*died].at("cause") == "crashed");
+      BOOST_TEST(!manager->peer_of("cell-0").has_value());
+
+      if (life == delays.size()) {
+        BOOST_TEST(manager.run_until(is("gave_up"), *died).has_value(), manager.transcript());
+        BOOST_TEST(!manager->relaunch_due("cell-0").has_value());
+        BOOST_TEST(manager->live_cells() == 0u);
+        break;
+      }
+      const auto due = manager->relaunch_due("cell-0");
+      BOOST_TEST_REQUIRE(due.has_value(), manager.transcript());
+      // The clock has not moved since the death: the whole wait is the backoff.
+      BOOST_TEST(
+          std::chrono::duration_cast<std::chrono::milliseconds>(*due - manager.now()).count() ==
+          delays[life].count());
+
+      // A millisecond early, nothing starts.
+      manager.set_time(*due - 1ms);
+      BOOST_TEST_REQUIRE(manager->run_once(0ms).has_value());
+      BOOST_TEST(manager.count(is("started")) == life + 1, manager.transcript());
+      BOOST_TEST((manager->relaunch_due("cell-0") == due));
+
+      // On time, the cell starts again under a new peer id.
+      manager.set_time(*due);
+      BOOST_TEST_REQUIRE(manager->run_once(0ms).has_value());
+      const auto relaunched = manager.run_until(is("relaunched"), *died);
+      BOOST_TEST_REQUIRE(relaunched.has_value(), manager.transcript());
+      BOOST_TEST(manager[*relaunched].number("relaunch") == static_cast<long>(life + 1));
+      const auto next = static_cast<std::uint16_t>(manager[*relaunched].number("new_peer_id"));
+      BOOST_TEST(next != peer);
+      BOOST_TEST((manager->peer_of("cell-0") == next));
+      peer = next;
+      // The new life's `started` comes before `relaunched`.
+      from = *died + 1;
+    }
+  }
+  BOOST_TEST(manager.count(is("relaunched")) == delays.size(), manager.transcript());
+}
+
+BOOST_AUTO_TEST_CASE(peer_of_follows_a_relaunched_cell_to_each_new_peer_id_and_no_other) {
+  manager_here manager{{.backoff_base = 0ms}, "cell-manager-peer-of"};
+  const auto alpha = manager.spawn("alpha");
+  auto beta = manager.spawn("beta");
+  BOOST_TEST((manager->peer_of("alpha") == alpha));
+  BOOST_TEST((manager->peer_of("beta") == beta));
+  BOOST_TEST(!manager->peer_of("gamma").has_value());
+
+  std::size_t from = 0;
+  for (int relaunch = 1; relaunch <= 2; ++relaunch) {
+    BOOST_TEST_CONTEXT("relaunch " << relaunch) {
+      const auto started = manager.run_until(of_peer("started", beta), from);
+      BOOST_TEST_REQUIRE(started.has_value(), manager.transcript());
+      BOOST_TEST_REQUIRE(manager.run_until(of_peer("ready", beta), *started).has_value(),
+                         manager.transcript());
+      BOOST_TEST_REQUIRE(::kill(static_cast<pid_t>(manager[*started].number("pid")), SIGKILL) == 0);
+      const auto relaunched = manager.run_until(
+          [old = std::to_string(beta)](const event& e) {
+            return is("relaunched", "beta")(e) && e.at("old_peer_id") == old;
+          },
+          *started);
+      BOOST_TEST_REQUIRE(relaunched.has_value(), manager.transcript());
+      const auto next = static_cast<std::uint16_t>(manager[*relaunched].number("new_peer_id"));
+      BOOST_TEST(next != beta);
+      BOOST_TEST(next != alpha);
+      // The name now leads to the new life, which is a real cell that attached.
+      BOOST_TEST((manager->peer_of("beta") == next));
+      BOOST_TEST_REQUIRE(manager.run_until(of_peer("ready", next), *relaunched).has_value(),
+                         manager.transcript());
+      // The other cell kept its id.
+      BOOST_TEST((manager->peer_of("alpha") == alpha));
+      beta = next;
+      from = *started + 1;
+    }
+  }
+  BOOST_TEST(manager.count(is("died", "alpha")) == 0u, manager.transcript());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
