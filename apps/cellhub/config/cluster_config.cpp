@@ -23,6 +23,7 @@
 #include <system_error>
 #include <tuple>
 #include <utility>
+#include <variant>
 
 namespace cellhub::cli {
 namespace fs = std::filesystem;
@@ -648,6 +649,22 @@ private:
     return cell;
   }
 
+  // Reads a `user` or `group` value (`what` names which): an integer is an id, checked
+  // against the range here; a string goes to the database as it is (a name, or digits).
+  std::variant<std::uint32_t, std::string> account_of(const field& f, std::string_view what) const {
+    if (const auto* id = f.node->as_integer()) {
+      if (id->get() < 0 || id->get() > max_account_id)
+        fail(f, fmt::format("{} id must be within 0..{}, got {}", what, max_account_id, id->get()));
+      return static_cast<std::uint32_t>(id->get());
+    }
+    if (!f.node->is_string())
+      wrong_type(f, fmt::format("a {0} name or a numeric {0} id", what));
+    const auto& text = os_string_of(f);
+    if (text.empty())
+      fail(f, "must not be empty");
+    return text;
+  }
+
   // Reads `user` and `group` into the identity the cell runs as; nothing when neither is
   // given (the cell runs as the host does).
   std::optional<transport::spawn_identity> read_identity(const toml::table& table,
@@ -662,38 +679,20 @@ private:
       return std::nullopt;
     }
     std::string problem;
-    std::optional<user_account> account;
-    if (const auto* id = user.node->as_integer()) {
-      if (id->get() < 0 || id->get() > max_account_id)
-        fail(user, fmt::format("user id must be within 0..{}, got {}", max_account_id, id->get()));
-      account = find_user(static_cast<uid_t>(id->get()), problem);
-    } else if (user.node->is_string()) {
-      const auto& text = os_string_of(user);
-      if (text.empty())
-        fail(user, "must not be empty");
-      account = find_user(text, problem);
-    } else {
-      wrong_type(user, "a user name or a numeric user id");
-    }
+    const auto user_ref = account_of(user, "user");
+    const auto* user_id = std::get_if<std::uint32_t>(&user_ref);
+    const auto account = user_id != nullptr ? find_user(static_cast<uid_t>(*user_id), problem)
+                                            : find_user(std::get<std::string>(user_ref), problem);
     if (!account)
       fail(user, problem);
 
     gid_t gid = 0;
     if (group) {
-      std::optional<gid_t> found;
-      if (const auto* id = group.node->as_integer()) {
-        if (id->get() < 0 || id->get() > max_account_id)
-          fail(group,
-               fmt::format("group id must be within 0..{}, got {}", max_account_id, id->get()));
-        found = static_cast<gid_t>(id->get());
-      } else if (group.node->is_string()) {
-        const auto& text = os_string_of(group);
-        if (text.empty())
-          fail(group, "must not be empty");
-        found = find_group(text, problem);
-      } else {
-        wrong_type(group, "a group name or a numeric group id");
-      }
+      const auto group_ref = account_of(group, "group");
+      const auto* group_id = std::get_if<std::uint32_t>(&group_ref);
+      const auto found = group_id != nullptr
+                             ? std::optional<gid_t>{*group_id}
+                             : find_group(std::get<std::string>(group_ref), problem);
       if (!found)
         fail(group, problem);
       gid = *found;
