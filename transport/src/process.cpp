@@ -1,5 +1,6 @@
 #include "cellhub/transport/process.hpp"
 
+#include "child_reaper.hpp"
 #include "poll_until.hpp"
 #include "unique_fd.hpp"
 
@@ -667,6 +668,23 @@ bool process::running() const noexcept {
     ready = ::poll(&entry, 1, 0);
   } while (ready < 0 && errno == EINTR);
   return !(ready > 0 && (entry.revents & POLLIN) != 0);
+}
+
+void process::detach() noexcept {
+  if (pidfd_ < 0 || status_) {
+    reset(); // nothing left to outlive the handle
+    return;
+  }
+  detail::child_reaper::instance().take(std::move(*this));
+}
+
+void process::abandon() noexcept {
+  if (pidfd_ >= 0)
+    ::close(pidfd_);
+  pid_ = -1;
+  pidfd_ = -1;
+  status_.reset();
+  warned_ = false;
 }
 
 void process::reset() noexcept {

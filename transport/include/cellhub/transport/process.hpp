@@ -13,6 +13,10 @@
 
 namespace cellhub::transport {
 
+namespace detail {
+class child_reaper;
+} // namespace detail
+
 /// Describes how a child process ended.
 struct exit_status {
   /// Tells whether a signal ended the child (then `signal` is set, not `code`).
@@ -105,8 +109,9 @@ struct spawn_options {
 /// `wait`/`waitpid(-1)` for any child nor set SIGCHLD to SIG_IGN, or the exit status is
 /// lost. Destroying (or assigning over) a handle whose child is not reaped yet sends
 /// SIGKILL to its group and reaps it, blocking until it is gone, so no running cell and
-/// no zombie is ever left behind; call `wait_for` first to let a child end by itself.
-class process {
+/// no zombie is ever left behind; call `wait_for` first to let a child end by itself,
+/// or `detach` to let it outlive the handle.
+class [[nodiscard]] process {
 public:
   /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/'), or
   /// with `fork` and `execve` when `options.user` is set (searching the host's PATH the
@@ -157,7 +162,18 @@ public:
   /// running even before it is reaped). Does not reap.
   [[nodiscard]] bool running() const noexcept;
 
+  /// Lets the child outlive this handle, which becomes empty: nothing kills it when
+  /// the handle goes. A process-wide reaper (one thread over the pidfds of detached
+  /// children, started by the first detach) reaps it when it exits, after ending its
+  /// process group as the handle would have, so no zombie is left; its exit status is
+  /// only logged (debug). A child still running when the host exits is left running
+  /// (unless it set a parent-death signal, as cells do). Detaching an empty or reaped
+  /// handle just empties it.
+  void detach() noexcept;
+
 private:
+  friend class detail::child_reaper;
+
   process(pid_t pid, int pidfd) noexcept
       : pid_{pid}
       , pidfd_{pidfd} {}
@@ -171,6 +187,9 @@ private:
 
   // Kills and reaps a child that is not reaped yet, then closes the pidfd.
   void reset() noexcept;
+
+  // Closes the pidfd and empties the handle without killing or reaping the child.
+  void abandon() noexcept;
 
   pid_t pid_ = -1;
   int pidfd_ = -1;
