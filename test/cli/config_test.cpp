@@ -1278,6 +1278,19 @@ BOOST_AUTO_TEST_CASE(describe_shows_the_user_and_group_a_cell_runs_as) {
              text);
 }
 
+BOOST_AUTO_TEST_CASE(describe_lists_the_other_groups_a_cell_runs_in) {
+  const auto id = unknown_id();
+  auto config =
+      loaded_as(privileged_host(), cell_with(fmt::format("user = {}\ngroup = {}\n", id, id + 1)));
+  auto& cell = std::get<ac::cell_spec>(config.root.children.at(0).what);
+  BOOST_TEST_REQUIRE(cell.user.has_value());
+  cell.user->groups = {id + 1, 0};
+  const auto text = cli::describe(config);
+  BOOST_TEST(text.find(fmt::format("      user     {}, group {}, also in root (0)\n", id,
+                                   id + 1)) != std::string::npos,
+             text);
+}
+
 BOOST_AUTO_TEST_CASE(cell_spec_refuses_the_ids_the_kernel_reads_as_no_change) {
   ac::cell_spec spec;
   spec.name = "w";
