@@ -2,8 +2,8 @@
 """Writes the seed corpora of the fuzz targets into test/fuzz/corpus/<target>/.
 
 Each seed is a small program in the target's input format (see the op enums in
-host_receive_fuzz.cpp and host_send_fuzz.cpp, and hub_header_fuzz.cpp's reader); the
-numbers below must follow those enums. Seeds named crash-* reproduce a finding and are
+host_receive_fuzz.cpp and host_send_fuzz.cpp, and the reader of region_layout_fuzz.cpp);
+the numbers below must follow those enums. Seeds named crash-* reproduce a finding and are
 written by hand from the fuzzer's artifact, not by this script. The config_loader seeds
 are the shipped config/*.toml files plus the hand-written cases listed here.
 
@@ -196,89 +196,102 @@ def host_send_seeds():
     write(t, "hang_up_without_wake_on", u8(S.HANG_UP) + send(10) + u8(S.WAIT_FOR_SPACE))
 
 
-# --- hub_header ------------------------------------------------------------------------
+# --- region_layout ---------------------------------------------------------------------
 def align(value, to):
     return (value + to - 1) // to * to
 
 
-def header(max_peers, ring_capacity, classes, magic=b"CELLHUB\0", major=1, minor=1, tweak=None):
-    """Lays out a hub as hub_geometry::compute does and returns its 192-byte header."""
-    first = 0
-    offset = 0
-    for size, count in classes:
-        first += count
-        offset += size * count
-    arena = align(offset, 4096)
-    return_capacity = 1 << (first - 1).bit_length()
-    table = 192
-    region0 = align(table + max_peers * 128, 4096)
+def layout_fields(ring_capacity, classes):
+    """Lays out a peer region as hub_geometry::compute does; returns its offsets and sizes."""
+    first = sum(count for _, count in classes)
+    arena = align(sum(size * count for size, count in classes), 4096)
+    return_capacity = 1 << (first - 1).bit_length() if first else 0
+    entry = 256  # sizeof(region_header)
+    control = entry + 128  # sizeof(peer_entry)
     ring_bytes = 128 + ring_capacity * 64
     return_bytes = align(128 + return_capacity * 4, 64)
-    at = 128
-    to_cell_ring = at; at += ring_bytes
-    to_host_ring = at; at += ring_bytes
-    to_cell_return = at; at += return_bytes
-    to_host_return = at; at += return_bytes
+    at = control + 128  # sizeof(peer_control)
+    f = dict(ring_capacity=ring_capacity, return_capacity=return_capacity, entry=entry,
+             control=control)
+    f["to_cell_ring"] = at; at += ring_bytes
+    f["to_host_ring"] = at; at += ring_bytes
+    f["to_cell_return"] = at; at += return_bytes
+    f["to_host_return"] = at; at += return_bytes
     at = align(at, 4096)
-    to_cell_arena = at; at += arena
-    to_host_arena = at; at += arena
-    stride = align(at, 4096)
-    file_size = region0 + max_peers * stride
-    fields = dict(file_size=file_size, table=table, region0=region0, stride=stride,
-                  to_cell_ring=to_cell_ring, to_host_ring=to_host_ring,
-                  to_cell_return=to_cell_return, to_host_return=to_host_return,
-                  to_cell_arena=to_cell_arena, to_host_arena=to_host_arena,
-                  return_capacity=return_capacity)
+    f["to_cell_arena"] = at; at += arena
+    f["to_host_arena"] = at; at += arena
+    f["region_size"] = align(at, 4096)
+    return f
+
+
+LAYOUT_WORDS = ("region_size", "entry", "control", "to_cell_ring", "to_host_ring",
+                "to_cell_return", "to_host_return", "to_cell_arena", "to_host_arena")
+
+
+def layout(max_peers, ring_capacity, classes, tweak=None, class_count=None, reserved=0,
+           unused_classes=b""):
+    """Returns a 152-byte layout_desc as a host writes it (tweak changes fields first)."""
+    f = layout_fields(ring_capacity, classes)
+    f["max_peers"] = max_peers
+    f["class_count"] = len(classes) if class_count is None else class_count
     if tweak:
-        tweak(fields)
-    h = (magic + u16(major) + u16(minor) + u16(max_peers) + u16(len(classes)) +
-         u64(fields["file_size"]) + u32(1) + u32(ring_capacity) + u64(0x1234) +
-         u64(fields["table"]) + u64(fields["region0"]) + u64(fields["stride"]) +
-         u64(fields["to_cell_ring"]) + u64(fields["to_host_ring"]) +
-         u64(fields["to_cell_return"]) + u64(fields["to_host_return"]) +
-         u64(fields["to_cell_arena"]) + u64(fields["to_host_arena"]) +
-         u32(fields["return_capacity"]) + u32(0))
-    for size, count in classes:
-        h += u32(size) + u32(count)
-    h = h.ljust(192, b"\0")
-    assert len(h) == 192
-    return h, file_size
+        tweak(f)
+    d = (u32(f["ring_capacity"]) + u32(f["return_capacity"]) + u16(f["max_peers"]) +
+         u16(f["class_count"]) + u32(reserved) + b"".join(u64(f[w]) for w in LAYOUT_WORDS))
+    d += b"".join(u32(size) + u32(count) for size, count in classes)
+    d += unused_classes
+    d = d.ljust(152, b"\0")[:152]
+    assert len(d) == 152
+    return d, f["region_size"]
 
 
-def attach_tail(incarnation=1, token=0xABCDEF, state=1, wrong_incarnation=0, wrong_token=0):
-    # own size, unused claimed size, attach, entry (incarnation, token, state), ticket tweaks
-    return (u8(1) + u64(0) + u8(0) + u32(incarnation) + u64(token) + u8(state) +
-            u8(wrong_incarnation) + u8(wrong_token))
+FUZZ_HUB = (1, 8, [(64, 4), (256, 2), (1024, 1)])
+TINY = (1, 2, [(64, 1)])
+EIGHT = (3, 4, [(64 * (i + 1), 1) for i in range(8)])
+DEFAULT = (64, 256, [(1024, 64), (16384, 16), (262144, 4), (1048576, 4)])
 
 
-def hub_header_seeds():
-    t = "hub_header"
+def region_layout_seeds():
+    t = "region_layout"
     clear(t)
-    default = [(1024, 64), (16384, 16), (262144, 4), (1048576, 4)]
-    h, size = header(64, 256, default)
-    write(t, "default_layout", h + u8(1) + u64(0) + u8(1))
-    small = [(64, 1)]
-    h, size = header(1, 2, small)
-    write(t, "tiny_attach", h + attach_tail())
-    write(t, "tiny_attach_not_reserved", h + attach_tail(state=2))
-    write(t, "tiny_attach_stale_ticket", h + attach_tail(wrong_incarnation=1))
-    write(t, "tiny_attach_wrong_token", h + attach_tail(wrong_token=1))
-    h, size = header(2, 8, [(64, 4), (256, 2), (1024, 1)])
-    write(t, "fuzz_hub_attach", h + attach_tail())
-    write(t, "eight_classes",
-          header(1, 4, [(64 * (i + 1), 1) for i in range(8)])[0] + attach_tail())
-    write(t, "bad_magic", header(1, 2, small, magic=b"CELLHUX\0")[0] + attach_tail())
-    write(t, "bad_major", header(1, 2, small, major=2)[0] + attach_tail())
-    write(t, "other_minor", header(1, 2, small, minor=7)[0] + attach_tail())
-    for name in ("file_size", "table", "region0", "stride", "to_cell_ring", "to_host_ring",
-                 "to_cell_return", "to_host_return", "to_cell_arena", "to_host_arena",
-                 "return_capacity"):
-        def off_by_one(fields, name=name):
-            fields[name] += 1
-        write(t, "off_by_one_" + name, header(1, 2, small, tweak=off_by_one)[0] + attach_tail())
-    write(t, "file_shorter_than_claimed", header(1, 2, small)[0] + u8(0) + u64(4096) + u8(0))
-    write(t, "zero_classes", header(1, 2, [])[0] + attach_tail())
-    write(t, "most_peers", header(4096, 65536, [(64 << 20, 65536)])[0] + u8(1) + u64(0) + u8(1))
+    own, unchecked = u8(1), u8(0)
+
+    def size(value):
+        return u8(3) + u64(value)
+
+    for name, geometry in (("fuzz_hub", FUZZ_HUB), ("tiny", TINY), ("eight_classes", EIGHT),
+                           ("default", DEFAULT)):
+        d, region = layout(*geometry)
+        write(t, name, d + own)
+        write(t, name + "_size_unchecked", d + unchecked)
+    d, region = layout(*TINY)
+    write(t, "size_a_page_more", d + u8(2) + u16(1) + u8(0))
+    write(t, "size_a_byte_less", d + u8(2) + u16(-1) + u8(1))
+    write(t, "size_zero_is_unchecked", d + size(0))
+    write(t, "size_huge", d + size(1 << 63))
+    # What a cell does not read may hold anything.
+    write(t, "reserved_and_unused_classes_ignored",
+          layout(*TINY, reserved=0xDEADBEEF, unused_classes=u32(77) * 14)[0] + own)
+    # Every stored number one off.
+    for word in LAYOUT_WORDS + ("return_capacity",):
+        def off_by_one(f, word=word):
+            f[word] += 1
+        write(t, "off_by_one_" + word, layout(*FUZZ_HUB, tweak=off_by_one)[0] + unchecked)
+    # Numbers no host accepts.
+    write(t, "zero_classes", layout(1, 2, [])[0] + own)
+    write(t, "nine_classes", layout(*TINY, class_count=9)[0] + own)
+    write(t, "classes_not_growing", layout(1, 2, [(128, 1), (128, 1)])[0] + own)
+    write(t, "slot_size_not_multiple_of_64", layout(1, 2, [(100, 1)])[0] + own)
+    write(t, "slot_count_zero", layout(1, 2, [(64, 0)])[0] + own)
+    write(t, "ring_not_power_of_two", layout(1, 3, [(64, 1)])[0] + own)
+    write(t, "ring_of_one", layout(1, 1, [(64, 1)])[0] + own)
+    write(t, "max_peers_zero", layout(0, 2, [(64, 1)])[0] + own)
+    write(t, "max_peers_past_limit", layout(4097, 2, [(64, 1)])[0] + own)
+    write(t, "most_peers", layout(4096, 2, [(64, 1)])[0] + own)
+    # max_peers x region_size against the 2^40 bytes a hub may take.
+    write(t, "memory_just_fits", layout(4096, 2, [(64 << 20, 1)])[0] + own)
+    write(t, "memory_too_much", layout(4096, 2, [(64 << 20, 2)])[0] + own)
+    write(t, "largest_slots", layout(1, 65536, [(64 << 20, 65536)])[0] + own)
 
 
 # --- config_loader ---------------------------------------------------------------------
@@ -316,5 +329,5 @@ def config_loader_seeds():
 if __name__ == "__main__":
     host_receive_seeds()
     host_send_seeds()
-    hub_header_seeds()
+    region_layout_seeds()
     config_loader_seeds()
