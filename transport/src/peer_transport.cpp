@@ -19,6 +19,8 @@ std::string_view describe(death_cause cause) noexcept {
     return "doorbell hung up";
   case death_cause::process_exited:
     return "process exited";
+  case death_cause::protocol_violation:
+    return "protocol violation";
   }
   return "unknown cause";
 }
@@ -34,6 +36,7 @@ peer_transport::peer_transport(std::shared_ptr<hub_host> hub, std::uint16_t peer
     , on_death_{std::move(on_death)} {}
 
 peer_transport::~peer_transport() {
+  warn_if_live();
   // Hang up without closing the fd: leases may still ring it from other threads,
   // and a closed fd number could be reused by an unrelated file.
   link_->bell().shutdown();
@@ -48,18 +51,36 @@ std::optional<death_cause> peer_transport::death() const noexcept {
   return static_cast<death_cause>(cause);
 }
 
+bool peer_transport::said_goodbye() const noexcept {
+  // The cell marks its entry before it sends its goodbye: a clean exit is known
+  // even when the goodbye message has not been read yet.
+  return goodbye_.load() || hub_->entry(peer_id_).state.load(std::memory_order_acquire) ==
+                                static_cast<std::uint32_t>(shm::peer_state::goodbye);
+}
+
+void peer_transport::warn_if_live() const noexcept {
+  if (death() || said_goodbye() || link_->bell().hung_up())
+    return;
+  try {
+    const bool kills = child_ && child_->running();
+    logger()->warn("peer_id={} peer_name={} Host hung up on a live cell: its transport was "
+                   "dropped before the cell died{} (keep the transport, or hand it to "
+                   "hub_host::keep_until_death)",
+                   peer_id_, quoted(name_),
+                   kills ? fmt::format("; killing pid {}", child_->pid()) : std::string{});
+  } catch (...) {
+    // Logging must not throw out of a destructor.
+  }
+}
+
 void peer_transport::report_death(death_cause cause) noexcept {
   int expected = -1;
   if (!death_.compare_exchange_strong(expected, static_cast<int>(cause)))
     return;
   closed_.store(true, std::memory_order_release);
-  // The cell marks its entry before it sends its goodbye: a clean exit is known
-  // even when the goodbye message has not been read yet.
-  const bool said_goodbye =
-      goodbye_.load() || hub_->entry(peer_id_).state.load(std::memory_order_acquire) ==
-                             static_cast<std::uint32_t>(shm::peer_state::goodbye);
+  const bool clean = cause != death_cause::protocol_violation && said_goodbye();
   hub_->mark_dead(peer_id_);
-  if (said_goodbye)
+  if (clean)
     logger()->info("peer_id={} peer_name={} Cell exited after goodbye ({})", peer_id_,
                    quoted(name_), describe(cause));
   else
@@ -79,6 +100,9 @@ void peer_transport::report_violation(const error& err) noexcept {
     (void)child_->send_signal(SIGKILL);
   // Without a process to kill, hanging up makes a well-behaved cell exit.
   link_->bell().shutdown();
+  // Reported now, like any death: the kill takes effect and the hang-up follows, but
+  // nobody needs to look for them.
+  report_death(death_cause::protocol_violation);
 }
 
 result<void> peer_transport::check_open() const {
@@ -196,7 +220,6 @@ signal_result peer_transport::signal() noexcept {
 }
 
 bool peer_transport::check_hangup() noexcept {
-  // A cell killed for a protocol violation is closed but not yet reported dead.
   if (!death() && link_->bell().hung_up())
     report_death(death_cause::hung_up);
   return closed();

@@ -27,6 +27,9 @@ enum class death_cause : std::uint8_t {
   hung_up,
   /// The cell's process exit was seen (pidfd).
   process_exited,
+  /// The cell broke the protocol (bad shared-memory content) and was killed, or hung
+  /// up on when the transport has no process to kill.
+  protocol_violation,
 };
 
 /// Returns the words the death warning uses for `cause` ("doorbell hung up", ...).
@@ -57,8 +60,14 @@ struct peer_progress {
 /// Carries traffic between the host and one cell life, and reports that life's
 /// death exactly once: one log line, the transport closed, `on_death` called.
 ///
+/// Its owners decide the cell's life: destroying the last reference hangs up on the
+/// cell (and kills an adopted process). A host that drops it while the cell lives,
+/// has not been reported dead and has not said goodbye gets one warning, naming the
+/// peer, that it hung up on a live cell; `hub_host::keep_until_death` is the way to
+/// let go of a transport and still learn of the death.
+///
 /// Threading: send, receive and polling belong to one thread at a time;
-/// `report_death`, `closed` and lease releases are safe from any thread.
+/// `report_death`, `check_hangup`, `closed` and lease releases are safe from any thread.
 class peer_transport {
 public:
   /// Creates the transport for entry `peer_id` of `hub` (use `hub_host` to add peers).
@@ -66,7 +75,8 @@ public:
                  std::string name, std::shared_ptr<endpoint> link, peer_death_callback on_death);
   peer_transport(const peer_transport&) = delete;
   peer_transport& operator=(const peer_transport&) = delete;
-  /// Hangs up on the cell (it sees EOF) and kills an adopted process still running.
+  /// Hangs up on the cell (it sees EOF) and kills an adopted process still running;
+  /// warns when the cell was alive (see the class comment).
   ~peer_transport();
 
   /// Returns the peer id.
@@ -93,7 +103,8 @@ public:
 
   /// Takes the next message from the cell, or nothing. Messages the cell published
   /// before it died are still delivered; bad shared-memory content is reported as
-  /// `protocol_violation` and the cell is killed.
+  /// `protocol_violation`: the cell is killed and its death reported at once, like any
+  /// death (`death_cause::protocol_violation`).
   result<std::optional<incoming_message>> try_receive();
 
   /// Waits up to `timeout` for a message, spinning `spin` first.
@@ -114,7 +125,7 @@ public:
   /// Later calls do nothing.
   void report_death(death_cause cause) noexcept;
 
-  /// Tells whether the cell is known dead (or was killed for a protocol violation).
+  /// Tells whether the cell is known dead (a protocol violation included).
   [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
   /// Tells how the death was learned, once it was.
   [[nodiscard]] std::optional<death_cause> death() const noexcept;
@@ -148,6 +159,8 @@ public:
 
 private:
   result<void> check_open() const;
+  bool said_goodbye() const noexcept;
+  void warn_if_live() const noexcept;
   template <class T>
   result<T> watch(result<T> outcome);
   void report_violation(const error& err) noexcept;
