@@ -35,8 +35,6 @@ std::string status_token(const std::optional<tr::exit_status>& status) {
 
 // Names how the host learned of a death, as one token.
 std::string_view seen_token(const tr::peer_transport& transport) {
-  if (transport.violated())
-    return "protocol_violation";
   const auto cause = transport.death();
   if (!cause)
     return "unknown";
@@ -47,6 +45,8 @@ std::string_view seen_token(const tr::peer_transport& transport) {
     return "hung_up";
   case tr::death_cause::process_exited:
     return "process_exited";
+  case tr::death_cause::protocol_violation:
+    return "protocol_violation";
   }
   return "unknown";
 }
@@ -328,10 +328,8 @@ void cell_manager::service_doorbell(cell_life& life, bool hung_up) {
     transport.drain_doorbell();
     take_messages(life);
   }
-  // A protocol violation closes the transport (and kills the cell) without calling
-  // on_death, so queue it here.
-  if (transport.closed() && !transport.death())
-    deaths_->push(transport.peer_id());
+  // A death found here, a protocol violation included, was reported through on_death,
+  // which queued it for `handle_deaths`.
 }
 
 void cell_manager::service_pidfd(cell_life& life) {
@@ -346,8 +344,6 @@ void cell_manager::service_pidfd(cell_life& life) {
   // doorbell end lives on (passed to a grandchild, say).
   if (!transport.check_hangup())
     transport.report_death(tr::death_cause::process_exited);
-  if (transport.closed() && !transport.death())
-    deaths_->push(transport.peer_id());
 }
 
 void cell_manager::handle_deaths() {

@@ -1,7 +1,7 @@
 // The cell_manager example as a real process: relaunch under a new peer id, the
-// relaunch limit, goodbye versus crash, and a clean stop on SIGTERM. Then the manager
-// inside the test, over real cells, with a clock the test moves by hand: the backoff
-// between relaunches and `peer_of` across relaunches.
+// relaunch limit, goodbye versus crash, a protocol violation, and a clean stop on
+// SIGTERM. Then the manager inside the test, over real cells, with a clock the test
+// moves by hand: the backoff between relaunches and `peer_of` across relaunches.
 #include "cell_manager.hpp"
 #include "hub_path.hpp"
 
@@ -356,6 +356,26 @@ BOOST_AUTO_TEST_CASE(cell_that_said_goodbye_is_not_relaunched) {
   BOOST_TEST_REQUIRE(run.read_to_eof());
   BOOST_TEST(run.count(is("relaunched")) == 0u, run.transcript());
   BOOST_TEST(run.count(is("started")) == 1u, run.transcript());
+}
+
+BOOST_AUTO_TEST_CASE(cell_that_breaks_the_protocol_is_killed_reported_and_relaunched) {
+  // The cell publishes a descriptor of an unknown kind and rings: the transport kills
+  // it and reports the death at once, through on_death like any other.
+  manager_run run{{"--cells", "1", "--max-relaunches", "1", "--backoff-ms", "0", "--",
+                   "--mode=hostile", "--attack=unknown_kind"}};
+  const auto died = run.find(is("died"));
+  BOOST_TEST_REQUIRE(died.has_value(), run.transcript());
+  BOOST_TEST(run[*died].at("cause") == "protocol_violation");
+  BOOST_TEST(run[*died].at("seen") == "protocol_violation");
+  BOOST_TEST(run[*died].at("status") == "signal:SIGKILL");
+  const auto relaunched = run.find(is("relaunched"), *died);
+  BOOST_TEST_REQUIRE(relaunched.has_value(), run.transcript());
+  // The next life breaks it too, and that death is final.
+  const auto again = run.find(is("died"), *relaunched);
+  BOOST_TEST_REQUIRE(again.has_value(), run.transcript());
+  BOOST_TEST(run[*again].at("cause") == "protocol_violation");
+  BOOST_TEST_REQUIRE(run.find(is("gave_up"), *again).has_value(), run.transcript());
+  BOOST_TEST(run.terminate().clean());
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_makes_the_manager_exit_0_after_every_cell_exited) {
