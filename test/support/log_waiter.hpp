@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace cellhub::test {
 
@@ -22,14 +23,23 @@ class log_waiter {
 public:
   log_waiter()
       : previous_{transport::logger()}
-      , sink_{std::make_shared<waiting_sink>()} {
-    auto capture = std::make_shared<spdlog::logger>("cellhub", sink_);
-    capture->set_level(spdlog::level::trace);
-    transport::set_logger(capture);
+      , sink_{std::make_shared<waiting_sink>()}
+      , capture_{std::make_shared<spdlog::logger>("cellhub", sink_)} {
+    capture_->set_level(spdlog::level::trace);
+    transport::set_logger(capture_);
   }
   log_waiter(const log_waiter&) = delete;
   log_waiter& operator=(const log_waiter&) = delete;
-  ~log_waiter() { transport::set_logger(previous_, true); }
+  ~log_waiter() {
+    transport::set_logger(previous_, true);
+    // A thread that was logging (a reaper, a keeper) may still hold a copy of the
+    // capture. Let it go first, so the capture ends here, on the test's thread:
+    // ThreadSanitizer cannot see the reference counting inside libspdlog and would
+    // take the other thread's last release for a race.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (capture_.use_count() > 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+  }
 
   /// Waits until `needle` has been logged or `bound` passes; returns whether it was.
   bool wait_for(std::string_view needle, std::chrono::milliseconds bound) const {
@@ -78,6 +88,7 @@ private:
 
   std::shared_ptr<spdlog::logger> previous_;
   std::shared_ptr<waiting_sink> sink_;
+  std::shared_ptr<spdlog::logger> capture_;
 };
 
 } // namespace cellhub::test

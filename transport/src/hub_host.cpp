@@ -1,5 +1,7 @@
 #include "cellhub/transport/hub_host.hpp"
 
+#include "hub_keeper.hpp"
+
 #include "cellhub/transport/memory_budget.hpp"
 #include "cellhub/transport/peer_region.hpp"
 
@@ -210,6 +212,19 @@ hub_audit hub_host::audit() const {
     counts.slots_leased_from_cells += link->slots_leased();
   }
   return counts;
+}
+
+result<void> hub_host::keep_until_death(const std::shared_ptr<peer_transport>& transport) {
+  std::shared_ptr<hub_keeper> keeper;
+  {
+    std::lock_guard guard{keeper_mutex_};
+    if (!keeper_) {
+      BOOST_OUTCOME_TRY(started, hub_keeper::start());
+      keeper_ = std::move(started);
+    }
+    keeper = keeper_;
+  }
+  return keeper->keep(transport);
 }
 
 } // namespace cellhub::transport

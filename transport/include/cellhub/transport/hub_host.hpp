@@ -16,8 +16,11 @@
 
 namespace cellhub::transport {
 
+class hub_keeper;
+
 /// Holds what adding a peer yields: the host's transport and the cell's ticket.
-struct added_peer {
+/// Dropping it unused hangs up on the peer: nothing can attach any more.
+struct [[nodiscard]] added_peer {
   /// Carries the host's side of the traffic with the new cell.
   std::shared_ptr<peer_transport> transport;
   /// Lets the new cell attach; destroy it once the cell is spawned.
@@ -62,17 +65,32 @@ public:
   /// Adds a peer: reserves an entry, creates a fresh peer region for this life,
   /// makes its doorbell, hands the region to the cell's end of the doorbell,
   /// and returns the transport and the ticket.
-  result<added_peer> add_peer_transport_with_options(add_peer_options options);
+  [[nodiscard]] result<added_peer> add_peer_transport_with_options(add_peer_options options);
 
   /// Adds a peer with default options.
-  result<added_peer> add_peer_transport() {
+  [[nodiscard]] result<added_peer> add_peer_transport() {
     return add_peer_transport_with_options({});
   }
 
-  /// Adds a peer and spawns its cell from `command` (the ticket is applied to
-  /// it); the transport adopts the process.
-  result<std::shared_ptr<peer_transport>> spawn_peer(add_peer_options options,
-                                                     spawn_options command);
+  /// Adds a peer and spawns its cell from `command` (the ticket is applied to it);
+  /// the transport adopts the process. The transport owns the cell: dropping it kills
+  /// the cell (keep it, or hand it to `keep_until_death`).
+  [[nodiscard]] result<std::shared_ptr<peer_transport>> spawn_peer(add_peer_options options,
+                                                                   spawn_options command);
+
+  /// Keeps `transport` until its cell dies, for a host that lets go of it (the seed's
+  /// pattern: add, spawn, detach the process or let the transport adopt it, drop the
+  /// handles). The hub holds its own reference and watches, on one thread of its own
+  /// (started by the first call, stopped with the hub), the doorbell for a hang-up
+  /// and an adopted process's pidfd for its exit. The death is then reported like any
+  /// other: one warning, the transport closed, `on_death` called once (on that
+  /// thread; it may relaunch and keep the next cell), and the hub drops its reference,
+  /// which frees the entry once nobody else holds the transport. Traffic is left
+  /// alone: whoever still holds the transport may go on using it. Like every
+  /// transport, a kept one holds the hub, so the hub lives until the cell dies. A
+  /// transport already reported dead is not kept. Fails with `io_error` when the
+  /// watch cannot be set up (then the hub holds nothing and the caller still owns it).
+  [[nodiscard]] result<void> keep_until_death(const std::shared_ptr<peer_transport>& transport);
 
   /// Returns the hub file's path.
   [[nodiscard]] const std::string &path() const noexcept {
@@ -122,6 +140,9 @@ private:
   mutable std::mutex mutex_;
   std::vector<entry_state> entries_;
   std::deque<std::uint16_t> free_ids_;
+  // Holds the transports kept until death; created by the first keep_until_death.
+  std::mutex keeper_mutex_;
+  std::shared_ptr<hub_keeper> keeper_;
 };
 
 } // namespace cellhub::transport
