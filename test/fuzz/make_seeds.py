@@ -2,8 +2,8 @@
 """Writes the seed corpora of the fuzz targets into test/fuzz/corpus/<target>/.
 
 Each seed is a small program in the target's input format (see the op enums in
-host_receive_fuzz.cpp and host_send_fuzz.cpp, and the reader of region_layout_fuzz.cpp);
-the numbers below must follow those enums. Seeds named crash-* reproduce a finding and are
+host_receive_fuzz.cpp and host_send_fuzz.cpp, and the readers of region_layout_fuzz.cpp
+and region_handover_fuzz.cpp); the numbers below must follow those enums. Seeds named crash-* reproduce a finding and are
 written by hand from the fuzzer's artifact, not by this script. The config_loader seeds
 are the shipped config/*.toml files plus the hand-written cases listed here.
 
@@ -196,7 +196,7 @@ def host_send_seeds():
     write(t, "hang_up_without_wake_on", u8(S.HANG_UP) + send(10) + u8(S.WAIT_FOR_SPACE))
 
 
-# --- region_layout ---------------------------------------------------------------------
+# --- region_layout and region_handover -------------------------------------------------
 def align(value, to):
     return (value + to - 1) // to * to
 
@@ -294,6 +294,103 @@ def region_layout_seeds():
     write(t, "largest_slots", layout(1, 65536, [(64 << 20, 65536)])[0] + own)
 
 
+# Offsets in region_header.
+MAGIC, MAJOR, MINOR, PEER_ID, INCARNATION, HOST_PID, TOKEN, NONCE, LAYOUT, NAME = \
+    0, 8, 10, 12, 16, 20, 24, 32, 40, 192
+
+
+def edit_byte(offset, value):
+    return u8(0) + u8(offset) + u8(value)
+
+
+def edit_word(offset, value):
+    return u8(1) + u8(offset) + u64(value)
+
+
+def nudge(index, delta):
+    return u8(2) + u8(index) + struct.pack("<h", delta)
+
+
+class K:  # fd_kind
+    MEMFD, UNSEALABLE, READ_ONLY, TMPFILE, PIPE, DEV_NULL, DIRECTORY = range(7)
+
+
+class P:  # packet
+    SEND_FD, NONE, NO_FD, EXTRA_FDS, ODD_WORD, WAKE_FIRST = range(6)
+
+
+def handover(preset=0, custom=b"", peer_id=3, incarnation=7, token=0x5EC2E7, name=b"fuzz-cell",
+             state=1, edits=(), kind=K.MEMFD, seals=0, size=u8(0), word=u8(0),
+             packet=u8(P.SEND_FD), hang_up=0):
+    return (u8(preset) + custom + u16(peer_id) + u32(incarnation) + u64(token) + u64(0x1234) +
+            u8(len(name)) + name + u8(state) + u8(len(edits)) + b"".join(edits) + u8(kind) +
+            u8(seals) + size + word + packet + u8(hang_up))
+
+
+def region_handover_seeds():
+    t = "region_handover"
+    clear(t)
+    # Valid regions of each geometry, and of one the input describes.
+    for preset, name in enumerate(("fuzz_hub", "tiny", "eight_classes", "default")):
+        write(t, "valid_" + name, handover(preset))
+    custom = u16(4) + u8(2) + u8(1) + u8(0) + u8(3) + u8(1) + u8(0)  # 5 peers, ring 8, 2 classes
+    write(t, "valid_described", handover(4, custom))
+    write(t, "valid_long_name", handover(name=b"n" * 47))
+    write(t, "valid_other_minor", handover(edits=[edit_byte(MINOR, 7)]))
+    write(t, "valid_more_peers", handover(edits=[nudge(1, 1)]))
+    write(t, "valid_unterminated_name",
+          handover(name=b"n" * 47, edits=[edit_byte(NAME + 47, ord("x"))]))
+    write(t, "valid_without_seal_seal", handover(seals=4))
+    # The header against the ticket.
+    write(t, "bad_magic", handover(edits=[edit_byte(MAGIC + 7, ord("S"))]))
+    write(t, "hub_magic", handover(edits=[edit_word(MAGIC, int.from_bytes(b"CELLHUB\0",
+                                                                          "little"))]))
+    write(t, "version_1", handover(edits=[edit_byte(MAJOR, 1)]))
+    write(t, "version_3", handover(edits=[edit_byte(MAJOR, 3)]))
+    write(t, "other_peer", handover(edits=[edit_byte(PEER_ID, 4)]))
+    write(t, "stale_incarnation", handover(edits=[edit_byte(INCARNATION, 6)]))
+    write(t, "bad_token", handover(edits=[edit_byte(TOKEN, 0)]))
+    for state in (0, 2, 3, 4, 5):
+        write(t, "entry_state_%d" % state, handover(state=state))
+    # Every word of the layout nudged (0: ring and return capacity, 1: peers and classes,
+    # 2..10: region size and offsets, 11..18: the slot classes).
+    for index in range(19):
+        write(t, "layout_word_%d_plus_one" % index, handover(edits=[nudge(index, 1)]))
+    write(t, "layout_region_size_a_page_less",
+          handover(edits=[nudge(2, -4096)], size=u8(1) + struct.pack("<b", -1)))
+    # The memory object: its kind, seals and size.
+    for kind, name in ((K.UNSEALABLE, "unsealable_memfd"), (K.READ_ONLY, "read_only_memfd"),
+                       (K.TMPFILE, "tmpfile"), (K.PIPE, "pipe"), (K.DEV_NULL, "dev_null"),
+                       (K.DIRECTORY, "directory")):
+        write(t, "kind_" + name, handover(kind=kind))
+    for bits, name in ((1, "no_shrink_seal"), (2, "no_grow_seal"), (3, "no_size_seals"),
+                       (8, "write_sealed"), (16, "future_write_sealed"),
+                       (32, "exec_sealed_so_write_sealed")):
+        write(t, "seals_" + name, handover(seals=bits))
+    write(t, "size_a_page_more", handover(size=u8(1) + struct.pack("<b", 1)))
+    write(t, "size_a_page_less", handover(size=u8(1) + struct.pack("<b", -1)))
+    write(t, "size_a_byte_more", handover(size=u8(2) + struct.pack("<b", 1)))
+    for value in (0, 100, 255, 256, 4096):
+        write(t, "size_%d" % value, handover(size=u8(3) + u16(value)))
+    # The word sent with the descriptor.
+    write(t, "word_a_byte_more", handover(word=u8(1) + struct.pack("<b", 1)))
+    write(t, "word_a_byte_less", handover(word=u8(1) + struct.pack("<b", -1)))
+    write(t, "word_huge", handover(word=u8(2) + u64(1 << 63)))
+    write(t, "word_and_size_zero", handover(size=u8(3) + u16(0), word=u8(0)))
+    # The packet.
+    write(t, "no_packet", handover(packet=u8(P.NONE)))
+    write(t, "no_packet_host_gone", handover(packet=u8(P.NONE), hang_up=1))
+    write(t, "packet_without_fd", handover(packet=u8(P.NO_FD)))
+    write(t, "three_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(3)))
+    write(t, "four_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(4)))
+    write(t, "seven_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(7)))
+    for length in (0, 4, 7, 9, 16):
+        write(t, "word_of_%d_bytes" % length, handover(packet=u8(P.ODD_WORD) + u8(length)))
+    write(t, "wake_up_first", handover(packet=u8(P.WAKE_FIRST)))
+    write(t, "host_gone_after_handover", handover(hang_up=1))
+    write(t, "host_gone_and_bad_token", handover(hang_up=1, edits=[edit_byte(TOKEN, 0)]))
+
+
 # --- config_loader ---------------------------------------------------------------------
 def config_loader_seeds():
     t = "config_loader"
@@ -330,4 +427,5 @@ if __name__ == "__main__":
     host_receive_seeds()
     host_send_seeds()
     region_layout_seeds()
+    region_handover_seeds()
     config_loader_seeds()
