@@ -105,7 +105,21 @@ cell_manager::cell_manager(std::shared_ptr<tr::hub_host> hub, cell_manager_optio
     , set_{std::move(set)}
     , deaths_{std::move(deaths)} {}
 
-cell_manager::~cell_manager() = default;
+cell_manager::~cell_manager() {
+  kill_all();
+}
+
+void cell_manager::kill_all() noexcept {
+  // Killed and reaped on purpose before the transports go: dropping the transport of
+  // a live cell would also kill it, but log that the host hung up on a live cell.
+  for (auto& [peer_id, life] : cells_)
+    if (auto* child = life.transport->child(); child != nullptr && !child->status()) {
+      (void)child->send_signal(SIGKILL);
+      (void)child->wait_for(std::chrono::nanoseconds{-1});
+    }
+  cells_.clear();
+  current_.clear();
+}
 
 std::uint64_t cell_manager::token(fd_kind kind, std::uint16_t peer_id, std::uint32_t incarnation) {
   // The incarnation makes an event queued for an earlier life of the entry harmless.
@@ -244,9 +258,7 @@ void cell_manager::stop() {
     emit(fmt::format("stopped name={} peer_id={} pid={} status=killed", life.name, peer_id,
                      life.transport->child()->pid()));
   }
-  // Destroying the transports kills and reaps whatever still runs.
-  cells_.clear();
-  current_.clear();
+  kill_all();
 }
 
 tr::result<void> cell_manager::step(std::optional<clock::time_point> until, bool& stop_seen,

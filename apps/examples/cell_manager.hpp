@@ -169,6 +169,7 @@ private:
   void service_doorbell(cell_life& life, bool hung_up);
   void service_pidfd(cell_life& life);
   void handle_deaths();
+  void kill_all() noexcept;
   void begin_dying(cell_life& life);
   void finish(std::uint16_t peer_id);
   void schedule_relaunch(std::string name, cell_recipe recipe, std::uint16_t old_peer_id);
