@@ -7,10 +7,10 @@
 //
 // Level 1 (a buggy cell): wild writes past and before its region, scribbles over every
 // byte of its region the host reads. Level 2 (a hostile cell of the same user): the hub
-// path, /proc of the host and the neighbour, its own region's descriptor, attaching as
-// another peer. When the tests run as root, the host (this process), the neighbour and
-// the attacker all run without any capability: "one user without privilege" (root with
-// CAP_SYS_PTRACE can read any process: no isolation can stop that).
+// path, /proc of the host and the neighbour, its own region's descriptor, cells that start
+// while it watches, attaching as another peer. When the tests run as root, the host (this process),
+// the neighbour and the attacker all run without any capability: "one user without privilege" (root
+// with CAP_SYS_PTRACE can read any process: no isolation can stop that).
 #include "capabilities.hpp"
 #include "hub_path.hpp"
 #include "log_capture.hpp"
@@ -26,6 +26,7 @@
 #include <chrono>
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -171,10 +172,12 @@ public:
   }
 
   // Spawns the attacker, waits for its READY, gives it the go while the neighbour is
-  // under load, and keeps the load on until the attacker is gone and its death reported.
+  // under load, and keeps the load on (calling `meanwhile` between exchanges) until the
+  // attacker is gone and its death reported.
   // Then requires 100 more correct answers, drops the attacker's transport and checks
   // the audit against the baseline taken before the attacker existed.
-  attack_outcome run(const std::string& attack, std::vector<std::string> extra = {}) {
+  attack_outcome run(const std::string& attack, std::vector<std::string> extra = {},
+                     const std::function<void(tr::peer_transport&)>& meanwhile = {}) {
     const auto baseline = hub->audit();
     cellhub::test::scratch_dir dir{"cellhub-isolation"};
     const auto report = dir.dir / "report";
@@ -197,6 +200,8 @@ public:
     std::optional<tr::exit_status> status;
     int during = 0;
     while (!status || !attacker->closed()) {
+      if (meanwhile)
+        meanwhile(*attacker);
       exchange(*neighbour);
       ++during;
       // Whatever the attacker wrote is read here; bad content closes its transport.
@@ -333,6 +338,40 @@ BOOST_AUTO_TEST_CASE(own_region_cannot_be_resized_resealed_or_used_beyond_its_en
   for (const char* attempt : {"region-add-seals", "region-grow", "region-fallocate",
                               "region-write-past-end", "region-map-beyond", "region-shrink"})
     BOOST_TEST(outcome.has("blocked", attempt), attempt << " was not refused\n" << outcome.all());
+}
+
+BOOST_AUTO_TEST_CASE(cells_started_while_an_attacker_watches_keep_their_regions_to_themselves) {
+  isolation_rig rig{"exec-window"};
+  constexpr int starts = 4;
+  std::vector<std::string> late_pids;
+  const auto outcome = rig.run("exec-window", {}, [&](tr::peer_transport& attacker) {
+    if (late_pids.size() == starts)
+      return;
+    auto late = spawn_ready(*rig.hub, echo_cell(),
+                            {.peer_name = "late-" + std::to_string(late_pids.size())});
+    const auto pid = std::to_string(late->child()->pid());
+    late_pids.push_back(pid);
+    for (int i = 0; i < 4; ++i)
+      rig.exchange(*late);
+    // The late cell lives until the attacker has raced it (it says so).
+    auto raced = attacker.receive(30s);
+    BOOST_TEST_REQUIRE(raced.has_value(), (raced ? "" : raced.error().message()));
+    const auto said = raced.value().payload.bytes();
+    BOOST_TEST(std::string(reinterpret_cast<const char*>(said.data()), said.size()) ==
+               "raced " + pid);
+    end_cleanly(*late);
+    if (late_pids.size() == starts) {
+      const std::string_view stop = "stop";
+      BOOST_TEST_REQUIRE(
+          attacker.send(std::as_bytes(std::span{stop.data(), stop.size()})).has_value());
+    }
+  });
+  BOOST_TEST(outcome.status.clean(), outcome.status);
+  BOOST_TEST(outcome.has("done", "-"), outcome.all());
+  // Each one was raced from before or during its start and refused the attacker once it
+  // had certainly started.
+  for (const auto& pid : late_pids)
+    BOOST_TEST(outcome.has("blocked", "exec-window", pid + ":"), pid << "\n" << outcome.all());
 }
 
 BOOST_AUTO_TEST_CASE(attaching_as_a_neighbour_or_its_restart_is_refused) {

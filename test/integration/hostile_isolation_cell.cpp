@@ -33,6 +33,10 @@
 //   own-region      take a copy of its own region's descriptor (peeking at the doorbell
 //                   before attaching, or from /proc/self/fd), then try to shrink, grow,
 //                   reseal it and map it beyond its size
+//   exec-window     race every cell the host starts after the go: between its exec and
+//                   its attach (which makes it non-dumpable) take its fd 3, the doorbell,
+//                   with pidfd_getfd, and the region queued on it with MSG_PEEK; stop at
+//                   the host's second message
 //   impersonate     attach as each --targets peer with a token read from the hub file (a
 //                   layout 1 hub holds the tokens) or else a random guess
 //
@@ -829,6 +833,206 @@ int attack_own_region(int peeked, const std::string& hub_path, report& out) {
   return 0;
 }
 
+// ---- level 2: a new cell's first instants -----------------------------------------
+
+std::string read_comm(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/comm"};
+  std::string comm;
+  std::getline(in, comm);
+  return comm;
+}
+
+// Lists the host's children: its threads' /proc children lists, or else every process
+// whose parent is the host.
+std::set<pid_t> children_of(pid_t host) {
+  std::set<pid_t> children;
+  const std::string tasks = "/proc/" + std::to_string(host) + "/task";
+  if (DIR* dir = ::opendir(tasks.c_str())) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] == '.')
+        continue;
+      std::ifstream list{tasks + "/" + entry->d_name + "/children"};
+      for (pid_t child = 0; list >> child;)
+        children.insert(child);
+    }
+    ::closedir(dir);
+  }
+  return children;
+}
+
+// Describes what a stolen doorbell still carries: the peer region queued on it, taken
+// with MSG_PEEK (the cell still gets it), and mapped read-write.
+std::string describe_stolen_region(int region) {
+  struct stat st {};
+  (void)::fstat(region, &st);
+  const auto size = static_cast<std::size_t>(st.st_size);
+  std::string what = link_target("/proc/self/fd/" + std::to_string(region)) + ", " +
+                     std::to_string(size) + " bytes";
+  void* view =
+      size > 0 ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, region, 0) : MAP_FAILED;
+  if (view == MAP_FAILED)
+    return what + " (mmap: " + errno_text(errno) + ")";
+  what += ", mapped read-write";
+#if __has_include("cellhub/transport/peer_region.hpp")
+  if (size >= sizeof(shm::region_header)) {
+    const auto& header = *static_cast<const shm::region_header*>(view);
+    if (std::memcmp(header.magic, shm::region_magic, sizeof(shm::region_magic)) == 0)
+      what += ": peer " + std::to_string(header.peer_id) + " \"" +
+              std::string{header.name, strnlen(header.name, sizeof(header.name))} + "\"";
+  }
+#endif
+  ::munmap(view, size);
+  return what;
+}
+
+// Reports what fd 3 of a starting cell gives: memory itself, or a doorbell with the
+// cell's region still queued on it (taken with MSG_PEEK: the cell still gets it).
+void report_stolen(int stolen, const std::string& pid, report& out) {
+  std::string what;
+  if (is_memory(stolen, what)) {
+    out.line("breach", "exec-window", pid + ": took its fd 3 while it was starting: " + what);
+    return;
+  }
+  const std::string taken = pid + ": took its fd 3 (" + what + ") while it was starting";
+  const int region = peek_handed_fd(stolen);
+  if (region < 0) {
+    out.line("exposed", "exec-window", taken + "; no region was queued on it any more");
+    return;
+  }
+  out.line("breach", "exec-window",
+           taken + ", and the region queued on it: " + describe_stolen_region(region));
+  ::close(region);
+}
+
+// Opens a starting cell's /proc/PID/mem and picks a writable address in it, for
+// reading once the cell has made itself non-dumpable: the kernel checks the access when
+// the file is opened, not when it is read.
+struct kept_memory {
+  int fd = -1;
+  std::uintptr_t address = 0;
+  std::string what;
+};
+
+kept_memory keep_memory(const std::string& pid) {
+  kept_memory kept;
+  int err = 0;
+  const auto maps = read_maps(pid, err);
+  if (!maps)
+    return kept;
+  kept.fd = ::open(("/proc/" + pid + "/mem").c_str(), O_RDWR | O_CLOEXEC);
+  for (const auto& m : *maps)
+    if (kept.fd >= 0 && m.readable && m.writable) {
+      kept.address = m.lo;
+      kept.what = "[" + hex(m.lo) + ", " + hex(m.hi) + ") " + m.path;
+      break;
+    }
+  return kept;
+}
+
+// Races a cell that is starting: from its exec until `cell::attach` makes it
+// non-dumpable, a process of the same user may take its descriptors with pidfd_getfd
+// (fd 3 is its doorbell, on which the host queued its region before it started) and
+// open its /proc/PID/mem, which keeps working after the cell becomes non-dumpable.
+void race_exec_window(pid_t victim, const std::string& host_comm, report& out) {
+  const auto pid = std::to_string(victim);
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, victim, 0));
+  if (pidfd < 0) {
+    out.line("note", "exec-window", pid + ": pidfd_open: " + errno_text(errno));
+    return;
+  }
+  const bool seen_before_exec = read_comm(victim) == host_comm;
+  const auto deadline = clock_type::now() + std::chrono::seconds{5};
+  int before_exec = 0;
+  bool stole = false;
+  kept_memory memory;
+  refusals after_exec;
+  std::string ended = "5 s passed";
+  while (clock_type::now() < deadline) {
+    // Looked at before the try: a refusal counts as after the exec only if the exec
+    // had certainly happened when it was asked.
+    const bool execd = read_comm(victim) != host_comm;
+    if (execd && memory.fd < 0)
+      memory = keep_memory(pid);
+    const int stolen = stole ? -1 : static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, 3, 0));
+    if (stolen >= 0) {
+      report_stolen(stolen, pid, out);
+      ::close(stolen);
+      stole = true;
+      continue; // on until it is non-dumpable, for the kept /proc/PID/mem
+    }
+    // Once fd 3 is taken, ask for fd 0 to learn when the cell turns non-dumpable.
+    const int probe = stole ? static_cast<int>(::syscall(SYS_pidfd_getfd, pidfd, 0, 0)) : -1;
+    if (probe >= 0) {
+      ::close(probe);
+      continue;
+    }
+    const int err = errno;
+    if (err == ESRCH) {
+      ended = "it exited";
+      break;
+    }
+    if (!execd) {
+      ++before_exec;
+      continue;
+    }
+    after_exec.add(err);
+    if (err == EPERM) {
+      ended = "it refused after its exec";
+      break;
+    }
+  }
+  ::close(pidfd);
+  if (memory.fd >= 0) {
+    std::array<char, 64> bytes{};
+    const auto n =
+        ::pread(memory.fd, bytes.data(), bytes.size(), static_cast<off_t>(memory.address));
+    if (n > 0 && ended == "it refused after its exec")
+      out.line("breach", "exec-window",
+               pid + ": /proc/" + pid + "/mem opened while it was starting still reads " +
+                   memory.what + " now that it is not dumpable");
+    else
+      out.line("exposed", "exec-window",
+               pid + ": opened /proc/" + pid + "/mem while it was starting (" +
+                   (n > 0 ? "reads " + memory.what : "read: " + errno_text(errno)) + ")");
+    ::close(memory.fd);
+  }
+  if (!stole)
+    out.line(after_exec.tried > 0 ? "blocked" : "note", "exec-window",
+             pid + ": first seen " + (seen_before_exec ? "before" : "after") + " its exec; " +
+                 std::to_string(before_exec) + " tries before its exec, then " + after_exec.text() +
+                 "; " + ended);
+}
+
+// Watches the host's new children (cells the host starts after the "go"), races each one
+// and then tells the host "raced PID", until the host sends "stop" (or 60 s pass).
+int watch_exec_windows(tr::cell& self, report& out) {
+  const pid_t host = ::getppid();
+  const auto host_comm = read_comm(host);
+  auto seen = children_of(host);
+  const auto deadline = clock_type::now() + std::chrono::seconds{60};
+  int raced = 0;
+  while (clock_type::now() < deadline) {
+    auto next = self.try_receive();
+    if (!next) {
+      out.line("note", "exec-window", "receive: " + next.error().message());
+      break;
+    }
+    if (next.value() && next.value()->kind == shm::message_kind::message)
+      break; // "stop"
+    for (pid_t child : children_of(host))
+      if (seen.insert(child).second) {
+        race_exec_window(child, host_comm, out);
+        ++raced;
+        // Tells the host, which keeps the cell alive until then.
+        const auto note = "raced " + std::to_string(child);
+        (void)self.send(std::as_bytes(std::span{note.data(), note.size()}));
+      }
+  }
+  out.line("note", "exec-window", "raced " + std::to_string(raced) + " starting cells");
+  out.line("done", "-", "-");
+  return 0;
+}
+
 // ---- level 2: taking another peer's id ---------------------------------------------
 
 // Reads peer `peer_id`'s incarnation and token from a layout 1 hub file (the peer table
@@ -945,6 +1149,8 @@ int main(int argc, char** argv) {
     return walk_proc(option(argc, argv, "victims"), out);
   if (attack == "own-region")
     return attack_own_region(peeked, ticket.value().hub_path, out);
+  if (attack == "exec-window")
+    return watch_exec_windows(self, out);
   if (attack == "impersonate")
     return impersonate(ticket.value(), option(argc, argv, "targets"), out);
   out.line("note", "usage", "unknown attack " + attack);
