@@ -15,21 +15,18 @@
 namespace cellhub::transport {
 namespace {
 
-// Returns 64 random bits from the kernel; tokens and nonces must not be
-// guessable.
+// Returns 64 random bits from the kernel; tokens and nonces must not be guessable.
 std::uint64_t random_u64() noexcept {
   std::uint64_t value = 0;
   while (value == 0)
-    if (::getrandom(&value, sizeof(value), 0) !=
-        static_cast<ssize_t>(sizeof(value)))
+    if (::getrandom(&value, sizeof(value), 0) != static_cast<ssize_t>(sizeof(value)))
       value = 0;
   return value;
 }
 
 } // namespace
 
-result<std::shared_ptr<hub_host>> hub_host::create(std::string path,
-                                                   hub_config config) {
+result<std::shared_ptr<hub_host>> hub_host::create(std::string path, hub_config config) {
   BOOST_OUTCOME_TRY(geometry, hub_geometry::compute(config));
   BOOST_OUTCOME_TRY(budget, read_memory_budget());
   BOOST_OUTCOME_TRY(check_memory_budget(geometry.memory_needed(), budget));
@@ -44,8 +41,7 @@ result<std::shared_ptr<hub_host>> hub_host::create(std::string path,
   geometry.store(header.layout);
   BOOST_OUTCOME_TRY(file.write_header(header));
   // A process of the same user may not open this one's descriptors (every live
-  // region) through /proc/PID/fd or map_files, nor ptrace it, once it is not
-  // dumpable.
+  // region) through /proc/PID/fd or map_files, nor ptrace it, once it is not dumpable.
   if (!config.dumpable && ::prctl(PR_SET_DUMPABLE, 0) != 0)
     return make_sys_error("prctl(PR_SET_DUMPABLE, 0)");
   return std::shared_ptr<hub_host>(
@@ -53,21 +49,22 @@ result<std::shared_ptr<hub_host>> hub_host::create(std::string path,
 }
 
 hub_host::hub_host(hub_file file, hub_geometry geometry, std::uint64_t nonce)
-    : file_{std::move(file)}, geometry_{std::move(geometry)}, nonce_{nonce},
-      entries_(geometry_.max_peers) {
+    : file_{std::move(file)}
+    , geometry_{std::move(geometry)}
+    , nonce_{nonce}
+    , entries_(geometry_.max_peers) {
   for (std::uint16_t id = 0; id < geometry_.max_peers; ++id)
     free_ids_.push_back(id);
 }
 
-const shm::peer_entry &hub_host::entry(std::uint16_t peer_id) const noexcept {
+const shm::peer_entry& hub_host::entry(std::uint16_t peer_id) const noexcept {
   std::lock_guard guard{mutex_};
   return *entries_[peer_id].shared;
 }
 
-void hub_host::stamp_region(std::byte *base, std::uint16_t peer_id,
-                            std::uint32_t incarnation, std::uint64_t token,
-                            const std::string &name) const noexcept {
-  auto &header = *reinterpret_cast<shm::region_header *>(base);
+void hub_host::stamp_region(std::byte* base, std::uint16_t peer_id, std::uint32_t incarnation,
+                            std::uint64_t token, const std::string& name) const noexcept {
+  auto& header = *reinterpret_cast<shm::region_header*>(base);
   std::memcpy(header.magic, shm::region_magic, sizeof(header.magic));
   header.version_major = shm::version_major;
   header.version_minor = shm::version_minor;
@@ -77,68 +74,57 @@ void hub_host::stamp_region(std::byte *base, std::uint16_t peer_id,
   header.attach_token = token;
   header.hub_nonce = nonce_;
   geometry_.store(header.layout);
-  std::memcpy(header.name, name.data(),
-              std::min(name.size(), sizeof(header.name) - 1));
-  // A fresh region is zeroed: rings empty, flags clear, no heartbeat. Publishes
-  // the header to a cell that sees `reserved`.
-  reinterpret_cast<shm::peer_entry *>(base + geometry_.entry_offset)
+  std::memcpy(header.name, name.data(), std::min(name.size(), sizeof(header.name) - 1));
+  // A fresh region is zeroed: rings empty, flags clear, no heartbeat. Publishes the
+  // header to a cell that sees `reserved`.
+  reinterpret_cast<shm::peer_entry*>(base + geometry_.entry_offset)
       ->state.store(static_cast<std::uint32_t>(shm::peer_state::reserved),
                     std::memory_order_release);
 }
 
-result<added_peer>
-hub_host::add_peer_transport_with_options(add_peer_options options) {
+result<added_peer> hub_host::add_peer_transport_with_options(add_peer_options options) {
   BOOST_OUTCOME_TRY(bells, doorbell::create_pair());
   // Every life gets memory of its own, never used by an earlier one.
-  BOOST_OUTCOME_TRY(fresh,
-                    peer_region::create(geometry_.region_size, "cellhub-peer"));
+  BOOST_OUTCOME_TRY(fresh, peer_region::create(geometry_.region_size, "cellhub-peer"));
   std::uint16_t id = 0;
   std::uint32_t incarnation = 0;
   {
     std::lock_guard guard{mutex_};
     if (free_ids_.empty())
-      return make_error(
-          errc::no_free_peer,
-          fmt::format("all {} peer entries are in use", geometry_.max_peers));
+      return make_error(errc::no_free_peer,
+                        fmt::format("all {} peer entries are in use", geometry_.max_peers));
     id = free_ids_.front();
     free_ids_.pop_front();
     incarnation = ++entries_[id].incarnation;
     entries_[id].stage = phase::live;
   }
-  std::string name = options.peer_name.empty() ? fmt::format("peer-{}", id)
-                                               : options.peer_name;
+  std::string name = options.peer_name.empty() ? fmt::format("peer-{}", id) : options.peer_name;
   const auto token = random_u64();
-  std::byte *const base = fresh.data();
+  std::byte* const base = fresh.data();
   stamp_region(base, id, incarnation, token, name);
 
-  // Hand the region to the cell's end now: the packet waits there for
-  // `cell::attach`. Once sent, the host's descriptor is not needed (the mapping
-  // keeps the memory).
-  if (auto handed = bells.first.send_fd(fresh.fd(), geometry_.region_size);
-      !handed) {
+  // Hand the region to the cell's end now: the packet waits there for `cell::attach`.
+  // Once sent, the host's descriptor is not needed (the mapping keeps the memory).
+  if (auto handed = bells.first.send_fd(fresh.fd(), geometry_.region_size); !handed) {
     release_entry(id);
     return std::move(handed).error();
   }
   fresh.close_fd();
 
   auto self = shared_from_this();
-  // The endpoint keeps the hub (for `release_entry`) and the region's mapping
-  // alive.
+  // The endpoint keeps the hub (for `release_entry`) and the region's mapping alive.
   auto keepalive =
-      std::make_shared<std::pair<std::shared_ptr<hub_host>, peer_region>>(
-          self, std::move(fresh));
-  auto link = std::make_shared<endpoint>(
-      endpoint_side::host, base, geometry_, std::move(bells.first),
-      std::move(keepalive), [this, id] { release_entry(id); });
+      std::make_shared<std::pair<std::shared_ptr<hub_host>, peer_region>>(self, std::move(fresh));
+  auto link =
+      std::make_shared<endpoint>(endpoint_side::host, base, geometry_, std::move(bells.first),
+                                 std::move(keepalive), [this, id] { release_entry(id); });
   {
     std::lock_guard guard{mutex_};
     entries_[id].link = link;
-    entries_[id].shared =
-        reinterpret_cast<shm::peer_entry *>(base + geometry_.entry_offset);
+    entries_[id].shared = reinterpret_cast<shm::peer_entry*>(base + geometry_.entry_offset);
   }
-  added_peer added{std::make_shared<peer_transport>(
-                       self, id, incarnation, std::move(name), std::move(link),
-                       std::move(options.on_death)),
+  added_peer added{std::make_shared<peer_transport>(self, id, incarnation, std::move(name),
+                                                    std::move(link), std::move(options.on_death)),
                    {}};
   added.ticket.hub_path = file_.path();
   added.ticket.peer_id = id;
@@ -149,8 +135,8 @@ hub_host::add_peer_transport_with_options(add_peer_options options) {
   return added;
 }
 
-result<std::shared_ptr<peer_transport>>
-hub_host::spawn_peer(add_peer_options options, spawn_options command) {
+result<std::shared_ptr<peer_transport>> hub_host::spawn_peer(add_peer_options options,
+                                                             spawn_options command) {
   BOOST_OUTCOME_TRY(added, add_peer_transport_with_options(std::move(options)));
   BOOST_OUTCOME_TRY(child, added.ticket.spawn(std::move(command)));
   added.transport->adopt_process(std::move(child));
@@ -159,7 +145,7 @@ hub_host::spawn_peer(add_peer_options options, spawn_options command) {
 
 void hub_host::mark_dead(std::uint16_t peer_id) noexcept {
   std::lock_guard guard{mutex_};
-  if (auto *shared = entries_[peer_id].shared)
+  if (auto* shared = entries_[peer_id].shared)
     shared->state.store(static_cast<std::uint32_t>(shm::peer_state::dead),
                         std::memory_order_release);
 }
@@ -172,8 +158,8 @@ void hub_host::transport_gone(std::uint16_t peer_id) noexcept {
 }
 
 void hub_host::release_entry(std::uint16_t peer_id) noexcept {
-  // The region goes with the endpoint that calls this; the id is free for a new
-  // life, which gets a new region.
+  // The region goes with the endpoint that calls this; the id is free for a new life,
+  // which gets a new region.
   std::lock_guard guard{mutex_};
   entries_[peer_id].stage = phase::free;
   entries_[peer_id].link.reset();
@@ -187,7 +173,7 @@ hub_audit hub_host::audit() const {
   {
     std::lock_guard guard{mutex_};
     for (std::uint16_t id = 0; id < entries_.size(); ++id) {
-      const auto &state = entries_[id];
+      const auto& state = entries_[id];
       switch (state.stage) {
       case phase::free:
         ++counts.peers_free;
@@ -205,9 +191,8 @@ hub_audit hub_host::audit() const {
         links.push_back(std::move(link));
     }
   }
-  // `links` may hold the last reference to an endpoint: it must die outside the
-  // lock.
-  for (const auto &link : links) {
+  // `links` may hold the last reference to an endpoint: it must die outside the lock.
+  for (const auto& link : links) {
     counts.slots_in_flight_to_cells += link->slots_in_flight();
     counts.slots_leased_from_cells += link->slots_leased();
   }

@@ -33,8 +33,7 @@ struct hub_audit {
   std::uint32_t peers_free = 0;
   /// Counts entries whose transport exists.
   std::uint32_t peers_live = 0;
-  /// Counts entries whose transport is gone but whose payloads are still
-  /// leased.
+  /// Counts entries whose transport is gone but whose payloads are still leased.
   std::uint32_t peers_draining = 0;
   /// Counts host slots sent to cells and not returned.
   std::uint64_t slots_in_flight_to_cells = 0;
@@ -44,7 +43,7 @@ struct hub_audit {
   std::uint32_t free_entries_not_free = 0;
 
   /// Compares every count.
-  bool operator==(const hub_audit &) const = default;
+  bool operator==(const hub_audit&) const = default;
 };
 
 /// Owns a hub: the shared-memory file, its peer table and the recycling of peer
@@ -52,19 +51,17 @@ struct hub_audit {
 /// longest first, so ids never run out and a stale life is refused at attach.
 class hub_host : public std::enable_shared_from_this<hub_host> {
 public:
-  /// Creates the hub file at `path` laid out by `config` and becomes its host.
-  /// Only a provably stale hub at `path` is replaced, and at exit only the file
-  /// created here is removed (see `hub_file::create` and `inspect_hub_site` for
-  /// the rules and the errors). Fails with `no_space` when the peer regions
-  /// `config` implies could never fit in this host's memory
-  /// (`check_memory_budget`). Unless `config.dumpable`, makes the process
-  /// non-dumpable (see `hub_config::dumpable`).
-  static result<std::shared_ptr<hub_host>> create(std::string path,
-                                                  hub_config config = {});
+  /// Creates the hub file at `path` laid out by `config` and becomes its host. Only a
+  /// provably stale hub at `path` is replaced, and at exit only the file created here
+  /// is removed (see `hub_file::create` and `inspect_hub_site` for the rules and the
+  /// errors). Fails with `no_space` when the peer regions `config` implies could
+  /// never fit in this host's memory (`check_memory_budget`). Unless
+  /// `config.dumpable`, makes the process non-dumpable (see `hub_config::dumpable`).
+  static result<std::shared_ptr<hub_host>> create(std::string path, hub_config config = {});
 
-  /// Adds a peer: reserves an entry, creates a fresh peer region for this life,
-  /// makes its doorbell, hands the region to the cell's end of the doorbell,
-  /// and returns the transport and the ticket.
+  /// Adds a peer: reserves an entry, creates a fresh peer region for this life, makes
+  /// its doorbell, hands the region to the cell's end of the doorbell, and returns the
+  /// transport and the ticket.
   [[nodiscard]] result<added_peer> add_peer_transport_with_options(add_peer_options options);
 
   /// Adds a peer with default options.
@@ -93,25 +90,19 @@ public:
   [[nodiscard]] result<void> keep_until_death(const std::shared_ptr<peer_transport>& transport);
 
   /// Returns the hub file's path.
-  [[nodiscard]] const std::string &path() const noexcept {
-    return file_.path();
-  }
+  [[nodiscard]] const std::string& path() const noexcept { return file_.path(); }
   /// Returns the hub's layout.
-  [[nodiscard]] const hub_geometry &geometry() const noexcept {
-    return geometry_;
-  }
-  /// Returns the random number that tells this hub apart from earlier ones at
-  /// its path.
+  [[nodiscard]] const hub_geometry& geometry() const noexcept { return geometry_; }
+  /// Returns the random number that tells this hub apart from earlier ones at its path.
   [[nodiscard]] std::uint64_t nonce() const noexcept { return nonce_; }
 
   /// Counts entries and slots in use. Call it from the thread that drives the
   /// transports (slot counts are that thread's).
   [[nodiscard]] hub_audit audit() const;
 
-  /// Returns the entry in the region of `peer_id`'s current life (for progress
-  /// reads); valid while that life's transport exists.
-  [[nodiscard]] const shm::peer_entry &
-  entry(std::uint16_t peer_id) const noexcept;
+  /// Returns the entry in the region of `peer_id`'s current life (for progress reads);
+  /// valid while that life's transport exists.
+  [[nodiscard]] const shm::peer_entry& entry(std::uint16_t peer_id) const noexcept;
 
 private:
   friend class peer_transport;
@@ -122,14 +113,13 @@ private:
     std::uint32_t incarnation = 0;
     std::weak_ptr<endpoint> link;
     // The entry in the current life's region; null while the entry is free.
-    shm::peer_entry *shared = nullptr;
+    shm::peer_entry* shared = nullptr;
   };
 
   hub_host(hub_file file, hub_geometry geometry, std::uint64_t nonce);
   // Writes the region header and the peer entry of a new life into `base`.
-  void stamp_region(std::byte *base, std::uint16_t peer_id,
-                    std::uint32_t incarnation, std::uint64_t token,
-                    const std::string &name) const noexcept;
+  void stamp_region(std::byte* base, std::uint16_t peer_id, std::uint32_t incarnation,
+                    std::uint64_t token, const std::string& name) const noexcept;
   void mark_dead(std::uint16_t peer_id) noexcept;
   void transport_gone(std::uint16_t peer_id) noexcept;
   void release_entry(std::uint16_t peer_id) noexcept;
