@@ -16,7 +16,15 @@ child_reaper& child_reaper::instance() {
 child_reaper::child_reaper() = default;
 
 child_reaper::~child_reaper() {
-  thread_.reset(); // joined before the children are let go
+  // Taken out under the lock, so that a reap in progress sees no thread and stops;
+  // joined outside it, since that reap may be waiting for the lock.
+  std::unique_ptr<watch_thread> thread;
+  {
+    std::lock_guard guard{mutex_};
+    thread = std::move(thread_);
+    stopped_ = true;
+  }
+  thread.reset();
   // Still running at exit: detached means they outlive this process too.
   for (auto& [token, child] : children_)
     child.abandon();
@@ -26,6 +34,10 @@ void child_reaper::take(process child) noexcept {
   if (child.pidfd() < 0 || child.status())
     return;
   std::lock_guard guard{mutex_};
+  if (stopped_) {
+    child.abandon(); // detached during exit: left running, as the others are
+    return;
+  }
   // Children that could not be watched are looked at whenever another one comes.
   std::erase_if(unwatched_, [this](std::uint64_t token) {
     auto it = children_.find(token);
@@ -74,8 +86,8 @@ bool child_reaper::watch(std::uint64_t token, const process& child) noexcept {
 void child_reaper::on_ready(std::uint64_t token) noexcept {
   std::lock_guard guard{mutex_};
   auto it = children_.find(token);
-  if (it == children_.end())
-    return;
+  if (!thread_ || it == children_.end())
+    return; // stopping (the process exits), or reaped already
   auto& child = it->second;
   const auto status = child.try_wait();
   if (!status && child.running())

@@ -46,6 +46,8 @@ private:
   // Children taken while no watch thread could run (or watch them); reaped by a sweep
   // at the next `take`.
   std::vector<std::uint64_t> unwatched_;
+  // Set when the process exits (the reaper is destroyed): nothing is taken any more.
+  bool stopped_ = false;
   // Declared last: destroyed (stopped) first, while the children are still there.
   std::unique_ptr<watch_thread> thread_;
 };

@@ -28,9 +28,15 @@ result<std::unique_ptr<hub_keeper>> hub_keeper::start() {
 }
 
 hub_keeper::~hub_keeper() {
-  // Joined, unless the last kept transport was dropped on the keeper's own thread and
-  // took the hub with it: then the thread finishes by itself.
-  thread_.reset();
+  // Taken out under the lock, so that a callback in progress sees no thread and
+  // stops; then joined, unless the last kept transport was dropped on the keeper's
+  // own thread and took the hub with it: then the thread finishes by itself.
+  std::unique_ptr<detail::watch_thread> thread;
+  {
+    std::lock_guard guard{mutex_};
+    thread = std::move(thread_);
+  }
+  thread.reset();
 }
 
 result<void> hub_keeper::keep(const std::shared_ptr<peer_transport>& transport) {
@@ -45,6 +51,8 @@ result<void> hub_keeper::keep(const std::shared_ptr<peer_transport>& transport) 
       child != nullptr && child->pidfd() >= 0 && !child->status() ? child->pidfd() : -1;
 
   std::lock_guard guard{mutex_};
+  if (!thread_)
+    return make_error(errc::closed, "keep_until_death: the hub's keeper has stopped");
   for (const auto& [id, entry] : kept_)
     if (entry.transport == transport)
       return success(); // kept already
@@ -94,7 +102,7 @@ void hub_keeper::on_ready(std::uint64_t token) noexcept {
   {
     std::lock_guard guard{mutex_};
     const auto it = kept_.find(id);
-    if (it == kept_.end())
+    if (!thread_ || it == kept_.end())
       return;
     thread_->remove(it->second.doorbell_fd);
     if (it->second.pidfd >= 0)
