@@ -197,6 +197,22 @@ BOOST_AUTO_TEST_CASE(kept_transport_learns_an_adopted_process_exit_from_its_pidf
              "the transport or its entry is still held");
 }
 
+BOOST_AUTO_TEST_CASE(kept_cell_that_says_goodbye_and_exits_is_reported_as_a_clean_exit) {
+  cellhub::test::log_waiter log;
+  auto hub = make_hub("keep-goodbye");
+  death_channel deaths;
+  // The cell says goodbye right after READY and exits 0; nobody reads either message.
+  auto [id, pid] = spawn_and_keep(*hub, {.peer_name = "polite", .on_death = deaths.callback()},
+                                  cell_command("goodbye"));
+  const auto reported = deaths.next(hang_bound);
+  BOOST_TEST_REQUIRE(reported.has_value(), "no on_death within the bound:\n" << log.text());
+  BOOST_TEST(*reported == id);
+  BOOST_TEST(log.count("peer_name=\"polite\" Cell exited after goodbye (doorbell hung up)") == 1u,
+             log.text());
+  BOOST_TEST(log.count("WARN") == 0u, log.text());
+  BOOST_TEST(!deaths.next(0ms).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(kept_cell_keeps_working_for_a_host_that_still_drives_it) {
   cellhub::test::log_waiter log;
   auto hub = make_hub("keep-traffic");
