@@ -182,15 +182,6 @@ bool drop_capabilities(report& out) {
   return true;
 }
 
-std::uint64_t region_bytes(const tr::hub_geometry& geometry) {
-#if __has_include("cellhub/transport/peer_region.hpp")
-  return geometry.region_size;
-#else
-  // Layout 1: every region is a stride of the one hub file.
-  return geometry.peer_region_stride;
-#endif
-}
-
 // One line of /proc/PID/maps.
 struct mapping {
   std::uintptr_t lo = 0;
@@ -295,7 +286,7 @@ int wild_write(tr::cell& self, bool past_end, report& out) {
   const std::string attempt = past_end ? "wild-write-past-end" : "wild-write-before-start";
   const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto lo = reinterpret_cast<std::uintptr_t>(self.region());
-  const auto hi = lo + region_bytes(self.link().geometry());
+  const auto hi = lo + self.link().geometry().region_size;
   out.line("note", attempt, "region [" + hex(lo) + ", " + hex(hi) + ")");
   std::uintptr_t target = past_end ? hi : lo - page;
   for (int step = 0; step < 256; ++step) {
@@ -364,9 +355,9 @@ int scribble(tr::cell& self, bool plausible, report& out) {
   const auto to_host_head = ring_at(self, geo.to_host_ring_offset).head.load();
   const auto to_cell_return_head = ring_at(self, geo.to_cell_return_offset).head.load();
 
-  // Everything before the to_cell arena is what the host reads: the region header and
-  // peer entry (layout 2), the sleep flags, the four rings. The host reads concurrently,
-  // so the line goes first: it may kill the attacker before the scribble is complete.
+  // Everything before the to_cell arena: the region header and the peer entry, the sleep
+  // flags, the four rings (the host reads all of it but the header). The host reads
+  // concurrently, so the line goes first: it may kill the attacker before the end.
   const auto end = geo.to_cell_arena_offset;
   out.line("try", attempt,
            "overwriting bytes [0, " + std::to_string(end) + ") of the region" +
@@ -873,14 +864,12 @@ std::string describe_stolen_region(int region) {
   if (view == MAP_FAILED)
     return what + " (mmap: " + errno_text(errno) + ")";
   what += ", mapped read-write";
-#if __has_include("cellhub/transport/peer_region.hpp")
   if (size >= sizeof(shm::region_header)) {
     const auto& header = *static_cast<const shm::region_header*>(view);
     if (std::memcmp(header.magic, shm::region_magic, sizeof(shm::region_magic)) == 0)
       what += ": peer " + std::to_string(header.peer_id) + " \"" +
               std::string{header.name, strnlen(header.name, sizeof(header.name))} + "\"";
   }
-#endif
   ::munmap(view, size);
   return what;
 }
@@ -1003,12 +992,12 @@ void race_exec_window(pid_t victim, const std::string& host_comm, report& out) {
                  "; " + ended);
 }
 
-// Watches the host's new children (cells the host starts after the "go"), races each one
-// and then tells the host "raced PID", until the host sends "stop" (or 60 s pass).
-int watch_exec_windows(tr::cell& self, report& out) {
+// Watches the host's new children (the cells it starts after the "go"; `seen` lists the
+// others), races each one and then tells the host "raced PID", until the host sends
+// "stop" (or 60 s pass).
+int watch_exec_windows(tr::cell& self, std::set<pid_t> seen, report& out) {
   const pid_t host = ::getppid();
   const auto host_comm = read_comm(host);
-  auto seen = children_of(host);
   const auto deadline = clock_type::now() + std::chrono::seconds{60};
   int raced = 0;
   while (clock_type::now() < deadline) {
@@ -1128,6 +1117,8 @@ int main(int argc, char** argv) {
   out.line("note", "attach",
            "attached as peer " + std::to_string(self.peer_id()) + " incarnation " +
                std::to_string(self.incarnation()) + ", pid " + std::to_string(::getpid()));
+  // The host's children before the go (the exec-window attack races only later ones).
+  const auto children_before_go = children_of(::getppid());
   // The host says when: its first message.
   for (;;) {
     auto go = self.receive(std::chrono::seconds{30});
@@ -1150,7 +1141,7 @@ int main(int argc, char** argv) {
   if (attack == "own-region")
     return attack_own_region(peeked, ticket.value().hub_path, out);
   if (attack == "exec-window")
-    return watch_exec_windows(self, out);
+    return watch_exec_windows(self, children_before_go, out);
   if (attack == "impersonate")
     return impersonate(ticket.value(), option(argc, argv, "targets"), out);
   out.line("note", "usage", "unknown attack " + attack);
