@@ -52,6 +52,12 @@ inline std::string drop_all_capabilities() {
     in >> last_cap;
   for (int cap = 0; cap <= last_cap; ++cap)
     (void)::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0); // EPERM without CAP_SETPCAP: none to drop
+  // A program root executes gets its bounding set back as capabilities.
+  if (::geteuid() == 0)
+    for (int cap = 0; cap <= last_cap; ++cap)
+      if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+        return "capability " + std::to_string(cap) +
+               " stays in the bounding set, so what this process starts as root gets it back";
   (void)::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
