@@ -7,10 +7,11 @@
 //
 // Level 1 (a buggy cell): wild writes past and before its region, scribbles over every
 // byte of its region the host reads. Level 2 (a hostile cell of the same user): the hub
-// path, /proc of the host and the neighbour, its own region's descriptor, cells that start
-// while it watches, attaching as another peer. When the tests run as root, the host (this process),
-// the neighbour and the attacker all run without any capability: "one user without privilege" (root
-// with CAP_SYS_PTRACE can read any process: no isolation can stop that).
+// path, /proc of the host and the neighbour, its own region's descriptor, cells that
+// start while it watches, attaching as another peer. When the tests run as root, the host
+// (this process), the neighbour and the attacker all run without any capability: "one
+// user without privilege" (root with CAP_SYS_PTRACE can read any process: no isolation
+// can stop that).
 #include "capabilities.hpp"
 #include "hub_path.hpp"
 #include "log_capture.hpp"
@@ -56,7 +57,6 @@ struct attack_outcome {
   tr::exit_status status;
   bool violated = false;
   int deaths = 0;
-  std::uint16_t peer_id = 0;
 
   // Tells whether the report has a line with this outcome and attempt (and, if given,
   // a detail starting with `detail_prefix`).
@@ -69,6 +69,7 @@ struct attack_outcome {
     return false;
   }
 
+  // Returns the whole report, for failure messages.
   [[nodiscard]] std::string all() const {
     std::string text;
     for (const auto& line : lines)
@@ -190,7 +191,6 @@ public:
         *hub, std::move(command),
         {.peer_name = "attacker", .on_death = [&](std::uint16_t) { deaths.fetch_add(1); }});
     attack_outcome outcome;
-    outcome.peer_id = attacker->peer_id();
     for (int i = 0; i < 8; ++i)
       exchange(*neighbour);
     const std::string_view go = "go";
