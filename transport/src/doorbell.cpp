@@ -215,8 +215,6 @@ result<doorbell::received_fd> doorbell::receive_fd() noexcept {
       return make_error(errc::peer_dead, "the host hung up");
     return make_sys_error("receive a descriptor over a doorbell", err);
   }
-  if (got == 0)
-    return make_error(errc::peer_dead, "the host hung up");
   received_fd taken;
   for (cmsghdr* header = CMSG_FIRSTHDR(&msg); header != nullptr;
        header = CMSG_NXTHDR(&msg, header)) {
@@ -232,6 +230,10 @@ result<doorbell::received_fd> doorbell::receive_fd() noexcept {
         ::close(fd);
     }
   }
+  // A read of 0 bytes is the peer's end closing, unless it came with descriptors (an
+  // empty packet carrying them), which were taken above and are closed below.
+  if (got == 0 && taken.fd < 0)
+    return make_error(errc::peer_dead, "the host hung up");
   if (taken.fd < 0 || got != static_cast<ssize_t>(sizeof(word)) ||
       (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
     if (taken.fd >= 0)

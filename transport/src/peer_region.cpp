@@ -58,16 +58,23 @@ result<peer_region> peer_region::adopt(int fd, std::uint64_t expected_size) {
     return make_sys_error("fstat the peer region");
   if (!S_ISREG(st.st_mode))
     return make_error(errc::bad_layout, "the peer region is not a memory object");
-  const int seals = ::fcntl(owned.get(), F_GET_SEALS);
-  if (seals < 0 || (seals & size_seals) != size_seals)
-    return make_error(errc::bad_layout, "the peer region's size is not sealed");
-  if (static_cast<std::uint64_t>(st.st_size) != expected_size)
+  if (expected_size == 0 || static_cast<std::uint64_t>(st.st_size) != expected_size)
     return make_error(errc::bad_layout,
                       fmt::format("the peer region has {} bytes, its layout needs {}", st.st_size,
                                   expected_size));
-  BOOST_OUTCOME_TRY(mapping, map_read_write(owned.get(), expected_size));
+  const int access = ::fcntl(owned.get(), F_GETFL);
+  if (access < 0 || (access & O_ACCMODE) != O_RDWR)
+    return make_error(errc::bad_layout, "the peer region was not handed over read-write");
+  const int seals = ::fcntl(owned.get(), F_GET_SEALS);
+  if (seals < 0 || (seals & size_seals) != size_seals)
+    return make_error(errc::bad_layout, "the peer region's size is not sealed");
+  if ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0)
+    return make_error(errc::bad_layout, "the peer region is sealed against writing");
+  auto mapping = map_read_write(owned.get(), expected_size);
+  if (!mapping)
+    return make_error(errc::bad_layout, mapping.error().detail);
   peer_region region;
-  region.mapping_ = std::move(mapping);
+  region.mapping_ = std::move(mapping).value();
   return region; // `owned` closes the descriptor: the mapping keeps the memory
 }
 
