@@ -380,7 +380,9 @@ def region_handover_seeds():
     # The packet.
     write(t, "no_packet", handover(packet=u8(P.NONE)))
     write(t, "no_packet_host_gone", handover(packet=u8(P.NONE), hang_up=1))
-    write(t, "packet_without_fd", handover(packet=u8(P.NO_FD)))
+    write(t, "packet_without_fd", handover(packet=u8(P.NO_FD) + u8(8)))
+    write(t, "empty_packet_without_fd", handover(packet=u8(P.NO_FD) + u8(0)))
+    write(t, "empty_packet_without_fd_host_gone", handover(packet=u8(P.NO_FD) + u8(0), hang_up=1))
     write(t, "three_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(3)))
     write(t, "four_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(4)))
     write(t, "seven_extra_fds", handover(packet=u8(P.EXTRA_FDS) + u8(7)))

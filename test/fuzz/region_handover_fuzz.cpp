@@ -55,7 +55,7 @@ enum class fd_kind : std::uint8_t {
 enum class packet : std::uint8_t {
   send_fd,    // doorbell::send_fd, as the host does
   none,       // nothing is sent
-  no_fd,      // the word without a descriptor
+  no_fd,      // a word of any length without a descriptor
   extra_fds,  // the descriptor and a few more
   odd_word,   // the descriptor with a word of another length
   wake_first, // a wake-up byte queued ahead of the packet
@@ -326,7 +326,8 @@ void run(fuzz_input& in) {
   }
   const auto how = static_cast<packet>(in.take<std::uint8_t>() % static_cast<int>(packet::count));
   const std::size_t extra = how == packet::extra_fds ? in.take<std::uint8_t>() % 8 : 0;
-  const std::size_t word_bytes = how == packet::odd_word ? in.take<std::uint8_t>() % 17 : 8;
+  const std::size_t word_bytes =
+      how == packet::odd_word || how == packet::no_fd ? in.take<std::uint8_t>() % 17 : 8;
   const bool hang_up = in.take<std::uint8_t>() & 1u;
 
   const auto fds_at_start = tr::count_open_fds();
@@ -405,7 +406,7 @@ void run(fuzz_input& in) {
     case packet::none:
       break;
     case packet::no_fd:
-      send_packet(host_bell.fd(), word, 8, {});
+      send_packet(host_bell.fd(), word, word_bytes, {});
       break;
     case packet::extra_fds: {
       std::vector<int> fds{handed_fd};
@@ -439,7 +440,12 @@ void run(fuzz_input& in) {
                                 (how == packet::odd_word && word_bytes == 8);
     if (how == packet::none)
       why.add(hang_up ? tr::errc::peer_dead : tr::errc::bad_ticket);
-    else if (!one_descriptor)
+    else if (how == packet::no_fd && word_bytes == 0) {
+      // An empty packet without descriptors reads like the end closing (0 bytes, nothing
+      // else); the doorbell takes every such read for a hang-up.
+      why.add(tr::errc::bad_ticket);
+      why.add(tr::errc::peer_dead);
+    } else if (!one_descriptor)
       why.add(tr::errc::bad_ticket);
     else if (kind != fd_kind::memfd && kind != fd_kind::read_only)
       why.add(tr::errc::bad_layout); // not a memory object whose size is sealed
