@@ -1,3 +1,5 @@
+#include "owned_pipe.hpp"
+
 #include "cellhub/transport/doorbell.hpp"
 #include "cellhub/transport/process.hpp"
 
@@ -24,6 +26,7 @@ extern "C" {
 #endif
 
 namespace tr = cellhub::transport;
+using cellhub::test::owned_pipe;
 using namespace std::chrono_literals;
 
 namespace {
@@ -57,50 +60,6 @@ bool is_reaped(pid_t pid) {
   return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG) == -1 && errno == ECHILD;
 }
 
-// Owns both ends of a close-on-exec pipe a probe writes its report into.
-struct report_pipe {
-  int read_end = -1;
-  int write_end = -1;
-
-  report_pipe() {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  report_pipe(const report_pipe&) = delete;
-  report_pipe& operator=(const report_pipe&) = delete;
-  ~report_pipe() {
-    close_write_end();
-    ::close(read_end);
-  }
-
-  void close_write_end() {
-    if (write_end >= 0)
-      ::close(std::exchange(write_end, -1));
-  }
-
-  // Reads until every writer closed the pipe (the child exited), bounded by hang_bound.
-  std::string read_all() {
-    close_write_end();
-    std::string text;
-    const auto deadline = std::chrono::steady_clock::now() + hang_bound;
-    for (;;) {
-      pollfd entry{read_end, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      BOOST_TEST_REQUIRE(::poll(&entry, 1, static_cast<int>(std::max(left.count(), 0L))) > 0,
-                         "report pipe not closed in time");
-      char buffer[256];
-      const auto got = ::read(read_end, buffer, sizeof buffer);
-      BOOST_TEST_REQUIRE(got >= 0);
-      if (got == 0)
-        return text;
-      text.append(buffer, static_cast<std::size_t>(got));
-    }
-  }
-};
-
 // Lists which of the host's fds 0, 1 and 2 are open, as the probe prints them.
 std::string open_stdio() {
   std::string text;
@@ -112,12 +71,12 @@ std::string open_stdio() {
 
 // Spawns the fd-listing probe with the report pipe inherited as `inherit_as` and
 // checks the child saw exactly stdio plus that fd.
-void expect_only_inherited_fd(report_pipe& report, int inherit_fd, int inherit_as) {
+void expect_only_inherited_fd(owned_pipe& report, int inherit_fd, int inherit_as) {
   const std::string expected = open_stdio() + std::to_string(inherit_as);
   auto options = probe({"fds", expected, std::to_string(inherit_as)});
   options.inherit = {{inherit_fd, inherit_as}};
   auto child = spawn(options);
-  const std::string seen = report.read_all();
+  const std::string seen = report.read_all(hang_bound);
   const auto status = wait_exit(child);
   BOOST_TEST(seen == expected + "\n");
   BOOST_TEST(status.clean(), status.describe());
@@ -126,7 +85,7 @@ void expect_only_inherited_fd(report_pipe& report, int inherit_fd, int inherit_a
 // Spawns a probe that starts a background grandchild, reads the grandchild's pid
 // from the report pipe and returns a pidfd for it (readable once it has exited).
 int spawn_with_grandchild(tr::process& child, const std::string& then) {
-  report_pipe report;
+  owned_pipe report;
   auto options = probe({"grandchild", "3", then});
   options.inherit = {{report.write_end, 3}};
   child = spawn(options);
@@ -274,7 +233,7 @@ BOOST_AUTO_TEST_CASE(spawn_rejects_unusable_options) {
   BOOST_TEST(code_of(bad_env) == "invalid_argument");
   bad_env.env = {{"", "c"}};
   BOOST_TEST(code_of(bad_env) == "invalid_argument");
-  report_pipe pipe;
+  owned_pipe pipe;
   auto onto_stdio = probe({"exit", "0"});
   onto_stdio.inherit = {{pipe.write_end, 1}};
   BOOST_TEST(code_of(onto_stdio) == "invalid_argument");
@@ -299,19 +258,19 @@ BOOST_AUTO_TEST_CASE(only_stdio_reaches_a_child_without_inherited_fd) {
 BOOST_AUTO_TEST_CASE(only_the_inherited_fd_reaches_the_child_at_fd_3) {
   const int leaky = ::open("/dev/null", O_RDONLY); // not close-on-exec on purpose
   BOOST_TEST_REQUIRE(leaky >= 0);
-  report_pipe report;
+  owned_pipe report;
   expect_only_inherited_fd(report, report.write_end, 3);
   ::close(leaky);
 }
 
 BOOST_AUTO_TEST_CASE(inherited_fd_gets_the_requested_number) {
-  report_pipe report;
+  owned_pipe report;
   expect_only_inherited_fd(report, report.write_end, 9);
 }
 
 BOOST_AUTO_TEST_CASE(inherited_fd_already_at_the_requested_number_stays_open) {
   // The dup2(fd, fd) case: FD_CLOEXEC must still be cleared in the child.
-  report_pipe report;
+  owned_pipe report;
   const int high = ::fcntl(report.write_end, F_DUPFD_CLOEXEC, 20);
   BOOST_TEST_REQUIRE(high >= 20);
   report.close_write_end();
@@ -426,11 +385,11 @@ BOOST_AUTO_TEST_CASE(cell_rings_the_host_through_an_inherited_doorbell) {
 }
 
 BOOST_AUTO_TEST_CASE(child_leads_a_process_group_of_its_own) {
-  report_pipe report;
+  owned_pipe report;
   auto options = probe({"pgid", "3"});
   options.inherit = {{report.write_end, 3}};
   auto child = spawn(options);
-  const std::string seen = report.read_all();
+  const std::string seen = report.read_all(hang_bound);
   BOOST_TEST(wait_exit(child).clean());
   const auto expected = std::to_string(child.pid()) + " " + std::to_string(child.pid()) + "\n";
   BOOST_TEST(seen == expected);

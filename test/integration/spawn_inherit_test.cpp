@@ -1,6 +1,7 @@
 // spawn_options::inherit: several host fds handed to one child, each at its own
 // number, beside the doorbell a ticket puts at fd 3; and the options it refuses.
 #include "hub_path.hpp"
+#include "owned_pipe.hpp"
 
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/process.hpp"
@@ -8,12 +9,10 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <string>
-#include <utility>
 #include <vector>
 
 #ifndef SPAWN_PROBE_PATH
@@ -21,56 +20,13 @@
 #endif
 
 namespace tr = cellhub::transport;
+using cellhub::test::owned_pipe;
 using namespace std::chrono_literals;
 
 namespace {
 
 // Only catches hangs: every wait below is expected to end much sooner.
 constexpr auto hang_bound = 10s;
-
-// Owns both ends of a close-on-exec pipe.
-struct pipe_pair {
-  int read_end = -1;
-  int write_end = -1;
-
-  pipe_pair() {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  pipe_pair(const pipe_pair&) = delete;
-  pipe_pair& operator=(const pipe_pair&) = delete;
-  ~pipe_pair() {
-    close_write_end();
-    ::close(read_end);
-  }
-
-  void close_write_end() {
-    if (write_end >= 0)
-      ::close(std::exchange(write_end, -1));
-  }
-
-  // Reads until every writer has closed the pipe, bounded by hang_bound.
-  std::string read_all() {
-    close_write_end();
-    std::string text;
-    const auto deadline = std::chrono::steady_clock::now() + hang_bound;
-    for (;;) {
-      pollfd entry{read_end, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      BOOST_TEST_REQUIRE(::poll(&entry, 1, static_cast<int>(std::max(left.count(), 0L))) > 0,
-                         "pipe not closed in time");
-      char buffer[256];
-      const auto got = ::read(read_end, buffer, sizeof buffer);
-      BOOST_TEST_REQUIRE(got >= 0);
-      if (got == 0)
-        return text;
-      text.append(buffer, static_cast<std::size_t>(got));
-    }
-  }
-};
 
 // Lists which of the host's fds 0, 1 and 2 are open, as the probe prints them.
 std::string open_stdio() {
@@ -103,15 +59,15 @@ BOOST_AUTO_TEST_SUITE(spawn_inherit)
 BOOST_AUTO_TEST_CASE(several_inherited_fds_reach_the_child_each_at_its_number_and_no_other) {
   const int leaky = ::open("/dev/null", O_RDONLY); // not close-on-exec on purpose
   BOOST_TEST_REQUIRE(leaky >= 0);
-  pipe_pair report;
-  pipe_pair other;
+  owned_pipe report;
+  owned_pipe other;
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   BOOST_TEST_REQUIRE(null_fd >= 0);
   const std::string expected = open_stdio() + "3,5,9";
   tr::spawn_options options{.binary = SPAWN_PROBE_PATH, .args = {"fds", expected, "9"}};
   options.inherit = {{other.write_end, 5}, {null_fd, 3}, {report.write_end, 9}};
   const auto status = run_to_end(options);
-  BOOST_TEST(report.read_all() == expected + "\n");
+  BOOST_TEST(report.read_all(hang_bound) == expected + "\n");
   BOOST_TEST(status.clean(), status.describe());
   ::close(null_fd);
   ::close(leaky);
@@ -120,8 +76,8 @@ BOOST_AUTO_TEST_CASE(several_inherited_fds_reach_the_child_each_at_its_number_an
 BOOST_AUTO_TEST_CASE(inherited_fds_whose_numbers_cross_each_reach_the_right_target) {
   // Host fd A is to be the child's B and host fd B the child's A: each source is the
   // other's target, so a plain dup2 sequence would hand both numbers the same pipe.
-  pipe_pair first;
-  pipe_pair second;
+  owned_pipe first;
+  owned_pipe second;
   const int a = first.write_end;
   const int b = second.write_end;
   tr::spawn_options options{
@@ -130,12 +86,12 @@ BOOST_AUTO_TEST_CASE(inherited_fds_whose_numbers_cross_each_reach_the_right_targ
   options.inherit = {{a, b}, {b, a}};
   const auto status = run_to_end(options);
   BOOST_TEST(status.clean(), status.describe());
-  BOOST_TEST(first.read_all() == "first\n");
-  BOOST_TEST(second.read_all() == "second\n");
+  BOOST_TEST(first.read_all(hang_bound) == "first\n");
+  BOOST_TEST(second.read_all(hang_bound) == "second\n");
 }
 
 BOOST_AUTO_TEST_CASE(inherit_refuses_low_numbers_numbers_given_twice_and_fds_not_open) {
-  pipe_pair pipe;
+  owned_pipe pipe;
   tr::spawn_options options{.binary = SPAWN_PROBE_PATH, .args = {"exit", "0"}};
   options.inherit = {{pipe.write_end, 2}};
   BOOST_TEST(error_of(options).starts_with("invalid_argument: "), error_of(options));
@@ -158,7 +114,7 @@ BOOST_AUTO_TEST_CASE(ticket_refuses_a_command_that_already_hands_something_else_
   BOOST_TEST_REQUIRE(hub.has_value(), (hub ? "" : hub.error().message()));
   auto added = hub.value()->add_peer_transport_with_options({.peer_name = "taken-3"});
   BOOST_TEST_REQUIRE(added.has_value(), (added ? "" : added.error().message()));
-  pipe_pair pipe;
+  owned_pipe pipe;
   tr::spawn_options command{.binary = SPAWN_PROBE_PATH, .args = {"exit", "0"}};
   command.inherit = {{pipe.write_end, 3}};
   auto child = added.value().ticket.spawn(command);
@@ -174,7 +130,7 @@ BOOST_AUTO_TEST_CASE(ticket_applied_as_arguments_and_environment_hands_its_doorb
   BOOST_TEST_REQUIRE(hub.has_value(), (hub ? "" : hub.error().message()));
   auto added = hub.value()->add_peer_transport_with_options({.peer_name = "twice"});
   BOOST_TEST_REQUIRE(added.has_value(), (added ? "" : added.error().message()));
-  pipe_pair report;
+  owned_pipe report;
   const std::string expected = open_stdio() + "3,4";
   tr::spawn_options command{.binary = SPAWN_PROBE_PATH, .args = {"fds", expected, "4"}};
   command.inherit = {{report.write_end, 4}};
@@ -183,7 +139,7 @@ BOOST_AUTO_TEST_CASE(ticket_applied_as_arguments_and_environment_hands_its_doorb
   BOOST_TEST(command.inherit.size() == 2u);
   // The probe ignores the ticket's arguments after its own.
   const auto status = run_to_end(command);
-  BOOST_TEST(report.read_all() == expected + "\n");
+  BOOST_TEST(report.read_all(hang_bound) == expected + "\n");
   BOOST_TEST(status.clean(), status.describe());
 }
 

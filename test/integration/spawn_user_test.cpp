@@ -2,6 +2,7 @@
 // (/proc/PID/status) and from inside (it cannot signal the host), and the errors of a
 // host without the privilege. Most cases need root; they are skipped, saying why,
 // otherwise.
+#include "owned_pipe.hpp"
 #include "scratch_dir.hpp"
 
 #include "cellhub/transport/process.hpp"
@@ -9,7 +10,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -35,6 +35,7 @@
 
 namespace tr = cellhub::transport;
 namespace utf = boost::unit_test;
+using cellhub::test::owned_pipe;
 using namespace std::chrono_literals;
 
 namespace {
@@ -108,50 +109,6 @@ boost::test_tools::assertion_result unprivileged_host_at_hand(utf::test_unit_id 
   return root_and_probes_reachable(id);
 }
 
-// Owns both ends of a close-on-exec pipe a child reports through.
-struct report_pipe {
-  int read_end = -1;
-  int write_end = -1;
-
-  report_pipe() {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  report_pipe(const report_pipe&) = delete;
-  report_pipe& operator=(const report_pipe&) = delete;
-  ~report_pipe() {
-    close_write_end();
-    ::close(read_end);
-  }
-
-  void close_write_end() {
-    if (write_end >= 0)
-      ::close(std::exchange(write_end, -1));
-  }
-
-  // Reads until every writer has closed the pipe, bounded by hang_bound.
-  std::string read_all() {
-    close_write_end();
-    std::string text;
-    const auto deadline = std::chrono::steady_clock::now() + hang_bound;
-    for (;;) {
-      pollfd entry{read_end, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      BOOST_TEST_REQUIRE(::poll(&entry, 1, static_cast<int>(std::max(left.count(), 0L))) > 0,
-                         "report pipe not closed in time");
-      char buffer[256];
-      const auto got = ::read(read_end, buffer, sizeof buffer);
-      BOOST_TEST_REQUIRE(got >= 0);
-      if (got == 0)
-        return text;
-      text.append(buffer, static_cast<std::size_t>(got));
-    }
-  }
-};
-
 tr::process spawn(const tr::spawn_options& options) {
   auto child = tr::process::spawn(options);
   BOOST_TEST_REQUIRE(child.has_value(), (child ? "" : child.error().message()));
@@ -197,13 +154,13 @@ BOOST_AUTO_TEST_SUITE(spawn_user)
 BOOST_AUTO_TEST_CASE(child_started_as_nobody_has_only_nobodys_ids_and_cannot_signal_the_host,
                      *utf::precondition(root_and_probes_reachable)) {
   const auto who = nobody();
-  report_pipe report;
+  owned_pipe report;
   tr::spawn_options options{.binary = USER_PROBE_PATH,
                             .args = {"identity", "3", std::to_string(::getpid())},
                             .inherit = {{report.write_end, 3}}};
   options.user = as_nobody();
   auto child = spawn(options);
-  const auto seen = report.read_all(); // the probe reports, then blocks
+  const auto seen = report.read_all(hang_bound); // the probe reports, then blocks
   BOOST_TEST(seen == "kill=" + std::to_string(EPERM) + "\n");
   // Real, effective, saved and filesystem ids, and the one supplementary group asked for.
   BOOST_TEST(status_field(child.pid(), "Uid") == repeated(who.uid, 4));
@@ -220,13 +177,13 @@ BOOST_AUTO_TEST_CASE(spawn_as_another_user_without_the_privilege_fails_and_says_
   std::string seen;
   if (::geteuid() == 0) {
     // A host without the privilege: the probe, started as nobody, spawns as root.
-    report_pipe report;
+    owned_pipe report;
     tr::spawn_options options{.binary = USER_PROBE_PATH,
                               .args = {"spawn-as", "3", "0", "0", "/bin/true"},
                               .inherit = {{report.write_end, 3}}};
     options.user = as_nobody();
     auto child = spawn(options);
-    seen = report.read_all();
+    seen = report.read_all(hang_bound);
     BOOST_TEST(wait_exit(child).clean());
   } else {
     tr::spawn_options options{.binary = "/bin/true"};
@@ -271,7 +228,7 @@ BOOST_AUTO_TEST_CASE(child_started_as_another_user_gets_only_stdio_and_its_inher
   BOOST_TEST_REQUIRE(leaky >= 0);
   const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   BOOST_TEST_REQUIRE(null_fd >= 0);
-  report_pipe report;
+  owned_pipe report;
   std::string expected;
   for (int fd = 0; fd < 3; ++fd)
     if (::fcntl(fd, F_GETFD) >= 0)
@@ -282,7 +239,7 @@ BOOST_AUTO_TEST_CASE(child_started_as_another_user_gets_only_stdio_and_its_inher
                             .inherit = {{report.write_end, 7}, {null_fd, 4}}};
   options.user = as_nobody();
   auto child = spawn(options);
-  BOOST_TEST(report.read_all() == expected + "\n");
+  BOOST_TEST(report.read_all(hang_bound) == expected + "\n");
   const auto status = wait_exit(child);
   BOOST_TEST(status.clean(), status.describe());
   ::close(null_fd);
