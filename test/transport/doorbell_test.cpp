@@ -1,14 +1,20 @@
+#include "owned_pipe.hpp"
+
 #include "cellhub/transport/doorbell.hpp"
+#include "cellhub/transport/fd_limit.hpp"
 #include "cellhub/transport/log.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -73,6 +79,31 @@ private:
   std::ostringstream text_;
   std::shared_ptr<spdlog::logger> previous_;
 };
+
+// Sends `fd` from `bell` in a packet of 0 bytes: no host sends one, but a peer may.
+void send_empty_packet_carrying(const tr::doorbell& bell, int fd) {
+  iovec data{nullptr, 0};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &data;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* header = CMSG_FIRSTHDR(&msg);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof(int));
+  BOOST_TEST_REQUIRE(::sendmsg(bell.fd(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 0,
+                     std::strerror(errno));
+}
+
+// Returns whether no process holds the write end of the pipe whose read end is
+// `read_end` any more (poll reports the hang-up at once; it does not wait).
+bool no_writer_left(int read_end) {
+  pollfd entry{read_end, POLLIN, 0};
+  return ::poll(&entry, 1, 0) == 1 && (entry.revents & POLLHUP) != 0;
+}
 
 } // namespace
 
@@ -302,6 +333,21 @@ BOOST_AUTO_TEST_CASE(release_gives_up_ownership) {
   BOOST_TEST(!b.hung_up()); // the fd is still open: release did not close it
   BOOST_TEST(::close(fd) == 0);
   BOOST_TEST(b.hung_up());
+}
+
+BOOST_AUTO_TEST_CASE(receive_fd_refuses_an_empty_packet_that_carries_a_descriptor_and_closes_it) {
+  auto [host, cell] = make_pair();
+  cellhub::test::owned_pipe pipe;
+  const auto open_before = tr::count_open_fds();
+  send_empty_packet_carrying(host, pipe.write_end);
+  pipe.close_write_end(); // the only write end left is the one in flight
+  auto received = cell.receive_fd();
+  BOOST_TEST_REQUIRE(!received.has_value());
+  // Not a hang-up: the host is there and sent a packet, just not a region handed over.
+  BOOST_TEST(received.error().code == tr::errc::bad_ticket, received.error().message());
+  // The descriptor the receiver was given is closed again.
+  BOOST_TEST(no_writer_left(pipe.read_end));
+  BOOST_TEST(tr::count_open_fds() == open_before - 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
