@@ -340,15 +340,13 @@ BOOST_AUTO_TEST_CASE(own_region_cannot_be_resized_resealed_or_used_beyond_its_en
     BOOST_TEST(outcome.has("blocked", attempt), attempt << " was not refused\n" << outcome.all());
 }
 
-// OPEN (issue 11, level 2): between exec and cell::attach's PR_SET_DUMPABLE a new cell
-// is dumpable, and a same-user attacker can pidfd_getfd its doorbell (and the region
-// queued on it) or open its /proc/PID/mem. This case breaches 4 of 4 late cells on the
-// current transport; it stays here, disabled, until the window is closed (an exec of an
-// image the cell cannot read, as runc does, or Yama ptrace_scope >= 1, or per-cell
-// users). Run it with
-// --run_test=cell_isolation/cells_started_while_an_attacker_watches_keep_their_regions_to_themselves.
-BOOST_AUTO_TEST_CASE(cells_started_while_an_attacker_watches_keep_their_regions_to_themselves,
-                     *boost::unit_test::disabled()) {
+// Between exec and cell::attach's PR_SET_DUMPABLE a cell would be dumpable, and a
+// same-user attacker watching for new cells could pidfd_getfd its doorbell (and the
+// region queued on it) or open its /proc/PID/mem. Cells are started from a sealed
+// exec-only image (spawn_options::sealed_image), which the kernel makes non-dumpable
+// from exec: every race fails. (Started from their path, the same 4 cells were breached
+// 4 times out of 4.)
+BOOST_AUTO_TEST_CASE(cells_started_while_an_attacker_watches_keep_their_regions_to_themselves) {
   isolation_rig rig{"exec-window"};
   constexpr int starts = 4;
   std::vector<std::string> late_pids;

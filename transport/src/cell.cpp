@@ -6,9 +6,11 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <string_view>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -45,6 +47,21 @@ result<void> check_region_header(const shm::region_header& header, const cell_ti
   return success();
 }
 
+// Names the process after its program (argv[0]) when it was started from a sealed
+// image: the kernel named it after the memfd ("memfd:cellhub-image") or, before Linux
+// 6.13, after the descriptor's number, and `ps`, `top` and `pgrep` show that name.
+void name_after_program() noexcept {
+  char name[16] = {}; // the kernel's TASK_COMM_LEN
+  if (::prctl(PR_GET_NAME, name) != 0)
+    return;
+  const std::string_view current{name};
+  const bool memfd_name = current.starts_with("memfd:");
+  const bool fd_number =
+      !current.empty() && current.find_first_not_of("0123456789") == std::string_view::npos;
+  if (memfd_name || fd_number)
+    (void)::prctl(PR_SET_NAME, program_invocation_short_name);
+}
+
 } // namespace
 
 result<cell> cell::attach(int argc, const char* const* argv, const cell_options& options) {
@@ -56,8 +73,9 @@ result<cell> cell::attach(const cell_ticket& ticket, const cell_options& options
   detail::arm_crash_points_from_environment();
   // First of all: a process of the same user may not read this one's memory or
   // descriptors through /proc or ptrace once it is not dumpable.
-  if (!options.dumpable && ::prctl(PR_SET_DUMPABLE, 0) != 0)
-    return make_sys_error("prctl(PR_SET_DUMPABLE, 0)");
+  if (::prctl(PR_SET_DUMPABLE, options.dumpable ? 1 : 0) != 0)
+    return make_sys_error(fmt::format("prctl(PR_SET_DUMPABLE, {})", options.dumpable ? 1 : 0));
+  name_after_program();
   // Ask for the signal first, then check the host is alive: no window in which
   // the host could die unnoticed.
   if (options.parent_death_signal != 0 &&

@@ -1,6 +1,7 @@
 #include "cellhub/transport/process.hpp"
 
 #include "child_reaper.hpp"
+#include "exec_image.hpp"
 #include "poll_until.hpp"
 #include "unique_fd.hpp"
 
@@ -12,7 +13,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 // glibc 2.36's <sys/pidfd.h> lacks __BEGIN_DECLS, so C++ would mangle the names
 // (fixed in 2.37). What it includes (<fcntl.h>, siginfo_t) is included above, so only
 // its own declarations end up inside the extern "C".
@@ -20,6 +20,8 @@ extern "C" {
 #include <sys/pidfd.h>
 }
 #include <grp.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -156,75 +158,11 @@ private:
   int top_ = 2;
 };
 
-// Owns posix_spawn's attribute and file-action objects for the length of one spawn.
-struct spawn_setup {
-  posix_spawnattr_t attr{};
-  posix_spawn_file_actions_t actions{};
-  bool attr_ready = false;
-  bool actions_ready = false;
-
-  spawn_setup() = default;
-  spawn_setup(const spawn_setup&) = delete;
-  spawn_setup& operator=(const spawn_setup&) = delete;
-  ~spawn_setup() {
-    if (actions_ready)
-      posix_spawn_file_actions_destroy(&actions);
-    if (attr_ready)
-      posix_spawnattr_destroy(&attr);
-  }
-};
-
 error spawn_error(std::string what, const std::string& binary, int err) {
   return error{errc::spawn_failed, fmt::format("{} {}", what, binary), err};
 }
 
-// Prepares signal state and fds for the child; see `process` for what the child gets.
-result<void> prepare(spawn_setup& setup, const spawn_options& options, const fd_plan& fds) {
-  if (int err = posix_spawnattr_init(&setup.attr); err != 0)
-    return spawn_error("posix_spawnattr_init for", options.binary, err);
-  setup.attr_ready = true;
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : default_signals)
-    sigaddset(&defaults, sig);
-  // POSIX_SPAWN_USEVFORK is implied by glibc >= 2.24 (clone with CLONE_VM|CLONE_VFORK);
-  // it is set to state the intent: no page-table copy of a large host.
-  // POSIX_SPAWN_SETPGROUP with group 0: the child leads a new process group, so
-  // that everything it starts can be ended with it (see `process`).
-  const auto flags =
-      POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK | POSIX_SPAWN_SETPGROUP;
-  if (int err = posix_spawnattr_setflags(&setup.attr, static_cast<short>(flags)); err != 0)
-    return spawn_error("posix_spawnattr_setflags for", options.binary, err);
-  if (int err = posix_spawnattr_setpgroup(&setup.attr, 0); err != 0)
-    return spawn_error("posix_spawnattr_setpgroup for", options.binary, err);
-  if (int err = posix_spawnattr_setsigmask(&setup.attr, &empty_mask); err != 0)
-    return spawn_error("posix_spawnattr_setsigmask for", options.binary, err);
-  if (int err = posix_spawnattr_setsigdefault(&setup.attr, &defaults); err != 0)
-    return spawn_error("posix_spawnattr_setsigdefault for", options.binary, err);
-
-  if (int err = posix_spawn_file_actions_init(&setup.actions); err != 0)
-    return spawn_error("posix_spawn_file_actions_init for", options.binary, err);
-  setup.actions_ready = true;
-  int next = 3; // the lowest fd number not handled yet
-  for (const auto& move : fds.moves()) {
-    for (; next < move.as; ++next)
-      if (int err = posix_spawn_file_actions_addclose(&setup.actions, next); err != 0)
-        return spawn_error("posix_spawn_file_actions_addclose for", options.binary, err);
-    if (int err = posix_spawn_file_actions_adddup2(&setup.actions, move.temp, move.as); err != 0)
-      return spawn_error(fmt::format("posix_spawn_file_actions_adddup2 to fd {} for", move.as),
-                         options.binary, err);
-    next = move.as + 1;
-  }
-  // Close every other fd even if the host forgot CLOEXEC on it (a library, a test
-  // harness): a cell holding another cell's doorbell would hide that cell's death.
-  if (int err = posix_spawn_file_actions_addclosefrom_np(&setup.actions, next); err != 0)
-    return spawn_error("posix_spawn_file_actions_addclosefrom_np for", options.binary, err);
-  return success();
-}
-
-// Names the step at which a forked child failed before its exec.
+// Names the step at which a child failed before its exec.
 enum class child_step : int { setpgid, dup2, close_range, setgroups, setgid, setuid, exec };
 
 std::string_view describe(child_step step) noexcept {
@@ -247,20 +185,27 @@ std::string_view describe(child_step step) noexcept {
   return "setup";
 }
 
-// Is what a forked child that failed before its exec writes to the host.
+// Is what a child that failed before its exec writes to the host.
 struct child_failure {
   child_step step = child_step::exec;
   int err = 0;
 };
 
-// Holds everything a forked child needs, built before the fork: the child may only
-// make async-signal-safe calls (the host has other threads), so it allocates nothing.
+// Holds everything a child needs, built before the vfork: the child shares the host's
+// memory and may only make async-signal-safe calls, so it allocates nothing and writes
+// nothing but its own stack.
 struct child_plan {
   char* const* argv = nullptr;
   char* const* envp = nullptr;
-  // Paths to try, in order (one unless `binary` is searched in PATH).
+  // Paths to try, in order (one unless `binary` is searched in PATH), when there is
+  // no sealed image.
   const std::vector<const char*>* candidates = nullptr;
+  // The sealed exec-only copy to exec (above every fd the child inherits,
+  // close-on-exec), or -1; and the path it was copied from.
+  int image_fd = -1;
+  const char* image_path = nullptr;
   const fd_plan* fds = nullptr;
+  // The identity to take, or null to keep the host's.
   const spawn_identity* user = nullptr;
   // The write end of the pipe that tells the host why the child failed; above
   // every fd the child inherits, close-on-exec.
@@ -284,11 +229,52 @@ void close_in_child(const child_plan& plan, int first, unsigned last) noexcept {
     fail_in_child(plan.report_fd, child_step::close_range, errno);
 }
 
-// Turns the forked child into the cell: see `process` for what it gets. Only
+// Takes `user`'s identity: groups first, since once the uid is dropped the privilege
+// to change them is gone. Raw system calls: glibc's wrappers would ask every thread
+// of the host (whose memory the child shares) to change its ids too.
+void take_identity(const child_plan& plan, const spawn_identity& user) noexcept {
+  if (::syscall(SYS_setgroups, user.groups.size(), user.groups.data()) != 0)
+    fail_in_child(plan.report_fd, child_step::setgroups, errno);
+  if (::syscall(SYS_setgid, user.gid) != 0)
+    fail_in_child(plan.report_fd, child_step::setgid, errno);
+  if (::syscall(SYS_setuid, user.uid) != 0)
+    fail_in_child(plan.report_fd, child_step::setuid, errno);
+}
+
+// Execs the sealed image, or the first candidate path that can be exec'd.
+[[noreturn]] void exec_binary(const child_plan& plan) noexcept {
+  if (plan.image_fd >= 0) {
+    // Anyone may exec the copy: the child runs it only if it may exec the file itself
+    // (mode, ACLs, a noexec mount), and fails as that exec would.
+    if (::faccessat(AT_FDCWD, plan.image_path, X_OK, AT_EACCESS) != 0)
+      fail_in_child(plan.report_fd, child_step::exec, errno);
+    ::syscall(SYS_execveat, plan.image_fd, "", plan.argv, plan.envp, AT_EMPTY_PATH);
+    fail_in_child(plan.report_fd, child_step::exec, errno);
+  }
+  // As execvp does: go on past a candidate that is missing, remember one that was
+  // refused, stop at any other error.
+  int err = ENOENT;
+  bool refused = false;
+  for (const char* path : *plan.candidates) {
+    ::execve(path, plan.argv, plan.envp);
+    err = errno;
+    if (err == EACCES)
+      refused = true;
+    else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
+      break;
+  }
+  if (refused &&
+      (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT))
+    err = EACCES;
+  fail_in_child(plan.report_fd, child_step::exec, err);
+}
+
+// Turns the child into the cell: see `process` for what it gets. Only
 // async-signal-safe calls from here on.
 [[noreturn]] void exec_in_child(const child_plan& plan) noexcept {
   // A handler the host installed must not run in the child (it would act on the
-  // host's state), and the signals a cell relies on get their default action.
+  // host's state), and the signals a cell relies on get their default action. The
+  // child has its own copy of the dispositions (no CLONE_SIGHAND).
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
   sigemptyset(&default_action.sa_mask);
@@ -312,43 +298,25 @@ void close_in_child(const child_plan& plan, int first, unsigned last) noexcept {
     next = move.as + 1;
   }
   // Every other fd goes, even one the host forgot to make close-on-exec; the report
-  // pipe stays until exec closes it.
-  close_in_child(plan, next, static_cast<unsigned>(plan.report_fd) - 1);
-  close_in_child(plan, plan.report_fd + 1, ~0U);
+  // pipe and the image stay until exec closes them.
+  const int low_keep =
+      plan.image_fd >= 0 ? std::min(plan.image_fd, plan.report_fd) : plan.report_fd;
+  const int high_keep = std::max(plan.image_fd, plan.report_fd);
+  close_in_child(plan, next, static_cast<unsigned>(low_keep) - 1);
+  close_in_child(plan, low_keep + 1, static_cast<unsigned>(high_keep) - 1);
+  close_in_child(plan, high_keep + 1, ~0U);
 
-  // Groups first: once the uid is dropped, the privilege to change them is gone.
-  const auto& user = *plan.user;
-  if (::setgroups(user.groups.size(), user.groups.data()) != 0)
-    fail_in_child(plan.report_fd, child_step::setgroups, errno);
-  if (::setgid(user.gid) != 0)
-    fail_in_child(plan.report_fd, child_step::setgid, errno);
-  if (::setuid(user.uid) != 0)
-    fail_in_child(plan.report_fd, child_step::setuid, errno);
+  if (plan.user != nullptr)
+    take_identity(plan, *plan.user);
 
   sigset_t empty_mask;
   sigemptyset(&empty_mask);
   ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
-
-  // As execvp does: go on past a candidate that is missing, remember one that was
-  // refused, stop at any other error.
-  int err = ENOENT;
-  bool refused = false;
-  for (const char* path : *plan.candidates) {
-    ::execve(path, plan.argv, plan.envp);
-    err = errno;
-    if (err == EACCES)
-      refused = true;
-    else if (err != ENOENT && err != ENOTDIR && err != ESTALE && err != ENODEV && err != ETIMEDOUT)
-      break;
-  }
-  if (refused &&
-      (err == ENOENT || err == ENOTDIR || err == ESTALE || err == ENODEV || err == ETIMEDOUT))
-    err = EACCES;
-  fail_in_child(plan.report_fd, child_step::exec, err);
+  exec_binary(plan);
 }
 
 // Lists where a child's binary may be: itself when it has a '/', else each entry of
-// the host's PATH (as posix_spawnp searches it; an empty entry is the working directory).
+// the host's PATH (as execvp searches it; an empty entry is the working directory).
 std::vector<std::string> exec_candidates(const std::string& binary) {
   if (binary.find('/') != std::string::npos)
     return {binary};
@@ -366,8 +334,24 @@ std::vector<std::string> exec_candidates(const std::string& binary) {
   }
 }
 
-// Explains a forked child's failure before exec.
+// Returns the first candidate that is a regular file the host may exec, or nothing
+// (then the child tries them all and reports why none ran).
+const std::string* first_executable(const std::vector<std::string>& candidates) {
+  for (const auto& path : candidates) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+        ::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) == 0)
+      return &path;
+  }
+  return nullptr;
+}
+
+// Explains a child's failure before exec.
 error child_error(const child_failure& failure, const spawn_options& options) {
+  if (!options.user)
+    return error{errc::spawn_failed,
+                 fmt::format("spawn {}: {} failed", options.binary, describe(failure.step)),
+                 failure.err};
   const auto& user = *options.user;
   const bool refused = failure.err == EPERM &&
                        (failure.step == child_step::setgroups ||
@@ -381,42 +365,65 @@ error child_error(const child_failure& failure, const spawn_options& options) {
                failure.err};
 }
 
-// Forks a child that drops to `options.user` and execs the binary; returns its pid.
-result<pid_t> fork_as_user(const spawn_options& options, const fd_plan& fds,
-                           std::vector<char*>& argv, std::vector<char*>& envp) {
+// Starts a child (vfork: no copy of the host's page tables, whatever its size) that
+// sets itself up as `process` describes and execs the binary; returns its pid.
+result<pid_t> start_child(const spawn_options& options, const fd_plan& fds,
+                          std::vector<char*>& argv, std::vector<char*>& envp) {
   const auto candidate_strings = exec_candidates(options.binary);
   std::vector<const char*> candidates;
   candidates.reserve(candidate_strings.size());
   for (const auto& path : candidate_strings)
     candidates.push_back(path.c_str());
 
+  detail::unique_fd image;
+  const std::string* image_path = nullptr;
+  if (options.sealed_image) {
+    image_path = first_executable(candidate_strings);
+    if (image_path != nullptr) {
+      BOOST_OUTCOME_TRY(sealed, detail::sealed_exec_image(*image_path));
+      if (sealed.get() >= 0) {
+        // Above every fd the child inherits, so its fd moves cannot overwrite it.
+        image = detail::unique_fd{::fcntl(sealed.get(), F_DUPFD_CLOEXEC, fds.top() + 1)};
+        if (image.get() < 0)
+          return spawn_error("fcntl(F_DUPFD_CLOEXEC) of the sealed image for", options.binary,
+                             errno);
+      }
+    }
+  }
+
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0)
     return spawn_error("pipe2 for", options.binary, errno);
   detail::unique_fd read_end{report[0]};
-  // Above every fd the child inherits, so its fd moves cannot overwrite it.
   detail::unique_fd write_end{::fcntl(report[1], F_DUPFD_CLOEXEC, fds.top() + 1)};
   const int dup_err = errno;
   ::close(report[1]);
   if (write_end.get() < 0)
     return spawn_error("fcntl(F_DUPFD_CLOEXEC) of the report pipe for", options.binary, dup_err);
 
-  const child_plan plan{argv.data(), envp.data(),    &candidates,
-                        &fds,        &*options.user, write_end.get()};
-  // Every signal stays blocked from the fork until the child has reset its handlers,
-  // so no host handler runs in the child.
+  const child_plan plan{argv.data(),
+                        envp.data(),
+                        &candidates,
+                        image.get(),
+                        image.get() >= 0 ? image_path->c_str() : nullptr,
+                        &fds,
+                        options.user ? &*options.user : nullptr,
+                        write_end.get()};
+  // Every signal stays blocked from the vfork until the child has reset its handlers,
+  // so no host handler runs in the child (on the host's memory).
   sigset_t all;
   sigfillset(&all);
   sigset_t previous;
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
-  const pid_t pid = ::fork();
+  const pid_t pid = ::vfork();
   if (pid == 0)
     exec_in_child(plan);
-  const int fork_err = errno;
+  // The host resumes once the child has exec'd or exited.
+  const int vfork_err = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   write_end.reset();
   if (pid < 0)
-    return spawn_error("fork for", options.binary, fork_err);
+    return spawn_error("vfork for", options.binary, vfork_err);
 
   // EOF: the exec succeeded and closed the pipe. A report: the child failed and exits.
   child_failure failure{};
@@ -515,25 +522,8 @@ result<process> process::spawn(const spawn_options& options) {
   fd_plan fds;
   BOOST_OUTCOME_TRY(fds.prepare(options.inherit, options.binary));
 
-  pid_t pid = -1;
-  if (options.user) {
-    // posix_spawn cannot change the user: fork, drop, exec. Only this path pays for
-    // the page-table copy.
-    BOOST_OUTCOME_TRY(forked, fork_as_user(options, fds, argv, envp));
-    pid = forked;
-  } else {
-    spawn_setup setup;
-    BOOST_OUTCOME_TRY(prepare(setup, options, fds));
-    // glibc reports a failed exec through the return value (the vfork'ed child writes
-    // the errno before _exit) and reaps that child itself.
-    const bool search_path = options.binary.find('/') == std::string::npos;
-    const int err = search_path ? posix_spawnp(&pid, options.binary.c_str(), &setup.actions,
-                                               &setup.attr, argv.data(), envp.data())
-                                : posix_spawn(&pid, options.binary.c_str(), &setup.actions,
-                                              &setup.attr, argv.data(), envp.data());
-    if (err != 0)
-      return spawn_error(search_path ? "posix_spawnp" : "posix_spawn", options.binary, err);
-  }
+  BOOST_OUTCOME_TRY(started, start_child(options, fds, argv, envp));
+  const pid_t pid = started;
 
   // The child stays ours until reaped, so its pid cannot be reused before this call.
   // pidfd_open always sets O_CLOEXEC on the new fd.

@@ -23,9 +23,11 @@ struct cell_options {
   std::chrono::nanoseconds spin = std::chrono::microseconds{50};
   /// Sends READY right after attaching (turn off to send it later with `announce_ready`).
   bool announce_ready = true;
-  /// Leaves the cell dumpable. By default `attach` first makes it non-dumpable
-  /// (`PR_SET_DUMPABLE` 0), so that another process of the same user cannot reach its
-  /// memory or descriptors through /proc or ptrace; it also writes no core dump.
+  /// Makes the cell dumpable (`PR_SET_DUMPABLE` 1), for a debugger or a core dump. By
+  /// default `attach` first makes it non-dumpable (`PR_SET_DUMPABLE` 0), so that
+  /// another process of the same user cannot reach its memory or descriptors through
+  /// /proc or ptrace; it also writes no core dump. (A cell started from a sealed image,
+  /// `spawn_options::sealed_image`, is non-dumpable from exec until then.)
   bool dumpable = false;
 };
 
@@ -34,10 +36,11 @@ struct cell_options {
 class cell {
 public:
   /// Attaches with `ticket`: makes the process non-dumpable (unless
-  /// `options.dumpable`), arranges to die with the host, takes the peer region the
-  /// host handed over the ticket's doorbell and maps it (the only shared memory a
-  /// cell can reach), checks its magic, version, layout, peer id, incarnation and
-  /// token, marks the entry attached, and sends READY (pid and name).
+  /// `options.dumpable`), names it after its program when it was started from a
+  /// sealed image (whose name the kernel gave it), arranges to die with the host, takes the peer
+  /// region the host handed over the ticket's doorbell and maps it (the only shared memory a cell
+  /// can reach), checks its magic, version, layout, peer id, incarnation and token, marks the entry
+  /// attached, and sends READY (pid and name).
   static result<cell> attach(const cell_ticket& ticket, const cell_options& options = {});
 
   /// Attaches with the ticket found in the arguments (or else the environment).

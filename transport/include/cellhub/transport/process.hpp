@@ -83,9 +83,21 @@ struct spawn_options {
   /// Runs the child as another user: it calls `setgroups`, `setgid` and `setuid`, in
   /// that order and each checked, before exec (so the binary must be executable by
   /// that user). Needs a host with CAP_SETUID and CAP_SETGID (root); without them the
-  /// spawn fails with `spawn_failed` (EPERM) and says so. Empty keeps the host's user
-  /// and spawns with `posix_spawn`; set, the child is forked instead.
+  /// spawn fails with `spawn_failed` (EPERM) and says so. Empty keeps the host's user.
   std::optional<spawn_identity> user;
+  /// Starts the child from a sealed, exec-only in-memory copy of the binary (a memfd of
+  /// mode 0111, made once per version of the file and shared by later spawns) rather
+  /// than from its path. A process that execs a file it may not read is made
+  /// non-dumpable by the kernel from its first instruction, so no other process of the
+  /// same user can open its `/proc/PID/mem` or copy its descriptors (its doorbell) in
+  /// the moments before `cell::attach` makes it non-dumpable itself. The child runs
+  /// the copy only if it may exec the file itself. Not applied to a script (`#!`) nor
+  /// to a file the host may not read (already exec-only); not effective for a child
+  /// with CAP_DAC_OVERRIDE (root), which may read any file. The child's
+  /// `/proc/self/exe` names the memfd, not the file (a cell that looks for files beside
+  /// its binary should use its argv[0]), and sanitizers of a child that may not read
+  /// it cannot symbolize its stack traces: turn it off to debug such a cell.
+  bool sealed_image = true;
 };
 
 /// Owns a spawned child process through a pidfd; move-only.
@@ -113,9 +125,10 @@ struct spawn_options {
 /// or `detach` to let it outlive the handle.
 class [[nodiscard]] process {
 public:
-  /// Starts a child with `posix_spawn` (`posix_spawnp` when `binary` has no '/'), or
-  /// with `fork` and `execve` when `options.user` is set (searching the host's PATH the
-  /// same way). Fails with `spawn_failed` (errno in `sys_errno`, binary in `detail`)
+  /// Starts a child with `vfork` (no copy of the host's page tables) and `execve`,
+  /// searching the host's PATH as `execvp` does when `binary` has no '/'; from a sealed
+  /// image unless `options.sealed_image` is off. Fails with `spawn_failed` (errno in
+  /// `sys_errno`, binary in `detail`)
   /// when the child cannot be started, including when exec or the change of user
   /// fails, and with `invalid_argument` for unusable options (an empty binary, a bad
   /// environment name, an inherited fd that is not open, a number below 3 or given
