@@ -17,10 +17,16 @@
 //                                         a newline to FD, then THEN: "exit" exits 0,
 //                                         "hang" blocks until killed
 //   spawn_probe pgid FD                   write "PID PGID\n" to FD, then exit 0
+//   spawn_probe image FD                  write "DUMPABLE READABLE EXE\n" to FD and exit 0:
+//                                         PR_GET_DUMPABLE as exec left it, whether
+//                                         /proc/self/exe opens for reading (1/0) and
+//                                         where it points
 #include "cellhub/transport/doorbell.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -93,6 +99,25 @@ int check_signals() {
   return 0;
 }
 
+int describe_image(int argc, char** argv) {
+  if (argc < 3)
+    return 64;
+  // Before anything else: nothing in this program changes the flag exec set.
+  const int dumpable = ::prctl(PR_GET_DUMPABLE);
+  const int self = ::open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  const bool readable = self >= 0;
+  if (readable)
+    ::close(self);
+  char exe[4096] = {};
+  const ssize_t length = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  const std::string line = std::to_string(dumpable) + " " + (readable ? "1" : "0") + " " +
+                           std::string(exe, length > 0 ? static_cast<std::size_t>(length) : 0) +
+                           "\n";
+  return ::write(std::atoi(argv[2]), line.data(), line.size()) == static_cast<ssize_t>(line.size())
+             ? 0
+             : 9;
+}
+
 int hang() {
   ::alarm(safety_net_seconds);
   for (;;)
@@ -159,6 +184,8 @@ int main(int argc, char** argv) {
     return ring();
   if (mode == "grandchild")
     return start_grandchild(argc, argv);
+  if (mode == "image")
+    return describe_image(argc, argv);
   if (mode == "pgid")
     return report_group(argc, argv);
   return 64;
