@@ -27,7 +27,7 @@ void prepare_config(caf::actor_system_config& cfg) {
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
   // One shared queue instead of work stealing. cellhub's actors mostly wait, and a
-  // peer actor's start blocks its worker in posix_spawn for milliseconds: with work
+  // peer actor's start blocks its worker in process::spawn for milliseconds: with work
   // stealing, whatever lands in that worker's queue waits (detection p99 1.6-2.8 ms
   // measured) or another worker naps through it in 50 us slices (a call by name
   // 230-260 us). Sharing wakes any idle worker: detection p99 0.84 ms, call by name

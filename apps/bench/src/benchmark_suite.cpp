@@ -37,7 +37,7 @@ std::vector<benchmark_entry> all_benchmarks() {
   return {
       {"detect", "SIGKILL of an idle cell -> `died` at the supervisor, vs a bare pidfd",
        [](bench_context& ctx) { return lifecycle_part(ctx, "detect"); }},
-      {"restart", "death -> next life READY (backoff 0), vs posix_spawn until one byte",
+      {"restart", "death -> next life READY (backoff 0), vs spawn until one byte",
        [](bench_context& ctx) { return lifecycle_part(ctx, "restart"); }},
       {"rtt", "request/reply 64 B..1 MiB through the hub and the actor layer, vs a Unix socket",
        run_rtt},

@@ -263,7 +263,7 @@ std::vector<measurement> run_lifecycle(bench_context& ctx) {
   hangup.note = "peer_transport and epoll_set, no actors";
   rows.push_back(std::move(hangup));
 
-  const std::string spawn_floor = "posix_spawn -> one byte on a pipe";
+  const std::string spawn_floor = "spawn -> one byte on a pipe";
   auto restart = latency_row<ms>("restart", "SIGKILL -> next life's `ready` event", "ms",
                                  cycles.kill_to_ready, spawn_floor, &floors.spawn_to_byte);
   restart.target = "p50 < 5 ms; <= 1.5x spawn floor";
@@ -279,7 +279,7 @@ std::vector<measurement> run_lifecycle(bench_context& ctx) {
   rows.push_back(std::move(after_died));
   auto whole = latency_row<ms>(
       "restart", "SIGKILL -> next life's `ready` (vs kill + respawn)", "ms", cycles.kill_to_ready,
-      "plain child: SIGKILL -> pidfd -> posix_spawn -> byte", &floors.kill_to_respawned);
+      "plain child: SIGKILL -> pidfd -> spawn -> byte", &floors.kill_to_respawned);
   rows.push_back(std::move(whole));
   return rows;
 }

@@ -59,6 +59,9 @@ tr::process spawn_plain_child(const std::string& binary, const ready_pipe& pipe,
   if (cpu >= 0)
     command.args.push_back("--cpu=" + std::to_string(cpu));
   command.inherit = {{pipe.write_fd(), 3}};
+  // The floor is a bare spawn: exec of the file itself, without the sealed copy that
+  // cellhub's cells are started from, so the ratio shows what that copy costs.
+  command.sealed_image = false;
   auto child = tr::process::spawn(command);
   if (!child)
     throw bench_failure{"spawning a plain child: " + child.error().message()};

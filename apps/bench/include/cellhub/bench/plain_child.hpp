@@ -1,7 +1,7 @@
 #pragma once
 
 // The baselines' children: cellhub-bench-cell in pipe-ready mode, spawned with
-// transport::process (posix_spawn), saying "up" with one byte on a shared pipe.
+// transport::process (vfork and exec of the file), saying "up" with one byte on a shared pipe.
 // No hub, no doorbell, no actor: what is left is the floor.
 
 #include "cellhub/transport/process.hpp"
