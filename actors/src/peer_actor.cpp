@@ -405,6 +405,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
 
   tr::spawn_options command{.binary = spec.binary, .args = spec.args, .env = spec.env};
   command.user = spec.user;
+  command.sealed_image = spec.sealed_image;
   auto spawned = st.config.hub->spawn_peer({.peer_name = spec.name}, std::move(command));
   if (!spawned) {
     cell_end end{"start_failed", 0, -1, 0, spawned.error().message()};

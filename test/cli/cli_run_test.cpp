@@ -33,10 +33,13 @@ BOOST_AUTO_TEST_CASE(run_with_chaos_restarts_every_killed_cell_and_stops_cleanly
   const auto config = tmp.write("cluster.toml", cluster_toml(hub_path));
   const auto events_file = tmp.dir / "events.jsonl";
   const auto port = free_port();
+  // cellhub is a host, not a cell: started as from a shell (the file itself, not a
+  // sealed copy), it finds its cells next to its /proc/self/exe.
   auto cellhub =
       tr::process::spawn({.binary = CELLHUB_PATH,
                           .args = {"run", config.string(), "--events", events_file.string(),
-                                   "--chaos", "2", "--listen", std::to_string(port), "--plain"}});
+                                   "--chaos", "2", "--listen", std::to_string(port), "--plain"},
+                          .sealed_image = false});
   BOOST_TEST_REQUIRE(cellhub.has_value());
 
   // Three cells ready, and at least three chaos kills answered by new lives.

@@ -243,6 +243,7 @@ BOOST_AUTO_TEST_CASE(reference_file_spells_out_exactly_the_defaults) {
   BOOST_TEST((worker.on_intensity == cell.on_intensity));
   BOOST_TEST((worker.during_restart == cell.during_restart));
   BOOST_TEST(worker.hold_capacity == cell.hold_capacity);
+  BOOST_TEST(worker.sealed_image == cell.sealed_image);
 
   const auto& team = group_at(config.root, 1);
   BOOST_TEST((team.strategy == root_defaults.strategy));
@@ -300,7 +301,8 @@ name = "w"
 binary = "cellhub-demo-cell"
 colour = "red"
 )") == at("7:1: cell[1].colour: unknown key; expected one of name, binary, user, group, "
-          "args, env, restart, start_timeout, shutdown_timeout, hang_timeout, backoff, "
+          "sealed_image, args, env, restart, start_timeout, shutdown_timeout, hang_timeout, "
+          "backoff, "
           "on_intensity, "
           "during_restart, hold_capacity, max_pending, request_timeout"));
 }
@@ -333,6 +335,17 @@ BOOST_AUTO_TEST_CASE(restart_is_unknown_on_the_root_supervisor) {
 BOOST_AUTO_TEST_CASE(string_where_an_integer_belongs_is_a_wrong_type) {
   BOOST_TEST(error_of("version = 1\n[hub]\npath = \"/dev/shm/x\"\nmax_peers = \"64\"\n") ==
              at("4:13: hub.max_peers: expected an integer, found a string"));
+}
+
+BOOST_AUTO_TEST_CASE(sealed_image_is_read_as_a_boolean) {
+  const auto config = loaded(
+      head + "[[cell]]\nname = \"plain\"\nbinary = \"cellhub-demo-cell\"\nsealed_image = false\n");
+  BOOST_TEST(!cell_at(config.root, 0).sealed_image);
+  BOOST_TEST(error_of(head + R"([[cell]]
+name = "w"
+binary = "cellhub-demo-cell"
+sealed_image = "no"
+)") == at("7:16: cell[1].sealed_image: expected a boolean, found a string"));
 }
 
 BOOST_AUTO_TEST_CASE(non_string_argument_is_a_wrong_type_at_its_index) {
@@ -778,6 +791,8 @@ BOOST_AUTO_TEST_CASE(minimal_file_gives_cell_spec_defaults) {
   BOOST_TEST(cell.args.empty());
   BOOST_TEST(cell.env.empty());
   BOOST_TEST(!cell.user);
+  BOOST_TEST(cell.sealed_image == defaults.sealed_image);
+  BOOST_TEST(cell.sealed_image);
   BOOST_TEST((cell.restart == defaults.restart));
   BOOST_TEST((cell.start_timeout == defaults.start_timeout));
   BOOST_TEST((cell.shutdown_timeout == defaults.shutdown_timeout));

@@ -247,6 +247,12 @@ private:
     wrong_type(f, "a string");
   }
 
+  bool bool_of(const field& f) const {
+    if (const auto* value = f.node->as_boolean())
+      return value->get();
+    wrong_type(f, "a boolean");
+  }
+
   std::int64_t integer_of(const field& f) const {
     if (const auto* value = f.node->as_integer())
       return value->get();
@@ -579,9 +585,9 @@ private:
 
   ac::cell_spec read_cell(const toml::table& table, const std::string& path) {
     allow_only(table, path,
-               {"name", "binary", "user", "group", "args", "env", "restart", "start_timeout",
-                "shutdown_timeout", "hang_timeout", "backoff", "on_intensity", "during_restart",
-                "hold_capacity", "max_pending", "request_timeout"});
+               {"name", "binary", "user", "group", "sealed_image", "args", "env", "restart",
+                "start_timeout", "shutdown_timeout", "hang_timeout", "backoff", "on_intensity",
+                "during_restart", "hold_capacity", "max_pending", "request_timeout"});
     ac::cell_spec cell;
     cell.name = name_of(required(table, path, "name"));
     cell_names_.insert(cell.name);
@@ -595,6 +601,8 @@ private:
       fail(binary, problem);
     cell.binary = found->string();
     cell.user = read_identity(table, path, cell.name);
+    if (const auto f = field_of(table, path, "sealed_image"))
+      cell.sealed_image = bool_of(f);
 
     if (const auto f = field_of(table, path, "args"))
       cell.args = os_strings_of(f);

@@ -80,6 +80,8 @@ public:
       line(inner, "user     {}, group {}{}", describe_user(spec.user->uid),
            describe_group(spec.user->gid), groups);
     }
+    if (!spec.sealed_image)
+      line(inner, "image    the binary itself (sealed_image = false: dumpable until attached)");
     if (!spec.args.empty()) {
       std::string args;
       for (const auto& arg : spec.args)

@@ -77,6 +77,10 @@ struct cell_spec {
   /// the binary must be executable by that user. A cell under a uid of its own cannot
   /// signal or trace the host or cells of other users, nor open the hub file (0600).
   std::optional<transport::spawn_identity> user;
+  /// Starts the cell from a sealed, exec-only copy of its binary, so that it is
+  /// non-dumpable from exec (see `transport::spawn_options::sealed_image`); turn it off
+  /// to debug a cell with tools that read its binary through /proc.
+  bool sealed_image = true;
   /// Says when the cell is restarted.
   restart_type restart = restart_type::permanent;
   /// Bounds the wait for READY; a later READY counts as a failed start.
