@@ -42,9 +42,10 @@ epoll_set::~epoll_set() {
     ::close(fd_);
 }
 
-result<void> epoll_set::add(int fd, std::uint64_t token) {
+result<void> epoll_set::add(int fd, std::uint64_t token, interest what) {
   epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
+  // EPOLLHUP and EPOLLERR are always reported.
+  ev.events = what == interest::input_and_hangups ? EPOLLIN | EPOLLRDHUP : EPOLLRDHUP;
   ev.data.u64 = token;
   if (::epoll_ctl(fd_, EPOLL_CTL_ADD, fd, &ev) != 0)
     return make_sys_error(fmt::format("epoll_ctl add fd {}", fd));

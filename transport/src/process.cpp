@@ -560,6 +560,21 @@ process::~process() {
   reset();
 }
 
+result<std::optional<exit_status>> peek_exit(int pidfd) {
+  siginfo_t info{};
+  for (;;) {
+    // waitid leaves si_pid untouched when WNOHANG finds nothing, so it must start at 0.
+    info.si_pid = 0;
+    if (::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED | WNOHANG | WNOWAIT) == 0)
+      break;
+    if (errno != EINTR)
+      return make_sys_error("waitid on a pidfd");
+  }
+  if (info.si_pid == 0)
+    return std::optional<exit_status>{};
+  return std::optional<exit_status>{to_exit_status(info)};
+}
+
 void process::kill_group() const noexcept {
   // Safe only while the leader is not reaped: its pid, and so the group id, cannot
   // be reused, and the signal cannot reach an unrelated group. ESRCH (the group is

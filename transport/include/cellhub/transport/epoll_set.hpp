@@ -35,8 +35,16 @@ public:
   /// Closes the epoll fd.
   ~epoll_set();
 
-  /// Watches `fd` for input and hang-ups, reporting it under `token`.
-  result<void> add(int fd, std::uint64_t token);
+  /// Chooses what a watched fd reports.
+  enum class interest : std::uint8_t {
+    /// Reports data to read and hang-ups.
+    input_and_hangups,
+    /// Reports hang-ups and errors only (a doorbell whose rings are someone else's).
+    hangups_only,
+  };
+
+  /// Watches `fd` for `what` (by default input and hang-ups), reporting it under `token`.
+  result<void> add(int fd, std::uint64_t token, interest what = interest::input_and_hangups);
 
   /// Stops watching `fd` (closing it has the same effect).
   result<void> remove(int fd);

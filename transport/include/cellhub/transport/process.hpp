@@ -42,6 +42,12 @@ struct exit_status {
 /// Writes `status.describe()` to `out`.
 std::ostream& operator<<(std::ostream& out, const exit_status& status);
 
+/// Tells how the child behind `pidfd` ended without reaping it (`waitid` with
+/// `WNOWAIT`), so that whoever owns the child still reaps it: its status once it has
+/// exited, nothing while it runs. Fails with `io_error` (`ECHILD`) when the process is
+/// not a child of this one or was reaped already.
+result<std::optional<exit_status>> peek_exit(int pidfd);
+
 /// Names one host fd a child inherits and the number it gets there.
 struct inherited_fd {
   /// Names the host's fd (it stays open in the host; the child gets a copy).
