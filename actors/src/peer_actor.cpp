@@ -1,10 +1,12 @@
 #include "cellhub/actors/peer_actor.hpp"
 
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/hang_detector.hpp"
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/log.hpp"
 #include "cellhub/transport/quoted.hpp"
+#include "cellhub/transport/stop_escalation.hpp"
 
 #include <caf/all.hpp>
 #include <fmt/format.h>
@@ -50,6 +52,11 @@ struct peer_state {
   bool lingering = false;
   // Set once the stop escalation sent SIGTERM (asked to stop, or lingering).
   bool sent_sigterm = false;
+  // Ends a cell asked to stop, one that lingers after its goodbye, or one whose
+  // doorbell hung up while its process runs on.
+  tr::stop_escalation escalation{std::chrono::milliseconds{0}};
+  // Set while an escalate_atom is on its way; there is never more than one.
+  bool escalation_armed = false;
   // Set while the doorbell watcher holds a registration for this life.
   bool watched = false;
   // Set while an expire_atom is on its way; there is never more than one.
@@ -62,8 +69,7 @@ struct peer_state {
   // Counts the casts in `backlog`; with `pending` they are bounded by max_pending.
   std::size_t queued_casts = 0;
   std::uint64_t next_msg_id = 1;
-  std::uint64_t last_heartbeat = 0;
-  clock_type::time_point last_progress{};
+  hang_detector hang{std::chrono::milliseconds{0}};
 
   // An actor ending without a death seen (its supervisor went away) still owes
   // every caller an answer.
@@ -74,18 +80,13 @@ struct peer_state {
     // After a death the watcher forgets the life by itself; only a life ended
     // otherwise (stopped, or its supervisor gone) leaves a registration behind.
     if (watched)
-      caf::anon_send(config.watcher, unwatch_atom_v, cell->peer_id(), cell->incarnation());
+      caf::anon_send(config.watcher, unwatch_request{cell->peer_id(), cell->incarnation()});
   }
 
   static inline const char* name = "cellhub.peer";
 };
 
 using peer_actor_type = caf::stateful_actor<peer_state>;
-
-std::chrono::milliseconds hang_check_period(const cell_spec& spec) {
-  // Checking eight times per timeout keeps detection within +25% of it.
-  return std::max(std::chrono::milliseconds{1}, spec.hang_timeout / 8);
-}
 
 caf::error ending(errc code, cell_end end) {
   return caf::error{static_cast<std::uint8_t>(code), error_category(),
@@ -154,6 +155,18 @@ caf::error exit_reason_of(const peer_state& st) {
   if (st.cell->goodbye_received() && st.status && st.status->clean())
     return caf::exit_reason::normal;
   return ending(errc::crashed, describe_end(st, "crashed"));
+}
+
+// Schedules the escalation's next step, unless a timer is on its way (one that comes
+// early finds nothing due and schedules again).
+void arm_escalation(peer_actor_type* self) {
+  auto& st = self->state;
+  const auto at = st.escalation.next_at();
+  if (st.escalation_armed || !at)
+    return;
+  st.escalation_armed = true;
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - clock_type::now());
+  self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), escalate_atom_v);
 }
 
 void fail_pending(peer_state& st, const caf::error& reason) {
@@ -251,9 +264,11 @@ void on_death(peer_actor_type* self, tr::death_cause cause) {
   finish_if_reaped(self);
   // The doorbell can hang up an instant before the exiting process becomes
   // reapable; give it a grace period, then end a cell that lingers without its
-  // doorbell (a broken cell). Its pidfd reports the end either way.
-  if (!st.status)
-    self->delayed_send(self, st.config.spec.shutdown_timeout, sigkill_atom_v);
+  // doorbell (a broken cell): only SIGKILL is left. Its pidfd reports the end.
+  if (!st.status) {
+    st.escalation.begin_after(tr::stop_step::sigterm, clock_type::now());
+    arm_escalation(self);
+  }
 }
 
 void kill_cell(peer_actor_type* self) {
@@ -313,10 +328,25 @@ void flush_backlog(peer_actor_type* self) {
   }
 }
 
-// Starts the one stop escalation: the cell has `shutdown_timeout` to exit after its
-// goodbye (asked for, or said on its own), then gets SIGTERM, then SIGKILL.
-void begin_escalation(peer_actor_type* self) {
-  self->delayed_send(self, self->state.config.spec.shutdown_timeout, sigterm_atom_v);
+// Takes the escalation's step due now, if any, and waits for the next one. The
+// escalation ends once the process is reaped.
+void escalate(peer_actor_type* self) {
+  auto& st = self->state;
+  st.escalation_armed = false;
+  if (st.status)
+    return;
+  if (const auto step = st.escalation.due(clock_type::now())) {
+    if (*step == tr::stop_step::sigterm) {
+      if (st.lingering && !st.stop_requested)
+        tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after {} ms; "
+                           "sending SIGTERM",
+                           st.cell->peer_id(), tr::quoted(st.config.spec.name),
+                           st.config.spec.shutdown_timeout.count());
+      st.sent_sigterm = true;
+    }
+    (void)tr::take_step(*st.cell, *step);
+  }
+  arm_escalation(self);
 }
 
 // A cell that says goodbye unasked has announced its exit: nothing sent to it will
@@ -328,7 +358,9 @@ void on_unsolicited_goodbye(peer_actor_type* self) {
   st.lingering = true;
   fail_pending(st,
                make_error(errc::cell_died, fmt::format("{} said goodbye", st.config.spec.name)));
-  begin_escalation(self);
+  // The cell took the first step itself.
+  st.escalation.begin_after(tr::stop_step::goodbye, clock_type::now());
+  arm_escalation(self);
 }
 
 // Takes every message the cell published.
@@ -349,7 +381,6 @@ void pump(peer_actor_type* self) {
     case shm::message_kind::ready:
       if (!st.ready) {
         st.ready = true;
-        st.last_progress = clock_type::now();
         self->send(st.config.supervisor, ready_atom_v, st.config.child,
                    static_cast<std::int32_t>(st.cell->peer_id()), st.cell->incarnation(), st.pid);
       }
@@ -379,13 +410,10 @@ void check_hang(peer_actor_type* self) {
   auto& st = self->state;
   if (st.dying)
     return;
-  const auto now = clock_type::now();
   const auto progress = st.cell->progress();
-  const bool work_waits = progress.unread_by_cell > 0 || !st.pending.empty();
-  if (!st.ready || !work_waits || progress.heartbeat != st.last_heartbeat) {
-    st.last_heartbeat = progress.heartbeat;
-    st.last_progress = now;
-  } else if (now - st.last_progress >= st.config.spec.hang_timeout) {
+  // Before READY the start timeout watches the cell.
+  const bool work_waits = st.ready && (progress.unread_by_cell > 0 || !st.pending.empty());
+  if (st.hang.observe(clock_type::now(), progress.heartbeat, work_waits)) {
     tr::logger()->warn("peer_id={} peer_name={} Cell hung: no progress for {} ms with work "
                        "waiting; killing it",
                        st.cell->peer_id(), tr::quoted(st.config.spec.name),
@@ -394,7 +422,7 @@ void check_hang(peer_actor_type* self) {
     kill_cell(self);
     return;
   }
-  self->delayed_send(self, hang_check_period(st.config.spec), hang_atom_v);
+  self->delayed_send(self, st.hang.check_period(), hang_atom_v);
 }
 
 caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
@@ -419,17 +447,19 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
 
   watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
                       ::dup(st.cell->child()->pidfd()), caf::actor_cast<caf::actor>(self)};
-  self->send(st.config.watcher, watch_atom_v, std::move(watch));
+  self->send(st.config.watcher, std::move(watch));
   st.watched = true;
   self->send(st.config.supervisor, started_atom_v, st.config.child,
              static_cast<std::int32_t>(st.cell->peer_id()), st.cell->incarnation(), st.pid);
   self->delayed_send(self, spec.start_timeout, start_tmo_atom_v);
-  if (spec.hang_timeout.count() > 0)
-    self->delayed_send(self, hang_check_period(spec), hang_atom_v);
+  st.hang = hang_detector{spec.hang_timeout};
+  st.escalation = tr::stop_escalation{spec.shutdown_timeout};
+  if (st.hang.enabled())
+    self->delayed_send(self, st.hang.check_period(), hang_atom_v);
 
   return {
-      [=](rang_atom, std::uint16_t, std::uint32_t incarnation) {
-        if (incarnation == self->state.cell->incarnation())
+      [=](const doorbell_rang& rang) {
+        if (rang.incarnation == self->state.cell->incarnation())
           pump(self);
       },
       [=](peer_dead& notice) {
@@ -438,11 +468,11 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
           return;
         if (notice.last)
           s.watched = false;
-        if (notice.exited && !s.status) {
+        if (notice.exit && !s.status) {
           // The watcher peeked without reaping; reap now (it cannot block: it exited).
           s.status = s.cell->child()->try_wait();
         }
-        on_death(self, static_cast<tr::death_cause>(notice.cause));
+        on_death(self, notice.cause);
       },
       [=](call_atom, payload& bytes) -> caf::result<payload> {
         auto& s = self->state;
@@ -480,26 +510,10 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         // A lingering cell's escalation already runs; a second would double the signals.
         if (s.lingering)
           return;
-        (void)s.cell->request_goodbye();
-        begin_escalation(self);
+        (void)tr::take_step(*s.cell, s.escalation.begin(clock_type::now()));
+        arm_escalation(self);
       },
-      [=](sigterm_atom) {
-        auto& s = self->state;
-        if (auto* child = s.cell->child(); child && child->running() && !s.status) {
-          if (s.lingering && !s.stop_requested)
-            tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after "
-                               "{} ms; sending SIGTERM",
-                               s.cell->peer_id(), tr::quoted(s.config.spec.name),
-                               s.config.spec.shutdown_timeout.count());
-          s.sent_sigterm = true;
-          (void)child->send_signal(SIGTERM);
-          self->delayed_send(self, s.config.spec.shutdown_timeout, sigkill_atom_v);
-        }
-      },
-      [=](sigkill_atom) {
-        if (!self->state.status)
-          kill_cell(self);
-      },
+      [=](escalate_atom) { escalate(self); },
       [=](start_tmo_atom) {
         auto& s = self->state;
         if (!s.ready && !s.dying) {

@@ -5,6 +5,7 @@
 // cells by name. docs/embedding.md walks through it.
 
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/error.hpp"
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/hub_config.hpp"
@@ -91,7 +92,7 @@ private:
   supervision_tree() = default;
   caf::actor_system* sys_ = nullptr;
   std::shared_ptr<transport::hub_host> hub_;
-  caf::actor watcher_;
+  doorbell_watcher_actor watcher_;
   caf::actor registry_;
   caf::actor root_;
   bool stop_requested_ = false;

@@ -1,10 +1,25 @@
 #pragma once
 
+#include "cellhub/transport/death_cause.hpp"
+#include "cellhub/transport/process.hpp"
+
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
 
 #include <cstdint>
 #include <string>
+
+namespace cellhub::transport {
+
+/// Serializes an exit status (CAF's inspect protocol, found by argument-dependent lookup).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, exit_status& x) {
+  return f(caf::meta::type_name("cellhub_exit_status"), x.signaled, x.code, x.signal,
+           x.core_dumped);
+}
+
+} // namespace cellhub::transport
 
 namespace cellhub::actors {
 
@@ -19,7 +34,7 @@ struct watch_request {
   std::int32_t doorbell_fd = -1;
   /// Holds a duplicate of the cell's pidfd, or -1.
   std::int32_t pidfd = -1;
-  /// Receives `rang_atom` and `peer_dead` messages.
+  /// Receives `doorbell_rang` and `peer_dead` messages.
   caf::actor owner;
 };
 
@@ -30,20 +45,44 @@ typename Inspector::result_type inspect(Inspector& f, watch_request& x) {
            x.pidfd, x.owner);
 }
 
+/// Asks the doorbell watcher to stop watching one cell life and close its fds.
+struct unwatch_request {
+  /// Names the peer entry.
+  std::uint16_t peer_id = 0;
+  /// Names the life.
+  std::uint32_t incarnation = 0;
+};
+
+/// Serializes an unwatch request.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, unwatch_request& x) {
+  return f(caf::meta::type_name("cellhub_unwatch_request"), x.peer_id, x.incarnation);
+}
+
+/// Tells a peer actor that its cell's doorbell rang (many rings make one message).
+struct doorbell_rang {
+  /// Names the peer entry.
+  std::uint16_t peer_id = 0;
+  /// Names the life.
+  std::uint32_t incarnation = 0;
+};
+
+/// Serializes a ring notice.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, doorbell_rang& x) {
+  return f(caf::meta::type_name("cellhub_doorbell_rang"), x.peer_id, x.incarnation);
+}
+
 /// Tells a peer actor that its cell is gone, and how the watcher learned it.
 struct peer_dead {
   /// Names the peer entry.
   std::uint16_t peer_id = 0;
   /// Names the life.
   std::uint32_t incarnation = 0;
-  /// Holds a `transport::death_cause`.
-  std::uint8_t cause = 0;
-  /// Is set when the process exit was seen and the fields below are valid.
-  bool exited = false;
-  /// Is set when a signal ended the process.
-  bool signaled = false;
-  /// Holds the exit code (or the signal when `signaled`).
-  std::int32_t status = 0;
+  /// Tells how the death was seen: `hung_up` or `process_exited`.
+  transport::death_cause cause = transport::death_cause::hung_up;
+  /// Holds how the process ended, when it had exited by then; peeked, not reaped.
+  caf::optional<transport::exit_status> exit;
   /// Is set on the watcher's last message about this life: it has nothing left to
   /// watch, has closed its fds and forgotten the registration (no unwatch needed).
   bool last = false;
@@ -52,8 +91,8 @@ struct peer_dead {
 /// Serializes a death notice.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, peer_dead& x) {
-  return f(caf::meta::type_name("cellhub_peer_dead"), x.peer_id, x.incarnation, x.cause, x.exited,
-           x.signaled, x.status, x.last);
+  return f(caf::meta::type_name("cellhub_peer_dead"), x.peer_id, x.incarnation, x.cause, x.exit,
+           x.last);
 }
 
 /// Tells how one cell life ended; travels as the context of a peer actor's exit reason.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/messages.hpp"
 
 #include <caf/actor.hpp>
@@ -23,7 +24,7 @@ struct peer_config {
   /// Hosts the cell's peer entry.
   std::shared_ptr<transport::hub_host> hub;
   /// Watches the cell's doorbell and pidfd.
-  caf::actor watcher;
+  doorbell_watcher_actor watcher;
   /// Receives `(started_atom, child, peer_id, incarnation, pid)` and
   /// `(ready_atom, child, peer_id, incarnation, pid)`; stops the cell by `stop_atom`.
   caf::actor supervisor;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/doorbell_watcher.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -20,7 +21,7 @@ struct tree_context {
   /// Hosts the cells.
   std::shared_ptr<transport::hub_host> hub;
   /// Watches every cell's doorbell and pidfd.
-  caf::actor watcher;
+  doorbell_watcher_actor watcher;
   /// Maps logical names to current lives.
   caf::actor registry;
   /// Receives one-way messages from cells (optional).
