@@ -17,6 +17,7 @@ namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
 using namespace std::chrono_literals;
 using cellhub::test::make_payload;
+using lack = tr::endpoint::lack;
 
 namespace {
 
@@ -71,6 +72,7 @@ BOOST_AUTO_TEST_CASE(returned_slot_does_not_ring_a_host_that_did_not_ask_for_spa
   BOOST_TEST_REQUIRE(msg.payload.in_slot());
   msg.payload.release();
   BOOST_TEST(link.host->slots_in_flight() == 0u);
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::nothing)); // it never asked
   BOOST_TEST(!link.host_rang());
 }
 
@@ -82,12 +84,14 @@ BOOST_AUTO_TEST_CASE(returned_slot_rings_a_host_that_ran_out_of_slots_until_it_s
   auto refused = link.host->send(payload);
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST_REQUIRE(refused.error().code == tr::errc::no_slot);
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::slot)); // it asks for a slot
   BOOST_TEST(!link.host_rang());
 
   take(*link.cell).payload.release();
   BOOST_TEST(link.host_rang());
   // The host's backlog goes out; from then on returns are silent again.
   BOOST_TEST_REQUIRE(link.host->send(payload).has_value());
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::nothing));
   take(*link.cell).payload.release();
   BOOST_TEST(!link.host_rang());
 }
@@ -101,6 +105,7 @@ BOOST_AUTO_TEST_CASE(
   auto refused = link.host->send(small);
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST_REQUIRE(refused.error().code == tr::errc::ring_full);
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::room)); // blocked on ring room
   BOOST_TEST(!link.host_rang());
 
   BOOST_TEST(take_all(*link.cell) == 4);
@@ -114,6 +119,7 @@ BOOST_AUTO_TEST_CASE(host_blocked_on_a_full_ring_is_rung_once_a_quarter_of_it_wa
   for (int i = 0; i < 16; ++i)
     BOOST_TEST_REQUIRE(link.host->send(small).has_value());
   BOOST_TEST_REQUIRE(!link.host->send(small).has_value());
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::room)); // blocked on ring room
   for (int i = 0; i < 3; ++i) {
     take(*link.cell);
     BOOST_TEST(!link.host_rang());
@@ -126,6 +132,7 @@ BOOST_AUTO_TEST_CASE(taking_messages_does_not_ring_a_host_that_did_not_ask_for_r
   linked_pair link{{.ring_capacity = 4}};
   for (int i = 0; i < 4; ++i)
     BOOST_TEST_REQUIRE(link.host->send(make_payload(16, 4)).has_value());
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::nothing)); // full, but never refused
   BOOST_TEST(take_all(*link.cell) == 4);
   BOOST_TEST(!link.host_rang());
 }
@@ -137,6 +144,7 @@ BOOST_AUTO_TEST_CASE(cell_that_ran_out_of_slots_is_rung_when_the_host_returns_on
   auto refused = link.cell->send(payload);
   BOOST_TEST_REQUIRE(!refused.has_value());
   BOOST_TEST_REQUIRE(refused.error().code == tr::errc::no_slot);
+  BOOST_TEST_REQUIRE((link.cell->link().lacking() == lack::slot)); // it asks for a slot
   BOOST_TEST(!link.cell_rang());
   take(*link.host).payload.release();
   BOOST_TEST(link.cell_rang());
@@ -147,6 +155,7 @@ BOOST_AUTO_TEST_CASE(wait_for_space_after_no_slot_waits_for_a_slot_not_for_ring_
   const auto payload = make_payload(1000, 6);
   BOOST_TEST_REQUIRE(link.host->send(payload).has_value());
   BOOST_TEST_REQUIRE(!link.host->send(payload).has_value());
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::slot));
   // The ring has room, but that does not make a slot come back.
   auto waited = link.host->wait_for_space(0ns);
   BOOST_TEST_REQUIRE(!waited.has_value());
@@ -169,7 +178,9 @@ BOOST_AUTO_TEST_CASE(wait_for_space_after_no_slot_is_ready_when_an_unsent_slot_i
 
 // The actor layer's pattern: queue what does not fit, sleep on the doorbell, flush
 // when it rings. A lost wake-up shows as a doorbell that stays silent to the deadline.
-void stream_through_back_pressure(std::size_t size, tr::hub_config config) {
+// The host must really have blocked on `blocked_on` at least once, or the test proved
+// nothing; each wait must follow a wish the cell can see.
+void stream_through_back_pressure(std::size_t size, tr::hub_config config, lack blocked_on) {
   linked_pair link{std::move(config)};
   constexpr int messages = 20000;
   std::thread cell_thread{[&] {
@@ -182,6 +193,8 @@ void stream_through_back_pressure(std::size_t size, tr::hub_config config) {
   const auto payload = make_payload(size, 7);
   int sent = 0;
   int waits = 0;
+  int waits_on_it = 0;
+  int waits_without_a_wish = 0;
   while (sent < messages) {
     auto done =
         link.host->send(shm::message_kind::message, static_cast<std::uint64_t>(sent), payload);
@@ -192,21 +205,25 @@ void stream_through_back_pressure(std::size_t size, tr::hub_config config) {
     if (done.error().code != tr::errc::no_slot && done.error().code != tr::errc::ring_full)
       break;
     ++waits;
+    waits_on_it += link.host->lacking() == blocked_on ? 1 : 0;
+    waits_without_a_wish += link.host->lacking() == lack::nothing ? 1 : 0;
     if (link.host_bell.wait(10s) != tr::doorbell::wait_result::rang)
       break;
     (void)link.host_bell.drain();
   }
   cell_thread.join();
   BOOST_TEST(sent == messages);
-  BOOST_TEST_MESSAGE("blocked " << waits << " times");
+  BOOST_TEST(waits_on_it > 0, "blocked " << waits << " times, never for what the test is about");
+  BOOST_TEST(waits_without_a_wish == 0);
+  BOOST_TEST_MESSAGE("blocked " << waits << " times, " << waits_on_it << " of them for it");
 }
 
 BOOST_AUTO_TEST_CASE(event_driven_host_blocked_on_ring_room_is_never_left_waiting) {
-  stream_through_back_pressure(16, {.ring_capacity = 8});
+  stream_through_back_pressure(16, {.ring_capacity = 8}, lack::room);
 }
 
 BOOST_AUTO_TEST_CASE(event_driven_host_blocked_on_slots_is_never_left_waiting) {
-  stream_through_back_pressure(1000, {.slot_classes = {{4096, 4}}});
+  stream_through_back_pressure(1000, {.slot_classes = {{4096, 4}}}, lack::slot);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

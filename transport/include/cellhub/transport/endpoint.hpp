@@ -111,10 +111,23 @@ public:
   /// Gives an uncommitted slot back (called by `outgoing_payload`).
   void give_back(std::uint32_t slot) noexcept { pool_.give_back(slot); }
 
-private:
-  // Names what the last failed send lacked (and so what `wait_for_space` waits for).
-  enum class lack : std::uint8_t { nothing, slot, room };
+  /// Names what the last failed send lacked, which is what this side then asks its
+  /// peer to ring for and what `wait_for_space` waits for.
+  enum class lack : std::uint8_t {
+    /// No send failed since the last one that succeeded: nothing is asked for.
+    nothing,
+    /// A `no_slot`: the peer is asked to ring when it returns a slot.
+    slot,
+    /// A `ring_full`: the peer is asked to ring when it takes descriptors out of the ring.
+    room,
+  };
 
+  /// Tells what this side lacks since its last failed send: `nothing` again once a
+  /// send succeeds or `wait_for_space` finds space. Lets a test see that a side
+  /// really is blocked; read it on the sending thread.
+  [[nodiscard]] lack lacking() const noexcept { return lack_; }
+
+private:
   template <class Ready>
   wait_outcome wait_until(Ready ready, std::uint32_t wake_on,
                           std::chrono::steady_clock::time_point deadline,

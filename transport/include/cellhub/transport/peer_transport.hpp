@@ -141,6 +141,8 @@ public:
   [[nodiscard]] std::uint32_t slots_in_flight() const noexcept { return link_->slots_in_flight(); }
   /// Counts cell slots the host holds through leases.
   [[nodiscard]] std::uint32_t slots_leased() const noexcept { return link_->slots_leased(); }
+  /// Tells what the host lacks since its last failed send (see `endpoint::lacking`).
+  [[nodiscard]] endpoint::lack lacking() const noexcept { return link_->lacking(); }
 
 private:
   result<void> check_open() const;
