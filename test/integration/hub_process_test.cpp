@@ -28,6 +28,8 @@ namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+// Bounds a wait for an event that must come, so that a broken build fails, not hangs.
+constexpr auto hang_guard = 30s;
 using cellhub::test::make_payload;
 using cellhub::test::unique_hub_path;
 
@@ -131,14 +133,13 @@ BOOST_AUTO_TEST_CASE(killed_idle_cell_is_reported_once_through_the_hang_up) {
   auto cell = spawn_ready(*hub, cell_command("idle"),
                           {.peer_name = "victim", .on_death = [&](std::uint16_t) { ++deaths; }});
   const auto id = cell->peer_id();
+  // Nothing was reported before the kill, so the report below is the kill's.
+  BOOST_TEST_REQUIRE(!cell->closed());
+  BOOST_TEST_REQUIRE(deaths == 0);
 
-  const auto killed_at = clock_type::now();
+  // How fast the hang-up is seen is cellhub-bench's to measure; here only that it is.
   BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGKILL).has_value());
-  BOOST_TEST_REQUIRE(wait_for_hangup(*cell, 5s));
-  const auto detection = clock_type::now() - killed_at;
-  const double detection_us = std::chrono::duration<double, std::micro>(detection).count();
-  BOOST_TEST_MESSAGE("SIGKILL to hang-up report: " << detection_us << " us");
-  BOOST_TEST(detection < 100ms);
+  BOOST_TEST_REQUIRE(wait_for_hangup(*cell, hang_guard));
   BOOST_TEST((cell->death() == tr::death_cause::hung_up));
   BOOST_TEST(deaths == 1);
 
@@ -277,7 +278,7 @@ BOOST_AUTO_TEST_CASE(goodbye_exit_is_logged_as_clean_not_as_a_death) {
   BOOST_TEST(status.value().clean());
 }
 
-BOOST_AUTO_TEST_CASE(killed_host_takes_its_cells_within_a_second_and_leaves_a_stale_file) {
+BOOST_AUTO_TEST_CASE(killed_host_takes_its_cells_with_it_and_leaves_a_stale_file) {
   const auto path = unique_hub_path("host-death");
   int report[2];
   BOOST_TEST_REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
@@ -304,18 +305,20 @@ BOOST_AUTO_TEST_CASE(killed_host_takes_its_cells_within_a_second_and_leaves_a_st
     at += end;
   }
   BOOST_TEST_REQUIRE(cell_pidfds.size() == 3u);
-
-  const auto killed_at = clock_type::now();
-  BOOST_TEST_REQUIRE(host.value().send_signal(SIGKILL).has_value());
+  // Every cell still runs, so the host's death is what ends them.
   for (int fd : cell_pidfds) {
     pollfd pfd{fd, POLLIN, 0};
-    BOOST_TEST(::poll(&pfd, 1, 10'000) == 1);
+    BOOST_TEST_REQUIRE(::poll(&pfd, 1, 0) == 0);
+  }
+
+  // How fast they go is cellhub-bench's to measure; here only that they do.
+  BOOST_TEST_REQUIRE(host.value().send_signal(SIGKILL).has_value());
+  const int guard_ms = static_cast<int>(std::chrono::milliseconds{hang_guard}.count());
+  for (int fd : cell_pidfds) {
+    pollfd pfd{fd, POLLIN, 0};
+    BOOST_TEST(::poll(&pfd, 1, guard_ms) == 1);
     ::close(fd);
   }
-  const auto gone_after = clock_type::now() - killed_at;
-  const double gone_ms = std::chrono::duration<double, std::milli>(gone_after).count();
-  BOOST_TEST_MESSAGE("host SIGKILL to last cell gone: " << gone_ms << " ms");
-  BOOST_TEST(gone_after < 1s);
 
   const auto host_pid = host.value().pid();
   BOOST_TEST_REQUIRE(host.value().wait_for(10s).has_value());
