@@ -3,8 +3,6 @@
 #include "cellhub/transport/result.hpp"
 #include "cellhub/transport/shm_layout.hpp"
 
-#include <fmt/format.h>
-
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +10,17 @@
 #include <type_traits>
 
 namespace cellhub::transport {
+
+namespace detail {
+
+/// Builds the `protocol_violation` for a ring index the other side published outside
+/// the range it may take: `index_name` ("head", "tail") at `index`, outside
+/// `[low, high]`. Out of line, so the template below pulls no formatting library into
+/// every user of the rings.
+error ring_index_violation(const char* index_name, std::uint64_t index, std::uint64_t low,
+                           std::uint64_t high);
+
+} // namespace detail
 
 /// Writes into one SPSC ring in shared memory. The producer's index is kept
 /// privately (the shared copy is only published); the consumer's index is read
@@ -58,8 +67,7 @@ private:
     const auto tail = header_->tail.load(std::memory_order_acquire);
     // The consumer may only move forward and never past what was published.
     if (tail < cached_tail_ || tail > head_)
-      return make_error(errc::protocol_violation,
-                        fmt::format("ring tail {} outside [{}, {}]", tail, cached_tail_, head_));
+      return detail::ring_index_violation("tail", tail, cached_tail_, head_);
     cached_tail_ = tail;
     return success();
   }
@@ -119,8 +127,7 @@ private:
   result<void> refresh_head() noexcept {
     const auto head = header_->head.load(std::memory_order_acquire);
     if (head < cached_head_ || head - tail_ > capacity_)
-      return make_error(errc::protocol_violation, fmt::format("ring head {} outside [{}, {}]", head,
-                                                              cached_head_, tail_ + capacity_));
+      return detail::ring_index_violation("head", head, cached_head_, tail_ + capacity_);
     cached_head_ = head;
     return success();
   }
