@@ -224,7 +224,7 @@ private:
       if (expected && slot != shm::inline_slot)
         give_back(slot);
     }
-    const bool rings = (peer_.view.control().cell.wake_on.load() & 3u) != 0;
+    const bool rings = (peer_.view.control().cell.wake_on.load() & shm::wake_on_message) != 0;
     if (!expected && rings && !peer_.cell_bell.valid())
       expected = tr::errc::peer_dead; // published, but the doorbell reports the death
 

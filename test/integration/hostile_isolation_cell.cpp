@@ -37,8 +37,7 @@
 //                   its attach (which makes it non-dumpable) take its fd 3, the doorbell,
 //                   with pidfd_getfd, and the region queued on it with MSG_PEEK; stop at
 //                   the host's second message
-//   impersonate     attach as each --targets peer with a token read from the hub file (a
-//                   layout 1 hub holds the tokens) or else a random guess
+//   impersonate     attach as each --targets peer with a guessed token
 //
 // Exit codes: 0 the attack ran, 2 attaching failed, 3 no "go" came, 10 capabilities could
 // not be dropped, 11 bad usage, 12 the report could not be created.
@@ -1024,52 +1023,19 @@ int watch_exec_windows(tr::cell& self, std::set<pid_t> seen, report& out) {
 
 // ---- level 2: taking another peer's id ---------------------------------------------
 
-// Reads peer `peer_id`'s incarnation and token from a layout 1 hub file (the peer table
-// at the offset its header names, 128-byte entries: incarnation @4, token @8), as
-// docs/shm_layout.md described it; nothing when the file is not such a hub.
-std::optional<std::pair<std::uint32_t, std::uint64_t>> v1_token(const std::string& hub_path,
-                                                                std::uint16_t peer_id) {
-  const int fd = ::open(hub_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0)
-    return std::nullopt;
-  std::array<char, 64> header{};
-  std::optional<std::pair<std::uint32_t, std::uint64_t>> found;
-  std::uint16_t version = 0;
-  std::uint64_t table = 0;
-  if (::pread(fd, header.data(), header.size(), 0) == static_cast<ssize_t>(header.size()) &&
-      std::memcmp(header.data(), shm::magic, sizeof(shm::magic)) == 0) {
-    std::memcpy(&version, header.data() + 8, sizeof(version));
-    std::memcpy(&table, header.data() + 40, sizeof(table));
-    std::array<char, 16> entry{};
-    if (version == 1 &&
-        ::pread(fd, entry.data(), entry.size(), static_cast<off_t>(table + peer_id * 128u)) == 16) {
-      std::pair<std::uint32_t, std::uint64_t> read{};
-      std::memcpy(&read.first, entry.data() + 4, 4);
-      std::memcpy(&read.second, entry.data() + 8, 8);
-      found = read;
-    }
-  }
-  ::close(fd);
-  return found;
-}
-
 int impersonate(const tr::cell_ticket& own, const std::string& targets, report& out) {
   for (const auto& target : split(targets, ',')) {
     const auto colon = target.find(':');
     tr::cell_ticket forged = own;
     forged.peer_id = static_cast<std::uint16_t>(std::stoul(target.substr(0, colon)));
     forged.incarnation = static_cast<std::uint32_t>(std::stoul(target.substr(colon + 1)));
+    // No file holds the tokens (a region's header has them, and only its cell maps it),
+    // so guessing is what is left.
     forged.attach_token = random_u64();
-    std::string source = "a guessed token";
-    if (auto read = v1_token(own.hub_path, forged.peer_id)) {
-      forged.incarnation = read->first;
-      forged.attach_token = read->second;
-      source = "the token read from the hub file";
-    }
     // A copy: a refused attach closes the doorbell it was given.
     forged.doorbell_fd = ::dup(own.doorbell_fd);
     const std::string who = "peer " + std::to_string(forged.peer_id) + " incarnation " +
-                            std::to_string(forged.incarnation) + " with " + source;
+                            std::to_string(forged.incarnation) + " with a guessed token";
     auto stolen = tr::cell::attach(forged, {.parent_death_signal = 0, .announce_ready = false});
     if (stolen)
       out.line("breach", "impersonate", "attached as " + who);

@@ -36,12 +36,6 @@ error violation(std::string what) {
   return make_error(errc::protocol_violation, std::move(what));
 }
 
-// Bits of a peer's flag that ask for a ring on a new message, and on freed space.
-// A 1.0 peer's `wake_on_anything` asks for both; unknown bits are ignored, so a
-// hostile value can only cost its own side a wake-up (or add a spurious one).
-constexpr std::uint32_t message_wishes = shm::wake_on_anything | shm::wake_on_message;
-constexpr std::uint32_t space_wishes = shm::wake_on_anything | shm::wake_on_space;
-
 } // namespace
 
 endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& geometry,
@@ -139,7 +133,7 @@ result<void> endpoint::commit(outgoing_payload& payload, shm::message_kind kind,
   payload.slot_ = shm::inline_slot;
   payload.length_ = 0;
   detail::crash_point();
-  if (wake_peer_for(message_wishes) == signal_result::peer_dead)
+  if (wake_peer_for(shm::wake_on_message) == signal_result::peer_dead)
     return make_error(errc::peer_dead, "doorbell signal failed");
   return success();
 }
@@ -163,7 +157,7 @@ result<std::optional<incoming_message>> endpoint::try_receive() {
   // Its death is seen by the doorbell's hang-up, so a failed ring is not reported.
   if (++unchecked_takes_ == room_check_interval_) {
     unchecked_takes_ = 0;
-    (void)wake_peer_for(space_wishes);
+    (void)wake_peer_for(shm::wake_on_space);
   }
   detail::crash_point();
   const shm::descriptor& d = *next;
@@ -213,7 +207,7 @@ void endpoint::release(std::uint32_t slot) noexcept {
     (void)returns_.push(slot);
   }
   detail::crash_point();
-  (void)wake_peer_for(space_wishes);
+  (void)wake_peer_for(shm::wake_on_space);
 }
 
 std::uint32_t endpoint::slots_leased() const noexcept {

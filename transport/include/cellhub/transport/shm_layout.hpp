@@ -186,9 +186,8 @@ static_assert(offsetof(peer_entry, cell_pid) == 64);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
-/// Asks the peer to ring for anything it publishes or frees (layout 1.0's only
-/// nonzero value, "sleeping"; still honoured so that 1.0 peers keep working).
-inline constexpr std::uint32_t wake_on_anything = 1u;
+// Bit 1 of `wake_on` is unassigned (layout 1's "sleeping" word, which layout 2 peers
+// never write; a peer ignores it like any other unknown bit).
 
 /// Asks the peer to ring when it publishes a message into this side's receive ring.
 inline constexpr std::uint32_t wake_on_message = 2u;
