@@ -73,7 +73,7 @@ struct cell_view {
                            std::uint32_t capacity) const noexcept {
     return reinterpret_cast<T*>(region + offset + sizeof(shm::ring_header)) + index % capacity;
   }
-  /// Returns the control block (the two sleep flags).
+  /// Returns the control block (the two wake wishes).
   [[nodiscard]] shm::peer_control& control() const noexcept {
     return *reinterpret_cast<shm::peer_control*>(region + geometry->control_offset);
   }

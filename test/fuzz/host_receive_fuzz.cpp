@@ -29,7 +29,7 @@ enum class op : std::uint8_t {
   release,          // host: release a kept lease
   write_entry,      // cell: write a field of its peer entry
   progress,         // host: read the cell's progress
-  set_wake_on,      // cell: write its sleep flag (the host rings when it asks)
+  set_wake_on,      // cell: write its wake wish (the host rings when it asks)
   take_returns,     // cell: take the slots the host returned
   move_return_tail, // cell: set the return ring's tail to anything
   move_send_tail,   // cell: set the tail of the host→cell ring to anything

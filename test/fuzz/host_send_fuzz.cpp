@@ -1,7 +1,7 @@
 // Fuzzes what the host reads from a cell on its sending side: the tail of the host→cell ring
 // (the cell takes descriptors; a hostile one moves it anywhere), the return ring through
 // which the cell gives the host's slots back (the slot indices and the ring's head), and the
-// cell's sleep flag and doorbell.
+// cell's wake wish and doorbell.
 //
 // A model of the host's slot pool and producer predicts every send: the slot it must take
 // (the most recently freed of the smallest fitting class with one free), `no_slot`,
@@ -27,7 +27,7 @@ enum class op : std::uint8_t {
   move_tail,        // cell: set the host→cell ring's tail to anything
   give_back,        // cell: push a slot index into the return ring
   move_return_head, // cell: set the return ring's head to anything
-  set_wake_on,      // cell: write its sleep flag
+  set_wake_on,      // cell: write its wake wish
   hang_up,          // cell: close its doorbell end
   wait_for_space,   // host: wait for space with a deadline already passed
   progress,         // host: read how much waits for the cell

@@ -20,7 +20,7 @@
 //                   its own private memory; expect SIGSEGV
 //   wild-before     the same, before the start of its region
 //   scribble        overwrite every byte of its region the host reads (header, peer entry,
-//                   sleep flags, ring heads and tails, descriptors, return rings) with
+//                   wake wishes, ring heads and tails, descriptors, return rings) with
 //                   pseudo-random bytes, ring the host, then wait to be killed
 //   scribble-plausible  the same, but keep the ring indices plausible so that the host
 //                   reads one garbage descriptor and one garbage returned slot index

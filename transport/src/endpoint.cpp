@@ -48,8 +48,8 @@ endpoint::endpoint(endpoint_side side, std::byte* region, const hub_geometry& ge
     , on_destroy_{std::move(on_destroy)} {
   const bool host = side == endpoint_side::host;
   auto* control = at<shm::peer_control>(region, geometry.control_offset);
-  own_flag_ = host ? &control->host : &control->cell;
-  peer_flag_ = host ? &control->cell : &control->host;
+  own_wish_ = host ? &control->host : &control->cell;
+  peer_wish_ = host ? &control->cell : &control->host;
   resting_wake_on_ = host ? shm::wake_on_message : 0u;
   // A producer blocked on a full ring is woken once a quarter of it was taken, not
   // for every descriptor: one fence per interval here, fewer wake-ups there.
@@ -216,16 +216,18 @@ std::uint32_t endpoint::slots_leased() const noexcept {
 }
 
 signal_result endpoint::wake_peer_for(std::uint32_t wanted) noexcept {
-  // Pairs with the peer's flag store followed by its fence and its look at the
+  // Pairs with the peer's wish store followed by its fence and its look at the
   // ring: either it sees what we published (or freed), or we see its wish and ring.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if ((peer_flag_->wake_on.load(std::memory_order_relaxed) & wanted) == 0)
+  // Only the bit asked about counts, so a hostile wish can only cost its own side a
+  // wake-up (or add a spurious one).
+  if ((peer_wish_->wake_on.load(std::memory_order_relaxed) & wanted) == 0)
     return signal_result::sent;
   return bell_.signal();
 }
 
 void endpoint::publish_wake_on(std::uint32_t bits) noexcept {
-  own_flag_->wake_on.store(bits, std::memory_order_seq_cst);
+  own_wish_->wake_on.store(bits, std::memory_order_seq_cst);
 }
 
 std::uint32_t endpoint::idle_wake_on() const noexcept {
@@ -238,7 +240,7 @@ void endpoint::ask_for_space(lack what) noexcept {
   if (!asked)
     publish_wake_on(idle_wake_on());
   // Orders the wish before the caller's second look at returns or ring room; pairs
-  // with the peer's fence between freeing space and reading our flag (Dekker).
+  // with the peer's fence between freeing space and reading our wish (Dekker).
   std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
@@ -290,9 +292,9 @@ wait_outcome endpoint::wait_until(Ready ready, std::uint32_t wake_on, clock::tim
   // Spinning pays only while the peer runs on another CPU; sharing ours, it would
   // wait for the spin to end (the scheduler often puts both sides on one vCPU).
   const int cpu = ::sched_getcpu();
-  own_flag_->cpu.store(cpu < 0 ? 0u : static_cast<std::uint32_t>(cpu) + 1,
+  own_wish_->cpu.store(cpu < 0 ? 0u : static_cast<std::uint32_t>(cpu) + 1,
                        std::memory_order_relaxed);
-  const auto peer_cpu = peer_flag_->cpu.load(std::memory_order_relaxed);
+  const auto peer_cpu = peer_wish_->cpu.load(std::memory_order_relaxed);
   if (cpu >= 0 && peer_cpu == static_cast<std::uint32_t>(cpu) + 1)
     spin = std::chrono::nanoseconds{0};
   const auto spin_end = std::min(deadline, clock::now() + spin);

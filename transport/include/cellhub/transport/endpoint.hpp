@@ -140,13 +140,13 @@ private:
 
   endpoint_side side_;
   hub_geometry geometry_;
-  shm::sleep_flag* own_flag_;
-  shm::sleep_flag* peer_flag_;
-  // The flag's bits between waits: the host is event-driven (ring it for every
+  shm::wake_wish* own_wish_;
+  shm::wake_wish* peer_wish_;
+  // The `wake_on` bits between waits: the host is event-driven (ring it for every
   // message), a cell comes back to its receive loop by itself.
   std::uint32_t resting_wake_on_;
   // Set by a send that failed for lack of space, cleared by one that succeeds;
-  // while set, the flag asks the peer to ring when it frees space.
+  // while set, our wish asks the peer to ring when it frees space.
   lack lack_ = lack::nothing;
   // The length the last `no_slot` was for.
   std::size_t wanted_length_ = 0;

@@ -27,7 +27,7 @@ struct hub_geometry {
   std::vector<std::uint64_t> class_offset;
   /// Holds the offset of the peer entry in a region (after the region header).
   std::uint64_t entry_offset = 0;
-  /// Holds the offset of the sleep flags in a region.
+  /// Holds the offset of the wake wishes (`peer_control`) in a region.
   std::uint64_t control_offset = 0;
   /// Holds the offset of the host→cell descriptor ring in a region.
   std::uint64_t to_cell_ring_offset = 0;

@@ -67,7 +67,7 @@ struct layout_desc {
   std::uint64_t region_size;
   /// Holds the offset of the region's `peer_entry`.
   std::uint64_t entry_offset;
-  /// Holds the offset of the region's `peer_control` (the sleep flags).
+  /// Holds the offset of the region's `peer_control` (the wake wishes).
   std::uint64_t control_offset;
   /// Holds the offset of the host→cell descriptor ring.
   std::uint64_t to_cell_ring_offset;
@@ -196,8 +196,10 @@ inline constexpr std::uint32_t wake_on_message = 2u;
 /// of this side's slots or takes descriptors out of this side's send ring.
 inline constexpr std::uint32_t wake_on_space = 4u;
 
-/// Holds one side's wake-up wishes on its own cache line.
-struct alignas(cache_line) sleep_flag {
+/// Holds one side's wake wish on its own cache line: what that side wants its peer to
+/// ring its doorbell for, and the CPU it waits on, which tells its peer whether
+/// spinning for it can pay.
+struct alignas(cache_line) wake_wish {
   /// Holds `wake_on_*` bits: what this side wants its peer to ring its doorbell for.
   /// Written only by its side; the peer ignores bits it does not know.
   std::atomic<std::uint32_t> wake_on;
@@ -206,16 +208,16 @@ struct alignas(cache_line) sleep_flag {
   /// delays the peer it waits for.
   std::atomic<std::uint32_t> cpu;
 };
-static_assert(sizeof(sleep_flag) == cache_line);
-static_assert(offsetof(sleep_flag, wake_on) == 0);
-static_assert(offsetof(sleep_flag, cpu) == 4);
+static_assert(sizeof(wake_wish) == cache_line);
+static_assert(offsetof(wake_wish, wake_on) == 0);
+static_assert(offsetof(wake_wish, cpu) == 4);
 
-/// Holds the two sides' sleep flags, after the region header and the peer entry.
+/// Holds the two sides' wake wishes, after the region header and the peer entry.
 struct alignas(cache_line) peer_control {
   /// Is written by the host.
-  sleep_flag host;
+  wake_wish host;
   /// Is written by the cell.
-  sleep_flag cell;
+  wake_wish cell;
 };
 static_assert(sizeof(peer_control) == 2 * cache_line);
 static_assert(offsetof(peer_control, cell) == cache_line);
