@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/actors/backoff.hpp"
+#include "cellhub/actors/fwd.hpp"
 #include "cellhub/transport/process.hpp"
 
 #include <chrono>
@@ -108,8 +109,6 @@ struct cell_spec {
   [[nodiscard]] std::optional<std::string> validate() const;
 };
 
-struct child_spec;
-
 /// Describes a supervisor: its strategy, intensity and children in start order.
 struct supervisor_spec {
   /// Names the supervisor.
@@ -123,7 +122,8 @@ struct supervisor_spec {
   /// Says when this supervisor, as a child of another, is restarted.
   restart_type restart = restart_type::permanent;
   /// Lists the children in start order; a simple_one_for_one pool has exactly
-  /// one cell spec, its template.
+  /// one cell spec, its template. (`child_spec`, which holds a `supervisor_spec`,
+  /// is defined below; `std::vector` allows an incomplete element type here.)
   std::vector<child_spec> children;
   /// Counts the replicas a simple_one_for_one pool starts with.
   std::size_t replicas = 0;

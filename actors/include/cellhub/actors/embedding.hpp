@@ -8,6 +8,7 @@
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/error.hpp"
 #include "cellhub/actors/types.hpp"
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/hub_config.hpp"
 
 #include <caf/actor.hpp>
@@ -18,10 +19,6 @@
 #include <memory>
 #include <string>
 #include <vector>
-
-namespace cellhub::transport {
-class hub_host;
-}
 
 namespace cellhub::actors {
 

@@ -1,10 +1,46 @@
 #pragma once
 
+// Forward declarations of the actor layer's types, for headers that name them
+// without needing their definitions (pointers, references, `std::shared_ptr`).
+
 #include <cstdint>
 
 /// Forward declarations of the actor layer's public types.
 namespace cellhub::actors {
 
 enum class errc : std::uint8_t;
+
+enum class child_state : std::uint8_t;
+enum class event_kind : std::uint8_t;
+enum class exit_kind : std::uint8_t;
+enum class intensity_action : std::uint8_t;
+enum class restart_delivery : std::uint8_t;
+enum class restart_strategy : std::uint8_t;
+enum class restart_type : std::uint8_t;
+
+class backoff;
+struct backoff_config;
+struct cell_end;
+struct cell_spec;
+struct child_counts;
+struct child_info;
+struct child_spec;
+struct fd_budget;
+struct lifecycle_event;
+class payload;
+struct peer_config;
+struct peer_dead;
+struct registry_entry;
+struct registry_state;
+struct remapped;
+class restart_intensity;
+struct supervised_child;
+struct supervision_command;
+class supervision_core;
+class supervision_tree;
+struct supervisor_spec;
+struct tree_context;
+struct tree_options;
+struct watch_request;
 
 } // namespace cellhub::actors

@@ -3,6 +3,7 @@
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/messages.hpp"
+#include "cellhub/transport/fwd.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -10,10 +11,6 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-
-namespace cellhub::transport {
-class hub_host;
-}
 
 namespace cellhub::actors {
 

@@ -2,6 +2,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/transport/fwd.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -9,10 +10,6 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
-
-namespace cellhub::transport {
-class hub_host;
-}
 
 namespace cellhub::actors {
 

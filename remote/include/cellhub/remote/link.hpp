@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cellhub/remote/error.hpp"
+#include "cellhub/remote/fwd.hpp"
 
 #include <caf/fwd.hpp>
 
@@ -9,8 +10,6 @@
 #include <string>
 
 namespace cellhub::remote {
-
-class link_security;
 
 /// Publishes `whom` on `address:port` (port 0 picks a free port) through the
 /// middleman `security` configured (TLS or plain); returns the bound port. Fails

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/hub_config.hpp"
 #include "cellhub/transport/hub_file.hpp"
 #include "cellhub/transport/hub_geometry.hpp"
@@ -15,8 +16,6 @@
 #include <vector>
 
 namespace cellhub::transport {
-
-class hub_keeper;
 
 /// Holds what adding a peer yields: the host's transport and the cell's ticket.
 /// Dropping it unused hangs up on the peer: nothing can attach any more.

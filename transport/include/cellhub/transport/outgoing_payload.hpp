@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/shm_layout.hpp"
 
 #include <array>
@@ -9,8 +10,6 @@
 #include <span>
 
 namespace cellhub::transport {
-
-class endpoint;
 
 /// Holds space for a payload being written in place (zero-copy send): fill
 /// `bytes()`, then commit it through the transport that prepared it. Destroying

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/shm_layout.hpp"
 
 #include <array>
@@ -9,8 +10,6 @@
 #include <span>
 
 namespace cellhub::transport {
-
-class endpoint;
 
 /// Holds a received payload without copying it: the bytes stay in the sender's
 /// slot until the lease is released (or destroyed), which returns the slot.

@@ -2,14 +2,12 @@
 
 #include "cellhub/transport/result.hpp"
 
+#include <boost/interprocess/interprocess_fwd.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
-
-namespace boost::interprocess {
-class mapped_region;
-} // namespace boost::interprocess
 
 namespace cellhub::transport {
 

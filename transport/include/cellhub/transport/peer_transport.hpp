@@ -3,6 +3,7 @@
 #include "cellhub/transport/death_cause.hpp"
 #include "cellhub/transport/doorbell.hpp"
 #include "cellhub/transport/endpoint.hpp"
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/process.hpp"
 #include "cellhub/transport/result.hpp"
 
@@ -17,8 +18,6 @@
 #include <string_view>
 
 namespace cellhub::transport {
-
-class hub_host;
 
 /// Is called once per peer life, with its peer id, when the host learns it died.
 /// It runs on whichever thread noticed, so it must not block.

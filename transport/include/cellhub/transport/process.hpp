@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/result.hpp"
 
 #include <sys/types.h>
@@ -12,10 +13,6 @@
 #include <vector>
 
 namespace cellhub::transport {
-
-namespace detail {
-class child_reaper;
-} // namespace detail
 
 /// Describes how a child process ended.
 struct exit_status {

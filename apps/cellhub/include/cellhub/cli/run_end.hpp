@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/actors/fwd.hpp"
 #include "cellhub/cli/run_signal.hpp"
 
 #include <caf/fwd.hpp>
@@ -9,10 +10,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-
-namespace cellhub::actors {
-class supervision_tree;
-}
 
 namespace cellhub::cli {
 
