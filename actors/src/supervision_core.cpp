@@ -24,7 +24,7 @@ bool should_restart(restart_type type, exit_kind ending) noexcept {
   return false;
 }
 
-backoff_config pacing_of(const child_spec& spec) {
+backoff_config backoff_of(const child_spec& spec) {
   if (const auto* cell = std::get_if<cell_spec>(&spec.what))
     return cell->backoff;
   return {};
@@ -96,9 +96,9 @@ supervision_core::supervision_core(supervisor_spec spec, std::uint64_t seed)
 
 std::uint64_t supervision_core::add_child(child_spec spec) {
   const auto id = next_child_id_++;
-  auto pacing = pacing_of(spec);
+  auto config = backoff_of(spec);
   children_.push_back(
-      supervised_child{id, std::move(spec), child_state::idle, 0, {}, {}, backoff{pacing}});
+      supervised_child{id, std::move(spec), child_state::idle, 0, {}, {}, backoff{config}});
   return id;
 }
 
@@ -261,7 +261,7 @@ supervision_core::commands supervision_core::on_ready(std::uint64_t id, clock::t
     return out;
   child->state = child_state::running;
   child->ready_since = now;
-  child->pacing.on_started(now);
+  child->restart_backoff.on_started(now);
   if (step_in_progress_ && !plan_.empty() && plan_.front().what == step::op::start &&
       plan_.front().child == id) {
     plan_.pop_front();
@@ -302,7 +302,7 @@ supervision_core::commands supervision_core::on_down(std::uint64_t id, exit_kind
     return out;
   record_cause(*child, cause);
   if (child->ready_since) {
-    child->pacing.note_uptime(now - *child->ready_since);
+    child->restart_backoff.note_uptime(now - *child->ready_since);
     child->ready_since.reset();
   }
   const bool plan_waits_for_it = step_in_progress_ && !plan_.empty() && plan_.front().child == id &&
@@ -371,7 +371,7 @@ void supervision_core::handle_failure(supervised_child& child, exit_kind ending,
     return;
   }
   ++child.restarts;
-  const auto delay = child.pacing.next_delay(random_);
+  const auto delay = child.restart_backoff.next_delay(random_);
   out.push_back(command{kind::restarting, child.id, delay, 0, {}});
   switch (spec_.strategy) {
   case restart_strategy::one_for_one:
@@ -457,7 +457,7 @@ supervision_core::commands supervision_core::restart_child(std::uint64_t id, std
   }
   switch (child->state) {
   case child_state::quarantined:
-    child->pacing.reset();
+    child->restart_backoff.reset();
     [[fallthrough]];
   case child_state::stopped:
   case child_state::idle:

@@ -108,7 +108,7 @@ struct supervised_child {
   /// Holds when the current life became ready.
   std::optional<std::chrono::steady_clock::time_point> ready_since;
   /// Spaces the child's restarts out.
-  backoff pacing;
+  backoff restart_backoff;
 };
 
 /// Decides what a supervisor does, without actors, processes or clocks of its own:
