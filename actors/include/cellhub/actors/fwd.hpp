@@ -25,7 +25,9 @@ struct cell_spec;
 struct child_counts;
 struct child_info;
 struct child_spec;
+struct doorbell_rang;
 struct fd_budget;
+class hang_detector;
 struct lifecycle_event;
 class payload;
 struct peer_config;
@@ -41,6 +43,7 @@ class supervision_tree;
 struct supervisor_spec;
 struct tree_context;
 struct tree_options;
+struct unwatch_request;
 struct watch_request;
 
 } // namespace cellhub::actors

@@ -15,6 +15,7 @@ enum class death_cause : std::uint8_t;
 enum class endpoint_side : std::uint8_t;
 enum class hub_site_state : std::uint8_t;
 enum class signal_result : std::uint8_t;
+enum class stop_step : std::uint8_t;
 enum class wait_outcome : std::uint8_t;
 
 struct add_peer_options;
@@ -22,6 +23,7 @@ struct added_peer;
 class cell;
 struct cell_options;
 struct cell_ticket;
+class death_watch;
 class doorbell;
 class endpoint;
 class epoll_set;
@@ -37,6 +39,7 @@ struct hub_peer_ticket;
 struct hub_site;
 struct incoming_message;
 struct inherited_fd;
+struct life_notice;
 struct memory_budget;
 class outgoing_payload;
 class payload_lease;
@@ -48,6 +51,8 @@ struct slot_class;
 class slot_pool;
 struct spawn_identity;
 struct spawn_options;
+class stop_escalation;
+struct watched_life;
 
 template <class T>
 class ring_consumer;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/result.hpp"
 
 #include <chrono>
@@ -8,8 +9,6 @@
 #include <string_view>
 
 namespace cellhub::transport {
-
-class peer_transport;
 
 /// Lists the steps of stopping a cell, mildest first.
 enum class stop_step : std::uint8_t {
