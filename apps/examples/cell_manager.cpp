@@ -91,18 +91,24 @@ tr::result<std::unique_ptr<cell_manager>> cell_manager::create(std::shared_ptr<t
                                                                cell_manager_options options,
                                                                event_sink sink) {
   BOOST_OUTCOME_TRY(set, tr::epoll_set::create());
+  BOOST_OUTCOME_TRY(watch, tr::death_watch::create());
   BOOST_OUTCOME_TRY(deaths, death_queue::create());
-  BOOST_OUTCOME_TRY(set.add(deaths->fd(), token(fd_kind::deaths, 0, 0)));
+  BOOST_OUTCOME_TRY(
+      set.add(deaths->fd(), std::uint64_t{static_cast<std::uint8_t>(fd_kind::deaths)}));
+  BOOST_OUTCOME_TRY(set.add(watch.fd(), std::uint64_t{static_cast<std::uint8_t>(fd_kind::watch)}));
   return std::unique_ptr<cell_manager>(new cell_manager(std::move(hub), options, std::move(sink),
-                                                        std::move(set), std::move(deaths)));
+                                                        std::move(set), std::move(watch),
+                                                        std::move(deaths)));
 }
 
 cell_manager::cell_manager(std::shared_ptr<tr::hub_host> hub, cell_manager_options options,
-                           event_sink sink, tr::epoll_set set, std::unique_ptr<death_queue> deaths)
+                           event_sink sink, tr::epoll_set set, tr::death_watch watch,
+                           std::unique_ptr<death_queue> deaths)
     : hub_{std::move(hub)}
     , options_{options}
     , sink_{std::move(sink)}
     , set_{std::move(set)}
+    , watch_{std::move(watch)}
     , deaths_{std::move(deaths)} {}
 
 cell_manager::~cell_manager() {
@@ -121,15 +127,14 @@ void cell_manager::kill_all() noexcept {
   current_.clear();
 }
 
-std::uint64_t cell_manager::token(fd_kind kind, std::uint16_t peer_id, std::uint32_t incarnation) {
-  // The incarnation makes an event queued for an earlier life of the entry harmless.
-  return (std::uint64_t{static_cast<std::uint8_t>(kind)} << 56) |
-         (std::uint64_t{incarnation} << 16) | peer_id;
+std::uint64_t cell_manager::key_of(std::uint16_t peer_id, std::uint32_t incarnation) {
+  // The incarnation makes a notice about an earlier life of the entry harmless.
+  return (std::uint64_t{incarnation} << 16) | peer_id;
 }
 
-cell_manager::cell_life* cell_manager::find(std::uint64_t token) {
-  const auto peer_id = static_cast<std::uint16_t>(token & 0xFFFF);
-  const auto incarnation = static_cast<std::uint32_t>((token >> 16) & 0xFFFF'FFFF);
+cell_manager::cell_life* cell_manager::find(std::uint64_t key) {
+  const auto peer_id = static_cast<std::uint16_t>(key & 0xFFFF);
+  const auto incarnation = static_cast<std::uint32_t>((key >> 16) & 0xFFFF'FFFF);
   const auto it = cells_.find(peer_id);
   if (it == cells_.end() || it->second.transport->incarnation() != incarnation)
     return nullptr;
@@ -191,13 +196,8 @@ tr::result<std::uint16_t> cell_manager::spawn_cell(std::string name, cell_recipe
   const auto pid = transport->child()->pid();
   // On failure `transport` is destroyed on return, which kills and reaps the cell.
   BOOST_OUTCOME_TRY(
-      set_.add(transport->doorbell_fd(), token(fd_kind::doorbell, peer_id, incarnation)));
-  if (auto added_pidfd =
-          set_.add(transport->child()->pidfd(), token(fd_kind::pidfd, peer_id, incarnation));
-      !added_pidfd) {
-    (void)set_.remove(transport->doorbell_fd());
-    return std::move(added_pidfd).error();
-  }
+      watch_.watch(key_of(peer_id, incarnation), {.doorbell_fd = ::dup(transport->doorbell_fd()),
+                                                  .pidfd = ::dup(transport->child()->pidfd())}));
 
   tr::logger()->info("cell_manager: spawned {} as peer_id={} incarnation={} pid={}", name, peer_id,
                      incarnation, pid);
@@ -212,7 +212,7 @@ tr::result<std::uint16_t> cell_manager::spawn_cell(std::string name, cell_recipe
 
 tr::result<void> cell_manager::run(int stop_fd, std::optional<clock::time_point> until) {
   if (stop_fd >= 0) {
-    BOOST_OUTCOME_TRY(set_.add(stop_fd, token(fd_kind::stop, 0, 0)));
+    BOOST_OUTCOME_TRY(set_.add(stop_fd, std::uint64_t{static_cast<std::uint8_t>(fd_kind::stop)}));
   }
   bool stop_seen = false;
   tr::result<void> outcome = tr::success();
@@ -240,8 +240,9 @@ void cell_manager::stop() {
     if (life.at != stage::running)
       continue;
     life.stopping = true;
+    life.escalation.emplace(options_.stop_timeout / 2);
     // A failure means the cell is dead already; its death is handled below like any other.
-    if (auto asked = life.transport->request_goodbye(); !asked)
+    if (auto asked = tr::take_step(*life.transport, life.escalation->begin(now())); !asked)
       tr::logger()->debug("cell_manager: goodbye to {} failed: {}", life.name,
                           asked.error().message());
   }
@@ -274,7 +275,7 @@ tr::result<void> cell_manager::step(std::optional<clock::time_point> until, bool
     if (timeout < std::chrono::milliseconds{0} || left < timeout)
       timeout = left;
   }
-  std::array<tr::fd_event, 64> events{};
+  std::array<tr::fd_event, 8> events{};
   BOOST_OUTCOME_TRY(count, set_.wait(events, timeout));
   for (std::size_t i = 0; i < count; ++i)
     handle(events[i], stop_seen);
@@ -284,21 +285,44 @@ tr::result<void> cell_manager::step(std::optional<clock::time_point> until, bool
 }
 
 void cell_manager::handle(const tr::fd_event& event, bool& stop_seen) {
-  switch (static_cast<fd_kind>(event.token >> 56)) {
+  switch (static_cast<fd_kind>(event.token)) {
   case fd_kind::stop:
     stop_seen = true;
     return;
   case fd_kind::deaths:
     return; // `handle_deaths` runs after every batch
-  case fd_kind::doorbell:
-    if (auto* life = find(event.token); life != nullptr && life->at == stage::running)
-      service_doorbell(*life, event.hung_up);
-    return;
-  case fd_kind::pidfd:
-    if (auto* life = find(event.token); life != nullptr)
-      service_pidfd(*life);
+  case fd_kind::watch:
+    if (auto waited = watch_.wait(std::chrono::milliseconds{0},
+                                  [this](const tr::life_notice& notice) { on_notice(notice); });
+        !waited)
+      tr::logger()->error("cell_manager: {}", waited.error().message());
     return;
   }
+}
+
+void cell_manager::on_notice(const tr::life_notice& notice) {
+  auto* life = find(notice.key);
+  if (life == nullptr)
+    return;
+  auto& transport = *life->transport;
+  if (life->at == stage::dying) {
+    // Waiting for the exit of a cell whose death was seen: the pidfd's notice.
+    if (notice.exit && transport.child()->try_wait())
+      finish(transport.peer_id());
+    return;
+  }
+  // Wake-ups were consumed by the watch before it told us, so a message published
+  // after this look rings anew. The cell published everything before its end: take it
+  // first, so that a goodbye is known when the death is reported (and logged).
+  take_messages(*life);
+  if (!notice.death)
+    return;
+  // Prefer the doorbell's account of the death; the pidfd only speaks for a cell
+  // whose doorbell end lives on (passed to a grandchild, say). A death found here, a
+  // protocol violation included, is reported through on_death, which queues it for
+  // `handle_deaths`.
+  if (*notice.death == tr::death_cause::hung_up || !transport.check_hangup())
+    transport.report_death(*notice.death);
 }
 
 void cell_manager::take_messages(cell_life& life) {
@@ -326,38 +350,6 @@ void cell_manager::take_messages(cell_life& life) {
   }
 }
 
-void cell_manager::service_doorbell(cell_life& life, bool hung_up) {
-  auto& transport = *life.transport;
-  if (hung_up) {
-    // The cell published everything before its end closed: take it first, so that a
-    // goodbye is known when the death is reported (and logged).
-    take_messages(life);
-    transport.check_hangup();
-  } else {
-    take_messages(life);
-    // Drain, then look at the ring again: a message published after the first look
-    // either is seen now or rings the doorbell anew.
-    transport.drain_doorbell();
-    take_messages(life);
-  }
-  // A death found here, a protocol violation included, was reported through on_death,
-  // which queued it for `handle_deaths`.
-}
-
-void cell_manager::service_pidfd(cell_life& life) {
-  auto& transport = *life.transport;
-  if (life.at == stage::dying) {
-    if (transport.child()->try_wait())
-      finish(transport.peer_id());
-    return;
-  }
-  take_messages(life);
-  // Prefer the doorbell's account of the death; the pidfd only speaks for a cell whose
-  // doorbell end lives on (passed to a grandchild, say).
-  if (!transport.check_hangup())
-    transport.report_death(tr::death_cause::process_exited);
-}
-
 void cell_manager::handle_deaths() {
   for (const auto peer_id : deaths_->take_all()) {
     const auto it = cells_.find(peer_id);
@@ -369,11 +361,10 @@ void cell_manager::handle_deaths() {
 void cell_manager::begin_dying(cell_life& life) {
   auto& transport = *life.transport;
   life.at = stage::dying;
-  // A hung-up doorbell stays readable; watching it further would spin.
-  (void)set_.remove(transport.doorbell_fd());
   // The doorbell may hang up a moment before the process is reapable: wait for the
-  // pidfd, and kill a cell that lingers on without its doorbell.
-  life.kill_at = now() + options_.exit_grace;
+  // pidfd, and kill a cell that lingers on without its doorbell (only SIGKILL is left).
+  life.escalation.emplace(options_.exit_grace);
+  life.escalation->begin_after(tr::stop_step::sigterm, now());
   auto* child = transport.child();
   if (child == nullptr || child->try_wait())
     finish(transport.peer_id());
@@ -387,8 +378,7 @@ void cell_manager::finish(std::uint16_t peer_id) {
   auto* child = transport.child();
   const auto status = child ? child->status() : std::nullopt;
   const auto pid = child ? child->pid() : -1;
-  if (child)
-    (void)set_.remove(child->pidfd());
+  (void)watch_.unwatch(key_of(peer_id, transport.incarnation()));
   if (const auto it = current_.find(life.name); it != current_.end() && it->second == peer_id)
     current_.erase(it);
 
@@ -443,21 +433,26 @@ std::optional<cell_manager::clock::time_point> cell_manager::next_timer() const 
   for (const auto& relaunch : pending_)
     consider(relaunch.due);
   for (const auto& [peer_id, life] : cells_)
-    if (life.kill_at && life.at == stage::dying)
-      consider(*life.kill_at);
+    if (life.escalation && life.escalation->next_at())
+      consider(*life.escalation->next_at());
   return next;
 }
 
 void cell_manager::run_timers() {
   const auto time_now = now();
   for (auto& [peer_id, life] : cells_) {
-    if (life.at != stage::dying || !life.kill_at || *life.kill_at > time_now)
+    const auto step = life.escalation ? life.escalation->due(time_now) : std::nullopt;
+    if (!step)
       continue;
-    life.kill_at.reset();
-    tr::logger()->warn("cell_manager: {} (peer_id={}) still runs {} ms after its death was "
-                       "seen; killing it",
-                       life.name, peer_id, options_.exit_grace.count());
-    (void)life.transport->child()->send_signal(SIGKILL);
+    if (life.at == stage::dying)
+      tr::logger()->warn("cell_manager: {} (peer_id={}) still runs {} ms after its death was "
+                         "seen; sending {}",
+                         life.name, peer_id, life.escalation->grace().count(), tr::describe(*step));
+    else
+      tr::logger()->warn("cell_manager: {} (peer_id={}) still runs {} ms after being asked to "
+                         "stop; sending {}",
+                         life.name, peer_id, life.escalation->grace().count(), tr::describe(*step));
+    (void)tr::take_step(*life.transport, *step);
   }
   // Take the due relaunches out first: relaunching may schedule another one.
   const auto split =

@@ -3,11 +3,13 @@
 // cell_manager — the Rust seed's CellManager example (docs: "Cell Lifecycle") written
 // against cellhub::transport alone: no actors, one thread, one epoll set.
 
+#include "cellhub/transport/death_watch.hpp"
 #include "cellhub/transport/epoll_set.hpp"
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/peer_transport.hpp"
 #include "cellhub/transport/process.hpp"
 #include "cellhub/transport/result.hpp"
+#include "cellhub/transport/stop_escalation.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -47,7 +49,8 @@ struct cell_manager_options {
   std::uint32_t backoff_cap_exponent = 10;
   /// Bounds how long a cell whose death was seen may take to exit before it gets SIGKILL.
   std::chrono::milliseconds exit_grace{2000};
-  /// Bounds how long `stop` waits for cells to exit after asking them to say goodbye.
+  /// Bounds how long `stop` waits for cells to exit: it asks them to say goodbye, sends
+  /// SIGTERM half of it later and SIGKILL at its end (`transport::stop_escalation`).
   std::chrono::milliseconds stop_timeout{2000};
   /// Reads the time that backoff and every deadline are measured in; empty means
   /// `std::chrono::steady_clock::now`. A test injects a clock it moves by hand.
@@ -88,7 +91,7 @@ private:
 };
 
 /// Keeps a set of named cells running on a hub: spawns each one from its recipe,
-/// sees deaths eagerly (doorbells and pidfds in one epoll set), relaunches crashed
+/// sees deaths eagerly (a `transport::death_watch` over doorbells and pidfds), relaunches crashed
 /// cells under a new peer id with exponential backoff up to a limit, leaves cells
 /// that said goodbye alone, and stops them all cleanly.
 ///
@@ -119,8 +122,8 @@ public:
   /// sooner), handles them, then starts the relaunches and kills that are due.
   transport::result<void> run_once(std::chrono::milliseconds max_wait);
 
-  /// Drops pending relaunches, asks every cell to say goodbye, waits up to
-  /// `stop_timeout` for them to exit, then kills the rest.
+  /// Drops pending relaunches and stops every cell with the stop escalation: goodbye,
+  /// SIGTERM after half of `stop_timeout`, SIGKILL at its end; then reaps them all.
   void stop();
 
   /// Returns the current peer id of the logical cell `name`, if it has a live one.
@@ -142,8 +145,8 @@ private:
     std::shared_ptr<transport::peer_transport> transport;
     stage at = stage::running;
     bool stopping = false;
-    // When a dying cell that has not exited yet gets SIGKILL.
-    std::optional<clock::time_point> kill_at;
+    // Ends a stopping cell, or a dying one that has not exited yet (SIGKILL only).
+    std::optional<transport::stop_escalation> escalation;
   };
 
   struct pending_relaunch {
@@ -153,21 +156,21 @@ private:
     clock::time_point due;
   };
 
-  enum class fd_kind : std::uint8_t { doorbell = 1, pidfd = 2, deaths = 3, stop = 4 };
+  enum class fd_kind : std::uint8_t { watch = 1, deaths = 3, stop = 4 };
 
   cell_manager(std::shared_ptr<transport::hub_host> hub, cell_manager_options options,
-               event_sink sink, transport::epoll_set set, std::unique_ptr<death_queue> deaths);
+               event_sink sink, transport::epoll_set set, transport::death_watch watch,
+               std::unique_ptr<death_queue> deaths);
 
-  static std::uint64_t token(fd_kind kind, std::uint16_t peer_id, std::uint32_t incarnation);
-  cell_life* find(std::uint64_t token);
+  static std::uint64_t key_of(std::uint16_t peer_id, std::uint32_t incarnation);
+  cell_life* find(std::uint64_t key);
 
   [[nodiscard]] clock::time_point now() const;
   transport::result<void> step(std::optional<clock::time_point> until, bool& stop_seen,
                                std::chrono::milliseconds max_wait = std::chrono::milliseconds{-1});
   void handle(const transport::fd_event& event, bool& stop_seen);
+  void on_notice(const transport::life_notice& notice);
   void take_messages(cell_life& life);
-  void service_doorbell(cell_life& life, bool hung_up);
-  void service_pidfd(cell_life& life);
   void handle_deaths();
   void kill_all() noexcept;
   void begin_dying(cell_life& life);
@@ -183,6 +186,8 @@ private:
   cell_manager_options options_;
   event_sink sink_;
   transport::epoll_set set_;
+  // Watches every cell life's doorbell and pidfd; sits in `set_`.
+  transport::death_watch watch_;
   // Declared before `cells_`: the transports' on_death callbacks point at it.
   std::unique_ptr<death_queue> deaths_;
   std::map<std::uint16_t, cell_life> cells_;

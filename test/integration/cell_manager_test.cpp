@@ -409,6 +409,27 @@ BOOST_AUTO_TEST_CASE(sigterm_makes_the_manager_exit_0_after_every_cell_exited) {
   BOOST_TEST(::access(run.hub_path().c_str(), F_OK) != 0, "hub file left behind");
 }
 
+BOOST_AUTO_TEST_CASE(stop_escalates_from_goodbye_to_sigterm_to_sigkill_for_cells_that_ignore_it) {
+  // linger ignores the host's goodbye, and SIGTERM ends it; stubborn ignores both, and
+  // only SIGKILL ends it. The stop timeout is generous so that SIGTERM, sent half-way,
+  // has time to end a loaded machine's linger before SIGKILL is due.
+  const std::array cases{std::pair{"linger", "signal:SIGTERM"}, std::pair{"stubborn", "killed"}};
+  for (const auto& [mode, status] : cases) {
+    BOOST_TEST_CONTEXT("mode " << mode) {
+      manager_run run{
+          {"--cells", "1", "--stop-timeout-ms", "4000", "--", std::string{"--mode="} + mode}};
+      BOOST_TEST_REQUIRE(run.find(is("ready")).has_value(), run.transcript());
+      const auto exit = run.terminate();
+      BOOST_TEST(exit.clean(), exit.describe());
+      BOOST_TEST_REQUIRE(run.read_to_eof());
+      const auto stopped = run.find(is("stopped"));
+      BOOST_TEST_REQUIRE(stopped.has_value(), run.transcript());
+      BOOST_TEST(run[*stopped].at("status") == status, run.transcript());
+      BOOST_TEST(run.count(is("died")) == 0u, run.transcript());
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(cell_manager_in_process)

@@ -6,6 +6,7 @@
 #include "hub_path.hpp"
 #include "log_capture.hpp"
 
+#include "cellhub/transport/death_watch.hpp"
 #include "cellhub/transport/hub_host.hpp"
 #include "cellhub/transport/log.hpp"
 
@@ -26,6 +27,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -347,6 +349,34 @@ BOOST_AUTO_TEST_CASE(goodbye_tells_a_graceful_exit_from_a_crash_and_signal_repor
   BOOST_TEST(!ring(crashed));
   BOOST_TEST(log.count("WARN") == 1u, log.text());
   BOOST_TEST(deaths.all().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_death_watch_reports_a_killed_cell_through_its_transport_once) {
+  cellhub::test::log_capture log;
+  auto created = tr::hub_host::create(cellhub::test::unique_hub_path("transport-doc-watch"));
+  BOOST_TEST_REQUIRE(created.has_value(), (created ? "" : created.error().message()));
+  const auto& hub = created.value();
+  cellhub::test::death_channel deaths;
+  auto spawned = hub->spawn_peer({.peer_name = "watched", .on_death = deaths.callback()},
+                                 {.binary = TEST_CELL_PATH, .args = {"--mode=idle"}});
+  BOOST_TEST_REQUIRE(spawned.has_value(), (spawned ? "" : spawned.error().message()));
+  const std::shared_ptr<tr::peer_transport> cell = spawned.value();
+  const std::uint64_t key = 1;
+  BOOST_TEST_REQUIRE(cell->child()->send_signal(SIGKILL).has_value());
+
+  auto watch = tr::death_watch::create().value();
+  (void)watch.watch(
+      key, {.doorbell_fd = ::dup(cell->doorbell_fd()), .pidfd = ::dup(cell->child()->pidfd())});
+  while (!cell->closed())
+    (void)watch.wait(std::chrono::seconds{10}, [&](const tr::life_notice& notice) {
+      if (notice.death)
+        cell->report_death(*notice.death); // one warning, closed, on_death once
+    });
+
+  const auto dead = deaths.next(hang_guard);
+  BOOST_TEST_REQUIRE(dead.has_value(), log.text());
+  BOOST_TEST(*dead == cell->peer_id());
+  BOOST_TEST(log.count("peer_name=\"watched\" Cell died (") == 1u, log.text());
 }
 
 BOOST_AUTO_TEST_CASE(freed_peer_id_returns_with_a_new_incarnation_and_a_full_hub_says_so) {
