@@ -54,6 +54,10 @@ std::string_view to_string(errc code) noexcept {
     return "overloaded";
   case errc::fd_limit:
     return "fd_limit";
+  case errc::shutting_down:
+    return "shutting_down";
+  case errc::not_a_pool:
+    return "not_a_pool";
   }
   return "unknown";
 }

@@ -177,8 +177,9 @@ void supervision_core::start_now(supervised_child& child, commands& out) {
 supervision_core::commands supervision_core::start(clock::time_point now) {
   commands out;
   if (spec_.strategy == restart_strategy::simple_one_for_one) {
-    std::string ignored;
-    return resize(spec_.replicas, &ignored);
+    // A pool can always be resized, unless it was shut down before it started.
+    auto started = resize(spec_.replicas);
+    return started ? std::move(started).value() : commands{};
   }
   for (const auto& child : children_)
     plan_.push_back(step{step::op::start, child.id, {}});
@@ -444,49 +445,38 @@ supervision_core::commands supervision_core::shutdown(clock::time_point now) {
   return out;
 }
 
-supervision_core::commands supervision_core::restart_child(std::uint64_t id, std::string* problem) {
+core_result<supervision_core::commands> supervision_core::restart_child(std::uint64_t id) {
   commands out;
   auto* child = lookup(id);
-  if (child == nullptr) {
-    *problem = "unknown_child";
-    return out;
-  }
-  if (stopping_) {
-    *problem = "shutting down";
-    return out;
-  }
+  if (child == nullptr)
+    return errc::unknown_child;
+  if (stopping_)
+    return errc::shutting_down;
   switch (child->state) {
   case child_state::quarantined:
     child->restart_backoff.reset();
     [[fallthrough]];
   case child_state::stopped:
   case child_state::idle:
-    if (plan_will_start(id)) {
-      *problem = "restarting";
-      return out;
-    }
+    if (plan_will_start(id))
+      return errc::restarting;
     start_now(*child, out);
     return out;
   case child_state::restarting:
-    *problem = "restarting";
-    return out;
+    return errc::restarting;
   case child_state::starting:
   case child_state::running:
   case child_state::stopping:
-    *problem = "running";
-    return out;
+    return errc::running;
   }
   return out;
 }
 
-supervision_core::commands supervision_core::terminate_child(std::uint64_t id,
-                                                             std::string* problem) {
+core_result<supervision_core::commands> supervision_core::terminate_child(std::uint64_t id) {
   commands out;
   auto* child = lookup(id);
-  if (child == nullptr) {
-    *problem = "unknown_child";
-    return out;
-  }
+  if (child == nullptr)
+    return errc::unknown_child;
   switch (child->state) {
   case child_state::starting:
   case child_state::running:
@@ -512,39 +502,27 @@ supervision_core::commands supervision_core::terminate_child(std::uint64_t id,
   return out;
 }
 
-bool supervision_core::delete_child(std::uint64_t id, std::string* problem) {
+core_result<void> supervision_core::delete_child(std::uint64_t id) {
   const auto* child = lookup(id);
-  if (child == nullptr) {
-    *problem = "unknown_child";
-    return false;
-  }
-  if (spec_.strategy == restart_strategy::simple_one_for_one) {
-    *problem = "simple_one_for_one";
-    return false;
-  }
-  if (child->state == child_state::restarting || plan_will_start(id)) {
-    *problem = "restarting";
-    return false;
-  }
+  if (child == nullptr)
+    return errc::unknown_child;
+  if (spec_.strategy == restart_strategy::simple_one_for_one)
+    return errc::simple_one_for_one;
+  if (child->state == child_state::restarting || plan_will_start(id))
+    return errc::restarting;
   if (child->state != child_state::stopped && child->state != child_state::quarantined &&
-      child->state != child_state::idle) {
-    *problem = "running";
-    return false;
-  }
+      child->state != child_state::idle)
+    return errc::running;
   remove_child(id, nullptr);
-  return true;
+  return BOOST_OUTCOME_V2_NAMESPACE::success();
 }
 
-supervision_core::commands supervision_core::resize(std::size_t replicas, std::string* problem) {
+core_result<supervision_core::commands> supervision_core::resize(std::size_t replicas) {
   commands out;
-  if (spec_.strategy != restart_strategy::simple_one_for_one) {
-    *problem = "only a simple_one_for_one pool can be resized";
-    return out;
-  }
-  if (stopping_) {
-    *problem = "shutting down";
-    return out;
-  }
+  if (spec_.strategy != restart_strategy::simple_one_for_one)
+    return errc::not_a_pool;
+  if (stopping_)
+    return errc::shutting_down;
   // Replicas already on their way out do not count.
   std::size_t current = children_.size() - removing_.size();
   const auto& templ = std::get<cell_spec>(spec_.children.front().what);

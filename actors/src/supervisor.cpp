@@ -271,18 +271,6 @@ std::optional<std::uint64_t> id_of(supervisor_state& st, const std::string& name
   return std::nullopt;
 }
 
-caf::error problem_to_error(const std::string& problem, const std::string& name) {
-  if (problem == "unknown_child")
-    return make_error(errc::unknown_child, name);
-  if (problem == "running")
-    return make_error(errc::running, name);
-  if (problem == "simple_one_for_one")
-    return make_error(errc::simple_one_for_one, name);
-  if (problem == "restarting")
-    return make_error(errc::restarting, name);
-  return make_error(errc::invalid_spec, problem);
-}
-
 // Publishes that child `id`'s life is ready (and remapped) and lets the core go on.
 void on_life_ready(supervisor_actor_type* self, std::uint64_t id) {
   auto& st = self->state;
@@ -400,11 +388,10 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         auto id = id_of(s, name);
         if (!id)
           return make_error(errc::unknown_child, name);
-        std::string problem;
-        auto commands = s.core->restart_child(*id, &problem);
-        if (!problem.empty())
-          return problem_to_error(problem, name);
-        execute(self, commands);
+        auto commands = s.core->restart_child(*id);
+        if (!commands)
+          return make_error(commands.error(), name);
+        execute(self, commands.value());
         return caf::ok_atom_v;
       },
       [=](terminate_atom, const std::string& name) -> caf::result<caf::ok_atom> {
@@ -412,11 +399,10 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         auto id = id_of(s, name);
         if (!id)
           return make_error(errc::unknown_child, name);
-        std::string problem;
-        auto commands = s.core->terminate_child(*id, &problem);
-        if (!problem.empty())
-          return problem_to_error(problem, name);
-        execute(self, commands);
+        auto commands = s.core->terminate_child(*id);
+        if (!commands)
+          return make_error(commands.error(), name);
+        execute(self, commands.value());
         return caf::ok_atom_v;
       },
       [=](caf::delete_atom, const std::string& name) -> caf::result<caf::ok_atom> {
@@ -424,9 +410,8 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         auto id = id_of(s, name);
         if (!id)
           return make_error(errc::unknown_child, name);
-        std::string problem;
-        if (!s.core->delete_child(*id, &problem))
-          return problem_to_error(problem, name);
+        if (auto deleted = s.core->delete_child(*id); !deleted)
+          return make_error(deleted.error(), name);
         if (s.context.registry)
           caf::anon_send(s.context.registry, unbind_atom_v, name,
                          static_cast<std::uint8_t>(errc::unknown_child));
@@ -434,11 +419,10 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         return caf::ok_atom_v;
       },
       [=](resize_atom, std::uint64_t replicas) -> caf::result<caf::ok_atom> {
-        std::string problem;
-        auto commands = self->state.core->resize(replicas, &problem);
-        if (!problem.empty())
-          return make_error(errc::invalid_spec, problem);
-        execute(self, commands);
+        auto commands = self->state.core->resize(replicas);
+        if (!commands)
+          return make_error(commands.error(), self->state.core->spec().name);
+        execute(self, commands.value());
         return caf::ok_atom_v;
       },
       [=](caf::subscribe_atom, caf::actor subscriber) {

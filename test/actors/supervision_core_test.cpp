@@ -234,9 +234,7 @@ BOOST_AUTO_TEST_CASE(quarantine_parks_the_child_until_restart_child) {
   BOOST_TEST((d.state("flaky") == ac::child_state::quarantined));
   BOOST_TEST((d.state("a") == ac::child_state::running));
   BOOST_TEST(d.core.find("flaky")->last_causes.back() == "start_failed");
-  std::string problem;
-  BOOST_TEST(d.words(d.core.restart_child(d.id("flaky"), &problem)) == "start flaky");
-  BOOST_TEST(problem.empty());
+  BOOST_TEST(d.words(d.core.restart_child(d.id("flaky")).value()) == "start flaky");
 }
 
 BOOST_AUTO_TEST_CASE(failed_start_during_a_group_restart_restarts_the_group_again) {
@@ -255,17 +253,17 @@ BOOST_AUTO_TEST_CASE(failed_start_during_a_group_restart_restarts_the_group_agai
 BOOST_AUTO_TEST_CASE(terminate_keeps_the_spec_and_delete_needs_the_child_stopped) {
   driver d{tree(restart_strategy::one_for_one, {cell("a"), cell("b")})};
   d.start_all({"a", "b"});
-  std::string problem;
-  BOOST_TEST(!d.core.delete_child(d.id("a"), &problem));
-  BOOST_TEST(problem == "running");
-  BOOST_TEST(d.words(d.core.terminate_child(d.id("a"), &problem)) == "stop a");
+  const auto refused = d.core.delete_child(d.id("a"));
+  BOOST_TEST_REQUIRE(!refused);
+  BOOST_TEST((refused.error() == ac::errc::running));
+  BOOST_TEST(d.words(d.core.terminate_child(d.id("a")).value()) == "stop a");
   BOOST_TEST(d.down("a", exit_kind::shutdown) == "");
   BOOST_TEST((d.state("a") == ac::child_state::stopped));
-  BOOST_TEST(d.words(d.core.restart_child(d.id("a"), &problem)) == "start a");
+  BOOST_TEST(d.words(d.core.restart_child(d.id("a")).value()) == "start a");
   d.ready("a");
-  d.words(d.core.terminate_child(d.id("a"), &problem));
+  d.words(d.core.terminate_child(d.id("a")).value());
   d.down("a", exit_kind::shutdown);
-  BOOST_TEST(d.core.delete_child(d.id("a"), &problem));
+  BOOST_TEST(!d.core.delete_child(d.id("a")).has_error());
   BOOST_TEST(d.core.find("a") == nullptr);
 }
 
@@ -277,9 +275,8 @@ BOOST_AUTO_TEST_CASE(pool_starts_its_replicas_at_once_and_resizes_both_ways) {
   d.ready("w-1");
   d.ready("w-2");
   d.ready("w-3");
-  std::string problem;
-  BOOST_TEST(d.words(d.core.resize(4, &problem)) == "start w-4");
-  BOOST_TEST(d.words(d.core.resize(2, &problem)) == "stop w-4, stop w-3");
+  BOOST_TEST(d.words(d.core.resize(4).value()) == "start w-4");
+  BOOST_TEST(d.words(d.core.resize(2).value()) == "stop w-4, stop w-3");
   BOOST_TEST(d.down("w-4", exit_kind::shutdown) == "removed w-4");
   BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "removed w-3");
   BOOST_TEST(d.core.children().size() == 2u);
@@ -338,8 +335,7 @@ BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_after_their_end) {
                                                 cell("t2", restart_type::temporary)})};
   d.start_all({"a", "t1", "t2"});
   BOOST_TEST(d.down("t1", exit_kind::normal) == "removed t1");
-  std::string problem;
-  BOOST_TEST(d.words(d.core.terminate_child(d.id("t2"), &problem)) == "stop t2");
+  BOOST_TEST(d.words(d.core.terminate_child(d.id("t2")).value()) == "stop t2");
   BOOST_TEST(d.down("t2", exit_kind::shutdown) == "removed t2");
   BOOST_TEST(d.core.children().size() == 1u);
 
@@ -349,10 +345,34 @@ BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_after_their_end) {
   driver pool{spec};
   pool.start_all({"w-1", "w-2", "w-3"});
   pool.down("w-2");
-  BOOST_TEST(pool.words(pool.core.resize(1, &problem)) == "stop w-3, removed w-2");
+  BOOST_TEST(pool.words(pool.core.resize(1).value()) == "stop w-3, removed w-2");
   BOOST_TEST(pool.down("w-3", exit_kind::shutdown) == "removed w-3");
   BOOST_TEST(pool.core.children().size() == 1u);
   BOOST_TEST(pool.fire() == ""); // w-2's restart timer is gone with it
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(refused_requests_say_why_with_an_errc) {
+  driver d{tree(restart_strategy::one_for_one, {cell("a")})};
+  d.start_all({"a"});
+  BOOST_TEST((d.core.restart_child(d.id("a")).error() == ac::errc::running));
+  BOOST_TEST((d.core.restart_child(9999).error() == ac::errc::unknown_child));
+  BOOST_TEST((d.core.terminate_child(9999).error() == ac::errc::unknown_child));
+  BOOST_TEST((d.core.delete_child(9999).error() == ac::errc::unknown_child));
+  BOOST_TEST((d.core.resize(3).error() == ac::errc::not_a_pool));
+  d.down("a");
+  // Its restart is due: restarting it by hand is refused, as is deleting it.
+  BOOST_TEST((d.core.restart_child(d.id("a")).error() == ac::errc::restarting));
+  BOOST_TEST((d.core.delete_child(d.id("a")).error() == ac::errc::restarting));
+  (void)d.core.shutdown(ac::supervision_core::clock::now());
+  BOOST_TEST((d.core.restart_child(d.id("a")).error() == ac::errc::shutting_down));
+
+  auto spec = tree(restart_strategy::simple_one_for_one, {cell("w")});
+  spec.replicas = 1;
+  driver pool{spec};
+  pool.start_all({"w-1"});
+  BOOST_TEST((pool.core.delete_child(pool.id("w-1")).error() == ac::errc::simple_one_for_one));
+  (void)pool.core.shutdown(ac::supervision_core::clock::now());
+  BOOST_TEST((pool.core.resize(2).error() == ac::errc::shutting_down));
+}

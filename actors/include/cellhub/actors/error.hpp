@@ -57,6 +57,10 @@ enum class errc : std::uint8_t {
   overloaded,
   /// Reports a tree whose cells need more file descriptors than the process may open.
   fd_limit,
+  /// Reports an operation refused because the supervisor is shutting down.
+  shutting_down,
+  /// Reports a resize asked of a supervisor that is not a `simple_one_for_one` pool.
+  not_a_pool,
 };
 
 /// Holds every `errc` value once, in declaration order.
@@ -82,6 +86,8 @@ inline constexpr std::array all_errcs = {
     errc::cell_error,
     errc::overloaded,
     errc::fd_limit,
+    errc::shutting_down,
+    errc::not_a_pool,
 };
 
 /// Returns the stable snake_case name of `code`.

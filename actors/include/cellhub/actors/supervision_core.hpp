@@ -2,7 +2,10 @@
 
 #include "cellhub/actors/backoff.hpp"
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/error.hpp"
 #include "cellhub/actors/restart_intensity.hpp"
+
+#include <boost/outcome/result.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -93,6 +96,12 @@ struct supervision_command {
   std::string name;
 };
 
+/// Holds what an operator's request to the supervision core yields: its value (the
+/// commands to carry out), or the `errc` that says why the core refused it.
+template <class T>
+using core_result =
+    BOOST_OUTCOME_V2_NAMESPACE::result<T, errc, BOOST_OUTCOME_V2_NAMESPACE::policy::terminate>;
+
 /// Describes one child as the core tracks it.
 struct supervised_child {
   /// Identifies the child for its whole stay in the supervisor (never reused).
@@ -142,18 +151,23 @@ public:
   /// Stops every child in reverse start order (a pool's all at once), then exits.
   commands shutdown(clock::time_point now);
 
-  /// Starts a stopped or quarantined child again (OTP's restart_child).
-  commands restart_child(std::uint64_t id, std::string* problem);
+  /// Starts a stopped or quarantined child again (OTP's restart_child). Refuses with
+  /// `unknown_child`, `shutting_down`, `restarting` (a restart is due anyway) or
+  /// `running`.
+  core_result<commands> restart_child(std::uint64_t id);
 
   /// Stops a child and keeps its spec, unless it is temporary (OTP's terminate_child).
-  commands terminate_child(std::uint64_t id, std::string* problem);
+  /// Refuses with `unknown_child`.
+  core_result<commands> terminate_child(std::uint64_t id);
 
   /// Removes a child that does not run (OTP's delete_child); unlike the other
-  /// removals, it yields no `removed` command: the caller knows.
-  bool delete_child(std::uint64_t id, std::string* problem);
+  /// removals, it yields no `removed` command: the caller knows. Refuses with
+  /// `unknown_child`, `simple_one_for_one`, `restarting` or `running`.
+  core_result<void> delete_child(std::uint64_t id);
 
-  /// Grows or shrinks a simple_one_for_one pool to `replicas`.
-  commands resize(std::size_t replicas, std::string* problem);
+  /// Grows or shrinks a simple_one_for_one pool to `replicas`. Refuses with
+  /// `not_a_pool` or `shutting_down`.
+  core_result<commands> resize(std::size_t replicas);
 
   /// Returns the children in start order.
   [[nodiscard]] const std::vector<supervised_child>& children() const noexcept { return children_; }
