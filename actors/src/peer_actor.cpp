@@ -55,7 +55,7 @@ struct peer_state {
   // Ends a cell asked to stop, one that lingers after its goodbye, or one whose
   // doorbell hung up while its process runs on.
   tr::stop_escalation escalation{std::chrono::milliseconds{0}};
-  // Set while an escalate_atom is on its way; there is never more than one.
+  // Set while a stop_step_atom is on its way; there is never more than one.
   bool escalation_armed = false;
   // Set while the doorbell watcher holds a registration for this life.
   bool watched = false;
@@ -166,7 +166,7 @@ void arm_escalation(peer_actor_type* self) {
     return;
   st.escalation_armed = true;
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - clock_type::now());
-  self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), escalate_atom_v);
+  self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), stop_step_atom_v);
 }
 
 void fail_pending(peer_state& st, const caf::error& reason) {
@@ -330,7 +330,7 @@ void flush_backlog(peer_actor_type* self) {
 
 // Takes the escalation's step due now, if any, and waits for the next one. The
 // escalation ends once the process is reaped.
-void escalate(peer_actor_type* self) {
+void take_due_stop_step(peer_actor_type* self) {
   auto& st = self->state;
   st.escalation_armed = false;
   if (st.status)
@@ -513,7 +513,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         (void)tr::take_step(*s.cell, s.escalation.begin(clock_type::now()));
         arm_escalation(self);
       },
-      [=](escalate_atom) { escalate(self); },
+      [=](stop_step_atom) { take_due_stop_step(self); },
       [=](start_tmo_atom) {
         auto& s = self->state;
         if (!s.ready && !s.dying) {

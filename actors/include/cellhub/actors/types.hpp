@@ -37,7 +37,7 @@ CAF_ADD_ATOM(cellhub, cellhub::actors, ready_atom, "ready")
 CAF_ADD_ATOM(cellhub, cellhub::actors, start_tmo_atom, "start_tmo")
 CAF_ADD_ATOM(cellhub, cellhub::actors, hang_atom, "hangcheck")
 CAF_ADD_ATOM(cellhub, cellhub::actors, stop_atom, "stop")
-CAF_ADD_ATOM(cellhub, cellhub::actors, escalate_atom, "escalate")
+CAF_ADD_ATOM(cellhub, cellhub::actors, stop_step_atom, "stop_step")
 CAF_ADD_ATOM(cellhub, cellhub::actors, expire_atom, "expire")
 // Supervisor control (OTP's API) and timers.
 CAF_ADD_ATOM(cellhub, cellhub::actors, which_atom, "which")
