@@ -381,8 +381,9 @@ void pump(peer_actor_type* self) {
     case shm::message_kind::ready:
       if (!st.ready) {
         st.ready = true;
-        self->send(st.config.supervisor, ready_atom_v, st.config.child,
-                   static_cast<std::int32_t>(st.cell->peer_id()), st.cell->incarnation(), st.pid);
+        self->send(st.config.supervisor,
+                   child_ready{st.config.child,
+                               cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid}});
       }
       break;
     case shm::message_kind::reply:
@@ -449,8 +450,9 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
                       ::dup(st.cell->child()->pidfd()), caf::actor_cast<caf::actor>(self)};
   self->send(st.config.watcher, std::move(watch));
   st.watched = true;
-  self->send(st.config.supervisor, started_atom_v, st.config.child,
-             static_cast<std::int32_t>(st.cell->peer_id()), st.cell->incarnation(), st.pid);
+  self->send(st.config.supervisor,
+             child_started{st.config.child,
+                           cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid}});
   self->delayed_send(self, spec.start_timeout, start_tmo_atom_v);
   st.hang = hang_detector{spec.hang_timeout};
   st.escalation = tr::stop_escalation{spec.shutdown_timeout};

@@ -30,9 +30,9 @@ public:
   behavior_type make_behavior() override { return registry(this); }
 };
 
-// Maps an unbind reason to an errc; 0 and values outside the enum mean "gone for good".
-errc to_reason(std::uint8_t value) {
-  const auto code = static_cast<errc>(value);
+// Reads an unbind reason; a value outside the enum (from a peer of another version)
+// means "gone for good".
+errc to_reason(errc code) {
   const bool known = std::find(all_errcs.begin(), all_errcs.end(), code) != all_errcs.end();
   return known ? code : errc::unknown_name;
 }
@@ -172,7 +172,7 @@ caf::result<caf::ok_atom> on_bind(self_pointer self, registry_entry& entry,
   return caf::ok_atom_v;
 }
 
-caf::ok_atom on_unbind(self_pointer self, const std::string& name, std::uint8_t value) {
+caf::ok_atom on_unbind(self_pointer self, const std::string& name, errc value) {
   auto it = self->state.names.find(name);
   if (it == self->state.names.end())
     return caf::ok_atom_v;
@@ -215,13 +215,10 @@ registry_actor::behavior_type registry(self_pointer self) {
                subs.end());
   });
   return {
-      [self](bind_atom, registry_entry& entry, restart_delivery delivery,
-             std::uint64_t hold_capacity) -> caf::result<caf::ok_atom> {
-        return on_bind(self, entry, delivery, hold_capacity);
+      [self](bind_request& req) -> caf::result<caf::ok_atom> {
+        return on_bind(self, req.entry, req.delivery, req.hold_capacity);
       },
-      [self](unbind_atom, const std::string& name, std::uint8_t reason) {
-        return on_unbind(self, name, reason);
-      },
+      [self](const unbind_request& req) { return on_unbind(self, req.name, req.reason); },
       [self](call_atom, const std::string& name, payload& data) -> caf::result<payload> {
         auto r = route_by_name(self, name, true, data);
         if (r.held)

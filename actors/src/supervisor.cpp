@@ -82,8 +82,7 @@ void publish_removed(supervisor_actor_type* self, std::uint64_t id, const std::s
   auto event = event_for(self, event_kind::removed, id);
   event.name = name;
   if (st.context.registry)
-    caf::anon_send(st.context.registry, unbind_atom_v, name,
-                   static_cast<std::uint8_t>(errc::unknown_name));
+    caf::anon_send(st.context.registry, unbind_request{name, errc::unknown_name});
   st.lives.erase(id);
   publish(self, std::move(event));
 }
@@ -97,8 +96,7 @@ void report_ready_once(supervisor_actor_type* self) {
         child.state == child_state::restarting)
       return;
   st.reported_ready = true;
-  self->send(st.parent, ready_atom_v, st.child_in_parent, std::int32_t{-1}, std::uint32_t{0},
-             std::int32_t{0});
+  self->send(st.parent, child_ready{st.child_in_parent, {}});
 }
 
 void start_child(supervisor_actor_type* self, std::uint64_t id) {
@@ -258,7 +256,7 @@ void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
       reason = errc::unknown_name;
     else if (after->state == child_state::quarantined)
       reason = errc::quarantined;
-    caf::anon_send(st.context.registry, unbind_atom_v, name, static_cast<std::uint8_t>(reason));
+    caf::anon_send(st.context.registry, unbind_request{name, reason});
   }
   publish(self, std::move(event));
   // A removed child's life is forgotten by the `removed` command, after its event.
@@ -309,32 +307,34 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
   execute(self, st.core->start(clock_type::now()));
 
   return {
-      [=](started_atom, std::uint64_t id, std::int32_t peer_id, std::uint32_t incarnation,
-          std::int32_t pid) {
+      [=](const child_started& started) {
         auto& s = self->state;
-        auto& current = s.lives[id];
-        current.peer_id = peer_id;
-        current.incarnation = incarnation;
-        current.pid = pid;
-        publish(self, event_for(self, event_kind::started, id));
+        auto& current = s.lives[started.child];
+        current.peer_id = started.life.peer_id;
+        current.incarnation = started.life.incarnation;
+        current.pid = started.life.pid;
+        publish(self, event_for(self, event_kind::started, started.child));
       },
-      [=](ready_atom, std::uint64_t id, std::int32_t peer_id, std::uint32_t incarnation,
-          std::int32_t pid) {
+      [=](const child_ready& ready) {
         auto& s = self->state;
+        const auto id = ready.child;
         const auto* child = s.core->find(id);
         if (child == nullptr)
           return;
         auto& current = s.lives[id];
-        if (const auto* cell = cell_of(*child)) {
-          current.peer_id = peer_id;
-          current.incarnation = incarnation;
-          current.pid = pid;
+        if (const auto* cell = cell_of(*child); cell != nullptr && ready.life) {
+          const auto& life = *ready.life;
+          current.peer_id = life.peer_id;
+          current.incarnation = life.incarnation;
+          current.pid = life.pid;
           // Bind before publishing `ready`: the bind is in the registry's mailbox
           // before anyone can react to `ready`, so a call by name reaches this life.
           if (s.context.registry)
-            caf::anon_send(s.context.registry, bind_atom_v,
-                           registry_entry{cell->name, peer_id, incarnation, pid, current.actor},
-                           cell->during_restart, static_cast<std::uint64_t>(cell->hold_capacity));
+            caf::anon_send(s.context.registry,
+                           bind_request{registry_entry{cell->name, life.peer_id, life.incarnation,
+                                                       life.pid, current.actor},
+                                        cell->during_restart,
+                                        static_cast<std::uint64_t>(cell->hold_capacity)});
         }
         on_life_ready(self, id);
       },
@@ -413,8 +413,7 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
         if (auto deleted = s.core->delete_child(*id); !deleted)
           return make_error(deleted.error(), name);
         if (s.context.registry)
-          caf::anon_send(s.context.registry, unbind_atom_v, name,
-                         static_cast<std::uint8_t>(errc::unknown_child));
+          caf::anon_send(s.context.registry, unbind_request{name, errc::unknown_child});
         publish_removed(self, *id, name);
         return caf::ok_atom_v;
       },

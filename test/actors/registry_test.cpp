@@ -79,13 +79,13 @@ struct fixture {
 
   void bind(ac::registry_entry e, ac::restart_delivery delivery = ac::restart_delivery::hold,
             std::uint64_t capacity = 8) {
-    self->request(reg, deadline, ac::bind_atom_v, std::move(e), delivery, capacity)
+    self->request(reg, deadline, ac::bind_request{std::move(e), delivery, capacity})
         .receive([](caf::ok_atom) {},
                  [this](caf::error& err) { BOOST_FAIL("bind failed: " << sys.render(err)); });
   }
 
   void unbind(const std::string& name, ac::errc reason) {
-    self->request(reg, deadline, ac::unbind_atom_v, name, static_cast<std::uint8_t>(reason))
+    self->request(reg, deadline, ac::unbind_request{name, reason})
         .receive([](caf::ok_atom) {},
                  [this](caf::error& err) { BOOST_FAIL("unbind failed: " << sys.render(err)); });
   }
@@ -358,8 +358,9 @@ BOOST_AUTO_TEST_CASE(subscriber_that_exits_is_dropped_and_others_still_get_remap
 
 BOOST_AUTO_TEST_CASE(bind_without_an_actor_fails_with_invalid_spec) {
   bool failed = false;
-  self->request(reg, deadline, ac::bind_atom_v, entry("worker-1", 3, 1, caf::actor{}),
-                ac::restart_delivery::hold, std::uint64_t{8})
+  self->request(reg, deadline,
+                ac::bind_request{entry("worker-1", 3, 1, caf::actor{}), ac::restart_delivery::hold,
+                                 std::uint64_t{8}})
       .receive([](caf::ok_atom) {},
                [&](caf::error& err) { failed = ac::is(err, ac::errc::invalid_spec); });
   BOOST_TEST(failed);

@@ -19,12 +19,16 @@ enum class restart_strategy : std::uint8_t;
 enum class restart_type : std::uint8_t;
 
 class backoff;
+struct bind_request;
 struct backoff_config;
 struct cell_end;
+struct cell_life;
 struct cell_spec;
 struct child_counts;
 struct child_info;
+struct child_ready;
 struct child_spec;
+struct child_started;
 struct doorbell_rang;
 struct fd_budget;
 class hang_detector;
@@ -43,6 +47,7 @@ class supervision_tree;
 struct supervisor_spec;
 struct tree_context;
 struct tree_options;
+struct unbind_request;
 struct unwatch_request;
 struct watch_request;
 

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/error.hpp"
 #include "cellhub/transport/death_cause.hpp"
 #include "cellhub/transport/process.hpp"
 
@@ -95,6 +97,51 @@ typename Inspector::result_type inspect(Inspector& f, peer_dead& x) {
            x.last);
 }
 
+/// Names one cell life: its peer entry, the entry's incarnation and the process.
+struct cell_life {
+  /// Names the peer entry.
+  std::uint16_t peer_id = 0;
+  /// Names the life of the entry.
+  std::uint32_t incarnation = 0;
+  /// Holds the cell's process id.
+  std::int32_t pid = 0;
+};
+
+/// Serializes a cell life.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cell_life& x) {
+  return f(caf::meta::type_name("cellhub_cell_life"), x.peer_id, x.incarnation, x.pid);
+}
+
+/// Tells a supervisor that its child `child` started a cell life (not ready yet).
+struct child_started {
+  /// Names the child in its supervisor.
+  std::uint64_t child = 0;
+  /// Names the life that started.
+  cell_life life;
+};
+
+/// Serializes a start notice.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_started& x) {
+  return f(caf::meta::type_name("cellhub_child_started"), x.child, x.life);
+}
+
+/// Tells a supervisor that its child `child` is ready: a cell sent READY (`life` names
+/// that life), or a child supervisor has every child of its own started (no `life`).
+struct child_ready {
+  /// Names the child in its supervisor.
+  std::uint64_t child = 0;
+  /// Names the cell life that became ready; empty for a supervisor child.
+  caf::optional<cell_life> life;
+};
+
+/// Serializes a ready notice.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, child_ready& x) {
+  return f(caf::meta::type_name("cellhub_child_ready"), x.child, x.life);
+}
+
 /// Tells how one cell life ended; travels as the context of a peer actor's exit reason.
 struct cell_end {
   /// Names the ending: normal, shutdown, crashed, hung, start_failed, protocol_violation.
@@ -154,6 +201,36 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, registry_entry& x) {
   return f(caf::meta::type_name("cellhub_registry_entry"), x.name, x.peer_id, x.incarnation, x.pid,
            x.actor);
+}
+
+/// Asks the registry to route a name to a life that is ready.
+struct bind_request {
+  /// Names the life and the actor that shadows it.
+  registry_entry entry;
+  /// Rules what the name's messages do while this life restarts.
+  restart_delivery delivery = restart_delivery::hold;
+  /// Bounds the messages held while this life restarts.
+  std::uint64_t hold_capacity = 0;
+};
+
+/// Serializes a bind request.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bind_request& x) {
+  return f(caf::meta::type_name("cellhub_bind_request"), x.entry, x.delivery, x.hold_capacity);
+}
+
+/// Tells the registry that the life behind a name ended, and what comes next.
+struct unbind_request {
+  /// Names the logical name.
+  std::string name;
+  /// Says what comes next: `restarting`, `quarantined`, `unknown_name` (gone for good).
+  errc reason = errc::unknown_name;
+};
+
+/// Serializes an unbind request.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, unbind_request& x) {
+  return f(caf::meta::type_name("cellhub_unbind_request"), x.name, x.reason);
 }
 
 /// Describes one child of a supervisor, as `which_children` reports it.

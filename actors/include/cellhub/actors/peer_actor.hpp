@@ -22,8 +22,7 @@ struct peer_config {
   std::shared_ptr<transport::hub_host> hub;
   /// Watches the cell's doorbell and pidfd.
   doorbell_watcher_actor watcher;
-  /// Receives `(started_atom, child, peer_id, incarnation, pid)` and
-  /// `(ready_atom, child, peer_id, incarnation, pid)`; stops the cell by `stop_atom`.
+  /// Receives `child_started` and `child_ready`; stops the cell by `stop_atom`.
   caf::actor supervisor;
   /// Receives `(cell_msg_atom, name, peer_id, payload)` for one-way messages from
   /// the cell (optional).

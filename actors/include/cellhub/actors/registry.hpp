@@ -27,12 +27,12 @@ namespace cellhub::actors {
 
 /// Names the registry's message protocol.
 ///
-/// - `(bind_atom, entry, delivery, hold_capacity)` → `ok`: the life `entry` is ready.
+/// - `bind_request{entry, delivery, hold_capacity}` → `ok`: the life `entry` is ready.
 ///   Publishes `remapped` to every subscriber when the name had a life before (not on
 ///   its very first bind), then hands it the messages held while it restarted, in
 ///   arrival order. `delivery` and `hold_capacity` rule the next restart. Fails with
 ///   `invalid_spec` when the entry has no name or no actor.
-/// - `(unbind_atom, name, reason)` → `ok`: the life ended; `reason` is an `errc`.
+/// - `unbind_request{name, reason}` → `ok`: the life ended.
 ///   `restarting`: messages by name are held (up to `hold_capacity`, beyond it they
 ///   fail with `hold_buffer_full`) or fail at once with `restarting`, per the last
 ///   bind. `unknown_child` or `unknown_name` (child deleted or terminated): held
@@ -52,14 +52,14 @@ namespace cellhub::actors {
 /// - `(names_atom)` → every registered name's entry, sorted by name.
 /// - `(caf::subscribe_atom, subscriber)` → `ok`: `subscriber` receives `remapped`
 ///   until it goes down.
-using registry_actor = caf::typed_actor<
-    caf::replies_to<bind_atom, registry_entry, restart_delivery, std::uint64_t>::with<caf::ok_atom>,
-    caf::replies_to<unbind_atom, std::string, std::uint8_t>::with<caf::ok_atom>,
-    caf::replies_to<call_atom, std::string, payload>::with<payload>,
-    caf::replies_to<cast_atom, std::string, payload>::with<void>,
-    caf::replies_to<lookup_atom, std::string>::with<registry_entry>,
-    caf::replies_to<names_atom>::with<std::vector<registry_entry>>,
-    caf::replies_to<caf::subscribe_atom, caf::actor>::with<caf::ok_atom>>;
+using registry_actor =
+    caf::typed_actor<caf::replies_to<bind_request>::with<caf::ok_atom>,
+                     caf::replies_to<unbind_request>::with<caf::ok_atom>,
+                     caf::replies_to<call_atom, std::string, payload>::with<payload>,
+                     caf::replies_to<cast_atom, std::string, payload>::with<void>,
+                     caf::replies_to<lookup_atom, std::string>::with<registry_entry>,
+                     caf::replies_to<names_atom>::with<std::vector<registry_entry>>,
+                     caf::replies_to<caf::subscribe_atom, caf::actor>::with<caf::ok_atom>>;
 
 /// Holds the registry's routing table and subscribers.
 struct registry_state {
