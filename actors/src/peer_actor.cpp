@@ -38,18 +38,41 @@ struct pending_call {
   clock_type::time_point deadline;
 };
 
+// What a life is doing, as the host sees it. It only moves forward: starting ->
+// running -> lingering or stopping, and lingering -> stopping; a stop may also come
+// while starting. The death can come in any phase; the phase then tells what the
+// life was doing when it ended.
+enum class life_phase : std::uint8_t {
+  // Spawned; READY not seen yet (the start timeout runs).
+  starting,
+  // READY seen; calls and casts flow.
+  running,
+  // Said goodbye without being asked: calls fail, and it gets the stop escalation
+  // without the goodbye step.
+  lingering,
+  // Asked to stop: the stop escalation runs, and the life ends as a shutdown.
+  stopping,
+};
+
+// Why the host killed the cell itself, if it did.
+enum class host_kill : std::uint8_t {
+  none,
+  // No READY within start_timeout.
+  no_ready_in_time,
+  // No progress for hang_timeout with work waiting.
+  hung,
+};
+
 struct peer_state {
   peer_config config;
   std::shared_ptr<tr::peer_transport> cell;
   std::int32_t pid = 0;
-  bool ready = false;
-  bool stop_requested = false;
-  bool start_timed_out = false;
-  bool killed_for_hang = false;
-  bool dying = false;
-  // Set when the cell said goodbye without being asked and was given its
-  // shutdown_timeout to exit.
-  bool lingering = false;
+  life_phase phase = life_phase::starting;
+  // When READY arrived (it may arrive while stopping too).
+  std::optional<clock_type::time_point> ready_at;
+  host_kill killed = host_kill::none;
+  // Set once the death is seen, whoever saw it; calls fail from then on.
+  bool death_seen = false;
   // Set once the stop escalation sent SIGTERM (asked to stop, or lingering).
   bool sent_sigterm = false;
   // Ends a cell asked to stop, one that lingers after its goodbye, or one whose
@@ -122,7 +145,7 @@ cell_end describe_end(const peer_state& st, std::string cause) {
 
 // Decides how the life ended, once the process is reaped.
 caf::error exit_reason_of(const peer_state& st) {
-  if (st.stop_requested) {
+  if (st.phase == life_phase::stopping) {
     // Still `user_shutdown` to everyone who compares reasons (a supervisor decides
     // restarts by it); the context adds how the process really ended.
     auto end = describe_end(st, "shutdown");
@@ -133,19 +156,19 @@ caf::error exit_reason_of(const peer_state& st) {
   }
   if (st.cell->violated())
     return ending(errc::protocol_violation, describe_end(st, "protocol_violation"));
-  if (st.killed_for_hang) {
+  if (st.killed == host_kill::hung) {
     auto end = describe_end(st, "hung");
     end.detail =
         fmt::format("no progress for {} ms with work waiting", st.config.spec.hang_timeout.count());
     return ending(errc::hung, std::move(end));
   }
-  if (!st.ready) {
+  if (!st.ready_at) {
     auto end = describe_end(st, "start_failed");
-    if (st.start_timed_out)
+    if (st.killed == host_kill::no_ready_in_time)
       end.detail = fmt::format("no READY within {} ms", st.config.spec.start_timeout.count());
     return ending(errc::start_failed, std::move(end));
   }
-  if (st.lingering && st.sent_sigterm) {
+  if (st.phase == life_phase::lingering && st.sent_sigterm) {
     auto end = describe_end(st, "crashed");
     end.detail = fmt::format("said goodbye but was still running {} ms later; {}",
                              st.config.spec.shutdown_timeout.count(),
@@ -247,9 +270,9 @@ void finish_if_reaped(peer_actor_type* self) {
 void on_death(peer_actor_type* self, tr::death_cause cause) {
   auto& st = self->state;
   st.cell->report_death(cause);
-  if (st.dying)
+  if (st.death_seen)
     return finish_if_reaped(self);
-  st.dying = true;
+  st.death_seen = true;
   // Replies the cell published before dying are still delivered.
   while (true) {
     auto next = st.cell->try_receive();
@@ -313,7 +336,7 @@ void send_or_queue(peer_actor_type* self, queued_send item) {
 
 void flush_backlog(peer_actor_type* self) {
   auto& st = self->state;
-  while (!st.backlog.empty() && !st.dying) {
+  while (!st.backlog.empty() && !st.death_seen) {
     auto& item = st.backlog.front();
     auto sent = st.cell->send(item.kind, item.msg_id, item.bytes.bytes());
     if (!sent) {
@@ -337,7 +360,7 @@ void take_due_stop_step(peer_actor_type* self) {
     return;
   if (const auto step = st.escalation.due(clock_type::now())) {
     if (*step == tr::stop_step::sigterm) {
-      if (st.lingering && !st.stop_requested)
+      if (st.phase == life_phase::lingering)
         tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after {} ms; "
                            "sending SIGTERM",
                            st.cell->peer_id(), tr::quoted(st.config.spec.name),
@@ -353,9 +376,9 @@ void take_due_stop_step(peer_actor_type* self) {
 // be answered, so calls fail at once, and it gets the time a stop would give it.
 void on_unsolicited_goodbye(peer_actor_type* self) {
   auto& st = self->state;
-  if (st.stop_requested || st.lingering || st.dying)
+  if (st.phase == life_phase::stopping || st.phase == life_phase::lingering || st.death_seen)
     return;
-  st.lingering = true;
+  st.phase = life_phase::lingering;
   fail_pending(st,
                make_error(errc::cell_died, fmt::format("{} said goodbye", st.config.spec.name)));
   // The cell took the first step itself.
@@ -379,8 +402,10 @@ void pump(peer_actor_type* self) {
     auto& msg = *next.value();
     switch (msg.kind) {
     case shm::message_kind::ready:
-      if (!st.ready) {
-        st.ready = true;
+      if (!st.ready_at) {
+        st.ready_at = clock_type::now();
+        if (st.phase == life_phase::starting)
+          st.phase = life_phase::running;
         self->send(st.config.supervisor,
                    child_ready{st.config.child,
                                cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid}});
@@ -409,17 +434,17 @@ void pump(peer_actor_type* self) {
 
 void check_hang(peer_actor_type* self) {
   auto& st = self->state;
-  if (st.dying)
+  if (st.death_seen)
     return;
   const auto progress = st.cell->progress();
   // Before READY the start timeout watches the cell.
-  const bool work_waits = st.ready && (progress.unread_by_cell > 0 || !st.pending.empty());
+  const bool work_waits = st.ready_at && (progress.unread_by_cell > 0 || !st.pending.empty());
   if (st.hang.observe(clock_type::now(), progress.heartbeat, work_waits)) {
     tr::logger()->warn("peer_id={} peer_name={} Cell hung: no progress for {} ms with work "
                        "waiting; killing it",
                        st.cell->peer_id(), tr::quoted(st.config.spec.name),
                        st.config.spec.hang_timeout.count());
-    st.killed_for_hang = true;
+    st.killed = host_kill::hung;
     kill_cell(self);
     return;
   }
@@ -478,9 +503,9 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
       },
       [=](call_atom, payload& bytes) -> caf::result<payload> {
         auto& s = self->state;
-        if (s.dying)
+        if (s.death_seen)
           return make_error(errc::cell_died, s.config.spec.name + " is gone");
-        if (s.lingering)
+        if (s.phase == life_phase::lingering)
           return make_error(errc::cell_died, s.config.spec.name + " said goodbye");
         if (waiting(s) >= s.config.spec.max_pending)
           return overloaded(s);
@@ -496,7 +521,7 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         auto& s = self->state;
         // A cast promises no delivery: one to a cell on its way out is dropped, as a
         // message to a cell that dies after taking it would be.
-        if (s.dying || s.lingering)
+        if (s.death_seen || s.phase == life_phase::lingering)
           return caf::unit;
         if (waiting(s) >= s.config.spec.max_pending)
           return overloaded(s);
@@ -506,11 +531,12 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
       [=](expire_atom) { expire_calls(self); },
       [=](stop_atom) {
         auto& s = self->state;
-        if (s.stop_requested || s.dying)
+        if (s.phase == life_phase::stopping || s.death_seen)
           return;
-        s.stop_requested = true;
+        const bool lingered = s.phase == life_phase::lingering;
+        s.phase = life_phase::stopping;
         // A lingering cell's escalation already runs; a second would double the signals.
-        if (s.lingering)
+        if (lingered)
           return;
         (void)tr::take_step(*s.cell, s.escalation.begin(clock_type::now()));
         arm_escalation(self);
@@ -518,8 +544,8 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
       [=](stop_step_atom) { take_due_stop_step(self); },
       [=](start_tmo_atom) {
         auto& s = self->state;
-        if (!s.ready && !s.dying) {
-          s.start_timed_out = true;
+        if (!s.ready_at && !s.death_seen) {
+          s.killed = host_kill::no_ready_in_time;
           tr::logger()->warn("peer_id={} peer_name={} no READY within {} ms; killing it",
                              s.cell->peer_id(), tr::quoted(s.config.spec.name),
                              s.config.spec.start_timeout.count());
