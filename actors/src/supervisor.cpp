@@ -282,6 +282,116 @@ void on_life_ready(supervisor_actor_type* self, std::uint64_t id) {
   execute(self, st.core->on_ready(id, clock_type::now()));
 }
 
+// --- Handlers, one per message of the supervisor's protocol -----------------------
+
+void on_child_started(supervisor_actor_type* self, const child_started& started) {
+  auto& current = self->state.lives[started.child];
+  current.peer_id = started.life.peer_id;
+  current.incarnation = started.life.incarnation;
+  current.pid = started.life.pid;
+  publish(self, event_for(self, event_kind::started, started.child));
+}
+
+void on_child_ready(supervisor_actor_type* self, const child_ready& ready) {
+  auto& st = self->state;
+  const auto id = ready.child;
+  const auto* child = st.core->find(id);
+  if (child == nullptr)
+    return;
+  auto& current = st.lives[id];
+  if (const auto* cell = cell_of(*child); cell != nullptr && ready.life) {
+    const auto& life = *ready.life;
+    current.peer_id = life.peer_id;
+    current.incarnation = life.incarnation;
+    current.pid = life.pid;
+    // Bind before publishing `ready`: the bind is in the registry's mailbox before
+    // anyone can react to `ready`, so a call by name reaches this life.
+    if (st.context.registry)
+      caf::anon_send(st.context.registry,
+                     bind_request{registry_entry{cell->name, life.peer_id, life.incarnation,
+                                                 life.pid, current.actor},
+                                  cell->during_restart,
+                                  static_cast<std::uint64_t>(cell->hold_capacity)});
+  }
+  on_life_ready(self, id);
+}
+
+std::vector<child_info> which_children(supervisor_actor_type* self) {
+  auto& st = self->state;
+  std::vector<child_info> out;
+  const auto now = clock_type::now();
+  for (const auto& child : st.core->children()) {
+    child_info info;
+    info.name = child.spec.name();
+    info.supervisor = child.spec.is_supervisor();
+    info.state = std::string{to_string(child.state)};
+    info.restarts = child.restarts;
+    info.last_cause = child.last_causes.empty() ? "" : child.last_causes.back();
+    if (child.ready_since)
+      info.uptime_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since).count();
+    if (auto it = st.lives.find(child.id); it != st.lives.end()) {
+      info.peer_id = it->second.peer_id;
+      info.incarnation = it->second.incarnation;
+      info.pid = it->second.pid;
+      info.actor = it->second.actor;
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+child_counts count_children(const supervisor_state& st) {
+  child_counts counts;
+  for (const auto& child : st.core->children()) {
+    ++counts.specs;
+    if (child.state == child_state::running || child.state == child_state::starting)
+      ++counts.active;
+    if (child.spec.is_supervisor())
+      ++counts.supervisors;
+    else
+      ++counts.workers;
+  }
+  return counts;
+}
+
+// Carries out an operator's request the core accepted, or answers why it refused.
+caf::result<caf::ok_atom> carry_out(supervisor_actor_type* self,
+                                    core_result<supervision_core::commands> commands,
+                                    const std::string& context) {
+  if (!commands)
+    return make_error(commands.error(), context);
+  execute(self, commands.value());
+  return caf::ok_atom_v;
+}
+
+caf::result<caf::ok_atom> restart_child(supervisor_actor_type* self, const std::string& name) {
+  const auto id = id_of(self->state, name);
+  if (!id)
+    return make_error(errc::unknown_child, name);
+  return carry_out(self, self->state.core->restart_child(*id), name);
+}
+
+caf::result<caf::ok_atom> terminate_child(supervisor_actor_type* self, const std::string& name) {
+  const auto id = id_of(self->state, name);
+  if (!id)
+    return make_error(errc::unknown_child, name);
+  return carry_out(self, self->state.core->terminate_child(*id), name);
+}
+
+caf::result<caf::ok_atom> delete_child(supervisor_actor_type* self, const std::string& name) {
+  auto& st = self->state;
+  const auto id = id_of(st, name);
+  if (!id)
+    return make_error(errc::unknown_child, name);
+  if (auto deleted = st.core->delete_child(*id); !deleted)
+    return make_error(deleted.error(), name);
+  if (st.context.registry)
+    caf::anon_send(st.context.registry, unbind_request{name, errc::unknown_child});
+  publish_removed(self, *id, name);
+  return caf::ok_atom_v;
+}
+
 caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree_context context,
                          caf::actor parent, std::uint64_t child_in_parent,
                          std::vector<caf::actor> subscribers) {
@@ -307,122 +417,20 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
   execute(self, st.core->start(clock_type::now()));
 
   return {
-      [=](const child_started& started) {
-        auto& s = self->state;
-        auto& current = s.lives[started.child];
-        current.peer_id = started.life.peer_id;
-        current.incarnation = started.life.incarnation;
-        current.pid = started.life.pid;
-        publish(self, event_for(self, event_kind::started, started.child));
-      },
-      [=](const child_ready& ready) {
-        auto& s = self->state;
-        const auto id = ready.child;
-        const auto* child = s.core->find(id);
-        if (child == nullptr)
-          return;
-        auto& current = s.lives[id];
-        if (const auto* cell = cell_of(*child); cell != nullptr && ready.life) {
-          const auto& life = *ready.life;
-          current.peer_id = life.peer_id;
-          current.incarnation = life.incarnation;
-          current.pid = life.pid;
-          // Bind before publishing `ready`: the bind is in the registry's mailbox
-          // before anyone can react to `ready`, so a call by name reaches this life.
-          if (s.context.registry)
-            caf::anon_send(s.context.registry,
-                           bind_request{registry_entry{cell->name, life.peer_id, life.incarnation,
-                                                       life.pid, current.actor},
-                                        cell->during_restart,
-                                        static_cast<std::uint64_t>(cell->hold_capacity)});
-        }
-        on_life_ready(self, id);
-      },
-      [=](lifecycle_event& event) {
-        // From a supervisor below us: pass it up and out.
-        publish(self, std::move(event));
-      },
+      [=](const child_started& started) { on_child_started(self, started); },
+      [=](const child_ready& ready) { on_child_ready(self, ready); },
+      // From a supervisor below us: pass it up and out.
+      [=](lifecycle_event& event) { publish(self, std::move(event)); },
       [=](backoff_atom, std::uint64_t timer) {
         execute(self, self->state.core->on_timer(timer, clock_type::now()));
       },
-      [=](which_atom) {
-        auto& s = self->state;
-        std::vector<child_info> out;
-        const auto now = clock_type::now();
-        for (const auto& child : s.core->children()) {
-          child_info info;
-          info.name = child.spec.name();
-          info.supervisor = child.spec.is_supervisor();
-          info.state = std::string{to_string(child.state)};
-          info.restarts = child.restarts;
-          info.last_cause = child.last_causes.empty() ? "" : child.last_causes.back();
-          if (child.ready_since)
-            info.uptime_ms =
-                std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since)
-                    .count();
-          if (auto it = s.lives.find(child.id); it != s.lives.end()) {
-            info.peer_id = it->second.peer_id;
-            info.incarnation = it->second.incarnation;
-            info.pid = it->second.pid;
-            info.actor = it->second.actor;
-          }
-          out.push_back(std::move(info));
-        }
-        return out;
-      },
-      [=](count_atom) {
-        child_counts counts;
-        for (const auto& child : self->state.core->children()) {
-          ++counts.specs;
-          if (child.state == child_state::running || child.state == child_state::starting)
-            ++counts.active;
-          if (child.spec.is_supervisor())
-            ++counts.supervisors;
-          else
-            ++counts.workers;
-        }
-        return counts;
-      },
-      [=](restart_atom, const std::string& name) -> caf::result<caf::ok_atom> {
-        auto& s = self->state;
-        auto id = id_of(s, name);
-        if (!id)
-          return make_error(errc::unknown_child, name);
-        auto commands = s.core->restart_child(*id);
-        if (!commands)
-          return make_error(commands.error(), name);
-        execute(self, commands.value());
-        return caf::ok_atom_v;
-      },
-      [=](terminate_atom, const std::string& name) -> caf::result<caf::ok_atom> {
-        auto& s = self->state;
-        auto id = id_of(s, name);
-        if (!id)
-          return make_error(errc::unknown_child, name);
-        auto commands = s.core->terminate_child(*id);
-        if (!commands)
-          return make_error(commands.error(), name);
-        execute(self, commands.value());
-        return caf::ok_atom_v;
-      },
-      [=](caf::delete_atom, const std::string& name) -> caf::result<caf::ok_atom> {
-        auto& s = self->state;
-        auto id = id_of(s, name);
-        if (!id)
-          return make_error(errc::unknown_child, name);
-        if (auto deleted = s.core->delete_child(*id); !deleted)
-          return make_error(deleted.error(), name);
-        if (s.context.registry)
-          caf::anon_send(s.context.registry, unbind_request{name, errc::unknown_child});
-        publish_removed(self, *id, name);
-        return caf::ok_atom_v;
-      },
-      [=](resize_atom, std::uint64_t replicas) -> caf::result<caf::ok_atom> {
-        auto commands = self->state.core->resize(replicas);
-        if (!commands)
-          return make_error(commands.error(), self->state.core->spec().name);
-        execute(self, commands.value());
-        return caf::ok_atom_v;
+      [=](which_atom) { return which_children(self); },
+      [=](count_atom) { return count_children(self->state); },
+      [=](restart_atom, const std::string& name) { return restart_child(self, name); },
+      [=](terminate_atom, const std::string& name) { return terminate_child(self, name); },
+      [=](caf::delete_atom, const std::string& name) { return delete_child(self, name); },
+      [=](resize_atom, std::uint64_t replicas) {
+        return carry_out(self, self->state.core->resize(replicas), self->state.core->spec().name);
       },
       [=](caf::subscribe_atom, caf::actor subscriber) {
         subscribe(self, std::move(subscriber));
