@@ -3,6 +3,7 @@
 #include "cellhub/actors/embedding.hpp"
 #include "cellhub/cli/chaos_rate.hpp"
 #include "cellhub/cli/cluster_view.hpp"
+#include "cellhub/cli/console_types.hpp"
 #include "cellhub/cli/event_json.hpp"
 #include "cellhub/demo/demo_protocol.hpp"
 #include "cellhub/demo/request_text.hpp"
@@ -23,8 +24,6 @@ namespace {
 namespace ac = cellhub::actors;
 using clock_type = std::chrono::steady_clock;
 
-using ac::chaos_atom;
-using ac::load_atom;
 using caf::tick_atom;
 
 // Ticks of the request load: frequent enough for smooth rates, cheap enough at idle.
@@ -147,9 +146,63 @@ void join(console_actor* self, caf::actor root, caf::actor registry) {
   st.registry = std::move(registry);
   self->monitor(st.root);
   if (st.options.config.load.rate > 0)
-    self->delayed_send(self, load_tick, ac::load_atom_v);
+    self->delayed_send(self, load_tick, load_atom_v);
   if (st.options.chaos_rate > 0)
-    self->delayed_send(self, chaos_period(st.options.chaos_rate), ac::chaos_atom_v);
+    self->delayed_send(self, chaos_period(st.options.chaos_rate), chaos_atom_v);
+}
+
+// Shows an event, writes it to the events file, and acts on what ends the run or
+// finishes an operator's restart.
+void on_event(console_actor* self, const ac::lifecycle_event& event) {
+  auto& s = self->state;
+  s.view.apply(event, clock_type::now());
+  record(self, event);
+  // Only the root giving up ends the run; a group that gives up is restarted (or
+  // not) by its own supervisor, which is the supervisors' business.
+  if (event.kind == ac::event_kind::escalated && event.supervisor == s.options.config.root.name)
+    s.signal->report_escalation(fmt::format("supervisor \"{}\" gave up because of child "
+                                            "\"{}\": {}",
+                                            event.supervisor, event.name, event.cause));
+  if (event.kind != ac::event_kind::stopped)
+    return;
+  auto it = s.restarts.find(event.name);
+  if (it == s.restarts.end())
+    return;
+  auto [owner, promise] = std::move(it->second);
+  s.restarts.erase(it);
+  self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, event.name)
+      // Init-captures: clang 14 cannot capture a structured binding by name.
+      .then([promise = promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
+            [promise = promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+}
+
+// Restarts the child `name` wherever it is in the tree: a running one is stopped
+// gracefully first and restarted once its `stopped` event comes (`on_event`).
+caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string& name) {
+  if (!self->state.root)
+    return ac::make_error(ac::errc::unknown_child, name);
+  auto promise = self->make_response_promise();
+  auto outstanding = std::make_shared<int>(0);
+  auto answered = std::make_shared<bool>(false);
+  find_owner(
+      self, self->state.root, name,
+      [self, promise, answered, name](caf::actor owner, const ac::child_info& child) mutable {
+        *answered = true;
+        if (child.state == "running" || child.state == "starting") {
+          self->state.restarts[name] = {owner, promise};
+          self->send(owner, ac::terminate_atom_v, name);
+          return;
+        }
+        self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, name)
+            .then([promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
+                  [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
+      },
+      outstanding,
+      [promise, answered, name]() mutable {
+        if (!*answered)
+          promise.deliver(ac::make_error(ac::errc::unknown_child, name));
+      });
+  return promise;
 }
 
 caf::behavior console(console_actor* self, console_options options,
@@ -172,70 +225,21 @@ caf::behavior console(console_actor* self, console_options options,
         join(self, std::move(root), std::move(registry));
       },
       [self](caf::update_atom, std::string note) { self->state.view.set_note(std::move(note)); },
-      [self](const ac::lifecycle_event& event) {
-        auto& s = self->state;
-        s.view.apply(event, clock_type::now());
-        record(self, event);
-        // Only the root giving up ends the run; a group that gives up is restarted (or
-        // not) by its own supervisor, which is the supervisors' business.
-        if (event.kind == ac::event_kind::escalated &&
-            event.supervisor == s.options.config.root.name)
-          s.signal->report_escalation(fmt::format("supervisor \"{}\" gave up because of child "
-                                                  "\"{}\": {}",
-                                                  event.supervisor, event.name, event.cause));
-        if (event.kind == ac::event_kind::stopped)
-          if (auto it = s.restarts.find(event.name); it != s.restarts.end()) {
-            auto [owner, promise] = std::move(it->second);
-            s.restarts.erase(it);
-            self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, event.name)
-                // Init-captures: clang 14 cannot capture a structured binding by name.
-                .then(
-                    [promise = promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
-                    [promise = promise](caf::error& err) mutable {
-                      promise.deliver(std::move(err));
-                    });
-          }
-      },
+      [self](const ac::lifecycle_event& event) { on_event(self, event); },
       [self](tick_atom) {
         show(self);
         self->delayed_send(self, self->state.options.refresh, caf::tick_atom_v);
       },
       [self](load_atom) {
         send_load(self);
-        self->delayed_send(self, load_tick, ac::load_atom_v);
+        self->delayed_send(self, load_tick, load_atom_v);
       },
       [self](chaos_atom) {
         unleash_chaos(self);
-        self->delayed_send(self, chaos_period(self->state.options.chaos_rate), ac::chaos_atom_v);
+        self->delayed_send(self, chaos_period(self->state.options.chaos_rate), chaos_atom_v);
       },
       [self](ac::which_atom) { return self->state.view.as_child_infos(clock_type::now()); },
-      [self](ac::restart_atom, std::string name) -> caf::result<caf::ok_atom> {
-        if (!self->state.root)
-          return ac::make_error(ac::errc::unknown_child, name);
-        auto promise = self->make_response_promise();
-        auto outstanding = std::make_shared<int>(0);
-        auto answered = std::make_shared<bool>(false);
-        find_owner(
-            self, self->state.root, name,
-            [self, promise, answered, name](caf::actor owner, const ac::child_info& child) mutable {
-              *answered = true;
-              if (child.state == "running" || child.state == "starting") {
-                // Stop it gracefully first; the restart follows its `stopped` event.
-                self->state.restarts[name] = {owner, promise};
-                self->send(owner, ac::terminate_atom_v, name);
-                return;
-              }
-              self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, name)
-                  .then([promise](caf::ok_atom) mutable { promise.deliver(caf::ok_atom_v); },
-                        [promise](caf::error& err) mutable { promise.deliver(std::move(err)); });
-            },
-            outstanding,
-            [promise, answered, name]() mutable {
-              if (!*answered)
-                promise.deliver(ac::make_error(ac::errc::unknown_child, name));
-            });
-        return promise;
-      },
+      [self](ac::restart_atom, const std::string& name) { return restart_by_name(self, name); },
       [self](caf::get_atom) { return self->state.view.render_line(clock_type::now()); },
       [self](ac::stop_atom) {
         self->state.signal->request_stop();

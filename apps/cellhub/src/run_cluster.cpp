@@ -2,6 +2,7 @@
 #include "cellhub/cli/cluster_config.hpp"
 #include "cellhub/cli/commands.hpp"
 #include "cellhub/cli/console.hpp"
+#include "cellhub/cli/console_types.hpp"
 #include "cellhub/cli/link_setup.hpp"
 #include "cellhub/cli/preflight.hpp"
 #include "cellhub/cli/run_end.hpp"
@@ -86,6 +87,7 @@ int run_cluster(const run_options& options) {
 
   caf::actor_system_config cfg;
   ac::prepare_config(cfg);
+  cfg.add_message_types<caf::id_block::cellhub_cli>();
   if (control)
     control->configure(cfg);
   caf::actor_system sys{cfg};

@@ -53,8 +53,5 @@ CAF_ADD_ATOM(cellhub, cellhub::actors, shutdown_atom, "shutdown")
 // Registry.
 CAF_ADD_ATOM(cellhub, cellhub::actors, lookup_atom, "lookup")
 CAF_ADD_ATOM(cellhub, cellhub::actors, names_atom, "names")
-// The cellhub CLI's console: request load and chaos timers.
-CAF_ADD_ATOM(cellhub, cellhub::actors, load_atom, "load")
-CAF_ADD_ATOM(cellhub, cellhub::actors, chaos_atom, "chaos")
 
 CAF_END_TYPE_ID_BLOCK(cellhub)
