@@ -4,11 +4,14 @@
 #include "cellhub/actors/types.hpp"
 
 #include <caf/all.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -376,6 +379,138 @@ BOOST_AUTO_TEST_CASE(stopping_registry_fails_held_calls_instead_of_leaving_them_
   self->send_exit(reg, caf::exit_reason::user_shutdown);
   const auto out = await(std::move(held));
   BOOST_TEST((out.err == caf::sec::request_receiver_down), sys.render(out.err));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The registry's routing under CAF's deterministic test coordinator: every actor runs
+// only when the test says `run()`, one message at a time, so the order of what is
+// held, failed and delivered is exact and no test waits on a clock.
+namespace {
+
+struct deterministic_config : caf::actor_system_config {
+  deterministic_config() {
+    add_message_types<caf::id_block::cellhub>();
+    ac::add_error_category(*this);
+    set("scheduler.policy", caf::atom("testing"));
+  }
+};
+
+using call_log = std::shared_ptr<std::vector<std::string>>;
+
+// Calls a name for whoever sends it (call_atom, name, text) and logs the answer: the
+// reply text, or "error:<errc>".
+caf::behavior caller(caf::event_based_actor* self, ac::registry_actor reg, call_log log) {
+  return {
+      [=](ac::call_atom, const std::string& name, const std::string& text) {
+        self->request(reg, caf::infinite, ac::call_atom_v, name, ac::payload::from_string(text))
+            .then([=](const ac::payload& reply) { log->emplace_back(reply.as_string()); },
+                  [=](const caf::error& err) {
+                    log->push_back("error:" + std::string{err.category() == ac::error_category()
+                                                              ? ac::to_string(static_cast<ac::errc>(
+                                                                    err.code()))
+                                                              : "other"});
+                  });
+      },
+  };
+}
+
+struct deterministic_fixture {
+  deterministic_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched =
+      dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  ac::registry_actor reg = ac::spawn_registry(sys);
+  call_log log = std::make_shared<std::vector<std::string>>();
+  caf::actor client = sys.spawn(caller, reg, log);
+
+  ~deterministic_fixture() {
+    caf::anon_send_exit(client, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(reg, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  caf::actor stand_in_named(const std::string& name) {
+    return sys.spawn(stand_in, name, caf::actor{});
+  }
+
+  void bind(const std::string& name, std::int32_t peer_id, caf::actor life,
+            ac::restart_delivery delivery = ac::restart_delivery::hold,
+            std::uint64_t capacity = 8) {
+    caf::anon_send(
+        reg, ac::bind_request{ac::registry_entry{name, peer_id, 1, 1000 + peer_id, std::move(life)},
+                              delivery, capacity});
+    sched.run();
+  }
+
+  void unbind(const std::string& name, ac::errc reason) {
+    caf::anon_send(reg, ac::unbind_request{name, reason});
+    sched.run();
+  }
+
+  // Sends the calls, then runs every actor until nothing is left to do.
+  void call(const std::string& name, std::initializer_list<std::string> texts) {
+    for (const auto& text : texts)
+      caf::anon_send(client, ac::call_atom_v, name, text);
+    sched.run();
+  }
+
+  std::vector<std::string> answers() const { return *log; }
+};
+
+using texts = std::vector<std::string>;
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(registry_deterministic, deterministic_fixture)
+
+BOOST_AUTO_TEST_CASE(held_calls_reach_the_next_life_in_arrival_order_once_it_binds) {
+  bind("w", 1, stand_in_named("old"));
+  call("w", {"a", "b"});
+  BOOST_TEST(answers() == (texts{"old#1:a", "old#2:b"}), boost::test_tools::per_element());
+
+  unbind("w", ac::errc::restarting);
+  call("w", {"c", "d", "e"});
+  // Held: nothing answers them while the name has no life.
+  BOOST_TEST(answers().size() == 2u);
+
+  bind("w", 2, stand_in_named("new"));
+  BOOST_TEST(answers() == (texts{"old#1:a", "old#2:b", "new#1:c", "new#2:d", "new#3:e"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_full_hold_buffer_fails_the_overflow_at_once_and_keeps_the_rest) {
+  bind("w", 1, stand_in_named("old"), ac::restart_delivery::hold, 2);
+  unbind("w", ac::errc::restarting);
+  call("w", {"a", "b", "c"});
+  BOOST_TEST(answers() == (texts{"error:hold_buffer_full"}), boost::test_tools::per_element());
+  bind("w", 2, stand_in_named("new"));
+  BOOST_TEST(answers() == (texts{"error:hold_buffer_full", "new#1:a", "new#2:b"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(fail_delivery_answers_restarting_and_a_quarantine_fails_until_rebound) {
+  bind("w", 1, stand_in_named("old"), ac::restart_delivery::fail);
+  unbind("w", ac::errc::restarting);
+  call("w", {"a"});
+  BOOST_TEST(answers() == (texts{"error:restarting"}), boost::test_tools::per_element());
+
+  unbind("w", ac::errc::quarantined);
+  call("w", {"b"});
+  bind("w", 3, stand_in_named("back"));
+  call("w", {"c"});
+  BOOST_TEST(answers() == (texts{"error:restarting", "error:quarantined", "back#1:c"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_name_fails_its_held_calls_and_is_forgotten) {
+  bind("w", 1, stand_in_named("old"));
+  unbind("w", ac::errc::restarting);
+  call("w", {"a"});
+  unbind("w", ac::errc::unknown_child);
+  call("w", {"b"});
+  BOOST_TEST(answers() == (texts{"error:unknown_child", "error:unknown_name"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
