@@ -51,7 +51,7 @@ caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
   tree.sys_ = &sys;
   tree.hub_ = std::move(hub).value();
   tree.watcher_ = spawn_doorbell_watcher(sys);
-  tree.registry_ = caf::actor_cast<caf::actor>(spawn_registry(sys));
+  tree.registry_ = spawn_registry(sys);
   tree.root_ = spawn_supervisor(
       sys, std::move(root), tree_context{tree.hub_, tree.watcher_, tree.registry_, options.sink},
       {}, 0, std::move(options.subscribers));

@@ -187,7 +187,7 @@ double ms_between(clock_type::time_point from, clock_type::time_point to) {
 }
 
 using call_handle = decltype(std::declval<caf::scoped_actor&>()->request(
-    caf::actor{}, 1s, ac::call_atom_v, std::string{}, ac::payload{}));
+    ac::registry_actor{}, 1s, ac::call_atom_v, std::string{}, ac::payload{}));
 
 // Sends a call by name without waiting for it.
 call_handle call_async(harness& h, const std::string& name, ac::payload bytes,

@@ -32,7 +32,7 @@ constexpr std::chrono::milliseconds load_tick{10};
 struct console_state {
   console_options options;
   caf::actor root;
-  caf::actor registry;
+  ac::registry_actor registry;
   std::shared_ptr<run_signal> signal;
   cluster_view view;
   double load_credit = 0;
@@ -138,7 +138,7 @@ void record(console_actor* self, const ac::lifecycle_event& event) {
 }
 
 // Starts what needs the tree: the root's watch, the request load and the chaos.
-void join(console_actor* self, caf::actor root, caf::actor registry) {
+void join(console_actor* self, caf::actor root, ac::registry_actor registry) {
   auto& st = self->state;
   if (st.root)
     return;
@@ -221,7 +221,7 @@ caf::behavior console(console_actor* self, console_options options,
 
   return {
       [](caf::ok_atom) {},
-      [self](caf::join_atom, caf::actor root, caf::actor registry) {
+      [self](caf::join_atom, caf::actor root, ac::registry_actor registry) {
         join(self, std::move(root), std::move(registry));
       },
       [self](caf::update_atom, std::string note) { self->state.view.set_note(std::move(note)); },

@@ -7,6 +7,7 @@
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/registry.hpp"
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/fwd.hpp"
 #include "cellhub/transport/hub_config.hpp"
@@ -65,7 +66,7 @@ public:
   [[nodiscard]] const caf::actor& root() const noexcept { return root_; }
   /// Returns the registry: `(call_atom, name, payload)`, `(cast_atom, name, payload)`,
   /// `(lookup_atom, name)`, `(caf::subscribe_atom, actor)` for `remapped`.
-  [[nodiscard]] const caf::actor& registry() const noexcept { return registry_; }
+  [[nodiscard]] const registry_actor& registry() const noexcept { return registry_; }
   /// Returns the hub.
   [[nodiscard]] const std::shared_ptr<transport::hub_host>& hub() const noexcept { return hub_; }
 
@@ -90,7 +91,7 @@ private:
   caf::actor_system* sys_ = nullptr;
   std::shared_ptr<transport::hub_host> hub_;
   doorbell_watcher_actor watcher_;
-  caf::actor registry_;
+  registry_actor registry_;
   caf::actor root_;
   bool stop_requested_ = false;
   bool killed_ = false;

@@ -2,6 +2,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/actors/registry.hpp"
 #include "cellhub/transport/fwd.hpp"
 
 #include <caf/actor.hpp>
@@ -20,7 +21,7 @@ struct tree_context {
   /// Watches every cell's doorbell and pidfd.
   doorbell_watcher_actor watcher;
   /// Maps logical names to current lives.
-  caf::actor registry;
+  registry_actor registry;
   /// Receives one-way messages from cells (optional).
   caf::actor sink;
 };

@@ -6,6 +6,7 @@
 // invariants as it goes; then it stops the chaos, waits for every cell to be READY
 // again and verifies each with a checked call, and quits.
 
+#include "cellhub/actors/registry.hpp"
 #include "cellhub/soak/soak_record.hpp"
 
 #include <caf/actor.hpp>
@@ -36,6 +37,6 @@ caf::actor spawn_soak_driver(caf::actor_system& sys, driver_config config);
 
 /// Gives the driver the started tree's root supervisor (its end ends the run) and
 /// registry (calls by name).
-void attach_soak_driver(const caf::actor& driver, caf::actor root, caf::actor registry);
+void attach_soak_driver(const caf::actor& driver, caf::actor root, actors::registry_actor registry);
 
 } // namespace cellhub::soak
