@@ -58,7 +58,8 @@ std::optional<bench_options> parse_bench_command_line(int argc, char** argv, int
           ->check(CLI::PositiveNumber);
   auto* window =
       app.add_option("--window", window_text,
-                     "Length of each throughput measurement, split into 3 windows (500ms)");
+                     "Length of each throughput and pipeline measurement, split into 3 windows "
+                     "(500ms)");
   std::vector<std::string> size_texts;
   app.add_option("--sizes", size_texts,
                  "Payload sizes for rtt and throughput, up to 1MiB (default 64,4KiB,64KiB,1MiB)")

@@ -1,6 +1,7 @@
 #include "cellhub/bench/benchmark_suite.hpp"
 
 #include "cellhub/bench/lifecycle_bench.hpp"
+#include "cellhub/bench/pipeline_bench.hpp"
 #include "cellhub/bench/rtt_bench.hpp"
 #include "cellhub/bench/scale_bench.hpp"
 #include "cellhub/bench/throughput_bench.hpp"
@@ -42,6 +43,8 @@ std::vector<benchmark_entry> all_benchmarks() {
       {"rtt", "request/reply 64 B..1 MiB through the hub and the actor layer, vs a Unix socket",
        run_rtt},
       {"throughput", "pipelined one-way messages 64 B..1 MiB, vs a Unix socket", run_throughput},
+      {"pipeline", "64 B calls by name (64 in flight) and casts by name, vs a Unix socket",
+       run_pipeline},
       {"scale", "10/100/1000 cells READY, memory per cell, kill 10 % -> all READY", run_scale},
   };
 }

@@ -38,8 +38,15 @@ std::string rate(double x) {
   return number(x);
 }
 
+// Tells whether `unit` counts things per second (msg/s, calls/s), printed with k/M.
+bool counts_per_second(const std::string& unit) {
+  return unit == "msg/s" || unit == "calls/s";
+}
+
 std::string describe(const std::optional<latency_summary>& dist, double value, double alt,
                      const std::string& unit, const std::string& alt_unit) {
+  if (counts_per_second(unit))
+    return fmt::format("{} {}", rate(value), unit);
   if (dist)
     return fmt::format("{} / {} / {} {}", number(dist->p50), number(dist->p99), number(dist->max),
                        unit);

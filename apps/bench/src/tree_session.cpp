@@ -2,9 +2,13 @@
 
 #include "cellhub/bench/bench_context.hpp"
 
+#include "cellhub/actors/error.hpp"
+
 #include <cellhub/apps/duration.hpp>
 
 #include <caf/all.hpp>
+
+#include <deque>
 
 namespace cellhub::bench {
 
@@ -40,6 +44,30 @@ caf::actor_system_config& prepared(caf::actor_system_config& cfg,
   for (const auto& setting : settings)
     apply_setting(cfg, setting);
   return cfg;
+}
+
+// Keeps `depth` requests in flight: `send` issues one and returns its response
+// handle, `await` waits for a handle's answer and tells whether it counts (false: a
+// refusal, sent again), throwing on a wrong one. Answers come back in the order
+// the requests went out (registry, peer actor and cell each keep it), so waiting
+// for the oldest never stalls behind a later one. Returns {counted, refused}.
+template <class Send, class Await>
+cast_tally keep_in_flight(std::size_t depth, clock_type::time_point stop, Send send, Await await) {
+  std::deque<decltype(send())> in_flight;
+  for (std::size_t i = 0; i < depth; ++i)
+    in_flight.push_back(send());
+  cast_tally tally;
+  while (!in_flight.empty()) {
+    auto oldest = in_flight.front();
+    in_flight.pop_front();
+    if (await(oldest))
+      ++tally.taken;
+    else
+      ++tally.refused;
+    if (clock_type::now() < stop)
+      in_flight.push_back(send());
+  }
+  return tally;
 }
 
 } // namespace
@@ -156,13 +184,63 @@ void tree_session::resize(std::uint64_t replicas) {
     throw bench_failure{"resizing the pool: " + problem};
 }
 
-std::optional<ac::payload> tree_session::call(const std::string& name, const ac::payload& bytes,
+std::string tree_session::render(const caf::error& err) const {
+  return parts_->sys.render(err);
+}
+
+caf::expected<ac::payload> tree_session::call(const std::string& name, const ac::payload& bytes,
                                               std::chrono::milliseconds timeout) {
   auto& p = *parts_;
-  std::optional<ac::payload> out;
+  caf::expected<ac::payload> out{caf::make_error(caf::sec::request_timeout)};
   p.self->request(p.tree->registry(), timeout, ac::call_atom_v, name, bytes)
-      .receive([&](ac::payload& reply) { out = std::move(reply); }, [](caf::error&) {});
+      .receive([&](ac::payload& reply) { out = std::move(reply); },
+               [&](caf::error& err) { out = std::move(err); });
   return out;
+}
+
+std::uint64_t tree_session::pipelined_calls(const std::string& name, const ac::payload& bytes,
+                                            std::size_t depth, clock_type::time_point stop,
+                                            std::chrono::milliseconds timeout) {
+  auto& p = *parts_;
+  const auto& registry = p.tree->registry();
+  return keep_in_flight(
+             depth, stop,
+             [&] { return p.self->request(registry, timeout, ac::call_atom_v, name, bytes); },
+             [&](auto& handle) {
+               std::string problem = "no answer";
+               handle.receive(
+                   [&](ac::payload& reply) {
+                     problem = reply.size() == bytes.size() ? "" : "an answer of another size";
+                   },
+                   [&](caf::error& err) { problem = p.sys.render(err); });
+               if (!problem.empty())
+                 throw bench_failure{"a pipelined call by name to " + name + ": " + problem};
+               return true;
+             })
+      .taken;
+}
+
+cast_tally tree_session::pipelined_casts(const std::string& name, const ac::payload& bytes,
+                                         std::size_t depth, clock_type::time_point stop,
+                                         std::chrono::milliseconds timeout) {
+  auto& p = *parts_;
+  const auto& registry = p.tree->registry();
+  return keep_in_flight(
+      depth, stop, [&] { return p.self->request(registry, timeout, ac::cast_atom_v, name, bytes); },
+      [&](auto& handle) {
+        std::string problem = "no acknowledgement";
+        bool refused = false;
+        handle.receive([&] { problem.clear(); },
+                       [&](caf::error& err) {
+                         refused = ac::is(err, ac::errc::overloaded);
+                         problem = p.sys.render(err);
+                       });
+        if (refused)
+          return false;
+        if (!problem.empty())
+          throw bench_failure{"a pipelined cast by name to " + name + ": " + problem};
+        return true;
+      });
 }
 
 } // namespace cellhub::bench

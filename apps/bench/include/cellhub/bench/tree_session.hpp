@@ -9,9 +9,11 @@
 #include "cellhub/actors/payload.hpp"
 
 #include <caf/actor_addr.hpp>
+#include <caf/expected.hpp>
 #include <caf/fwd.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +33,15 @@ struct sighting {
   bool down = false;
   /// Names the actor that went down.
   caf::actor_addr down_source;
+};
+
+/// Counts how a run of pipelined casts by name was answered.
+struct cast_tally {
+  /// Counts the casts a life took (each one reaches the cell).
+  std::uint64_t taken = 0;
+  /// Counts the casts refused with `overloaded` (`max_pending` already waited),
+  /// each sent again while the run lasts.
+  std::uint64_t refused = 0;
 };
 
 /// Runs one supervision tree in an actor system of its own; every thread of that
@@ -70,10 +81,31 @@ public:
   /// Resizes the root pool to `replicas`; throws `bench_failure`.
   void resize(std::uint64_t replicas);
 
-  /// Calls `name` through the registry with `bytes` and waits for the answer;
-  /// nothing on an error or after `timeout`.
-  std::optional<actors::payload> call(const std::string& name, const actors::payload& bytes,
+  /// Calls `name` through the registry with `bytes` and waits for the answer, or
+  /// the error (CAF's `request_timeout` after `timeout`).
+  caf::expected<actors::payload> call(const std::string& name, const actors::payload& bytes,
                                       std::chrono::milliseconds timeout);
+
+  /// Keeps `depth` calls by name to `name` with `bytes` in flight, sending the next
+  /// as each answer arrives, until `stop`; then waits for those still in flight.
+  /// Returns how many were answered; throws `bench_failure` on an error, an answer
+  /// of another size, or none within `timeout`.
+  std::uint64_t pipelined_calls(const std::string& name, const actors::payload& bytes,
+                                std::size_t depth, std::chrono::steady_clock::time_point stop,
+                                std::chrono::milliseconds timeout);
+
+  /// Keeps `depth` casts by name to `name` with `bytes` unacknowledged (the registry
+  /// acknowledges a cast once the cell's life took it), sending the next as each
+  /// acknowledgement arrives, until `stop`; then waits for the rest. A cast refused
+  /// with `overloaded` is counted and sent again, as a sender that must not lose it
+  /// would. Throws `bench_failure` on another error or no acknowledgement within
+  /// `timeout`.
+  cast_tally pipelined_casts(const std::string& name, const actors::payload& bytes,
+                             std::size_t depth, std::chrono::steady_clock::time_point stop,
+                             std::chrono::milliseconds timeout);
+
+  /// Renders `err` with the names the session's actor system knows.
+  [[nodiscard]] std::string render(const caf::error& err) const;
 
   /// Stops the tree in order (done by the destructor otherwise).
   void stop();

@@ -1,0 +1,263 @@
+#include "cellhub/bench/pipeline_bench.hpp"
+
+#include "cellhub/bench/cell_launch.hpp"
+#include "cellhub/bench/cpu_pinning.hpp"
+#include "cellhub/bench/payload_marks.hpp"
+#include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/tree_session.hpp"
+
+#include "cellhub/actors/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace cellhub::bench {
+namespace {
+
+namespace ac = cellhub::actors;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+// The fast paths: 64 B messages, 64 calls (or unacknowledged casts) in flight.
+constexpr std::size_t message_size = 64;
+constexpr std::size_t in_flight = 64;
+
+// How many calls or messages one window completed, and in how long.
+struct rate_run {
+  std::uint64_t count = 0;
+  double seconds = 0;
+  // Counts casts refused with `overloaded` and sent again (not in `count`).
+  std::uint64_t refused = 0;
+
+  [[nodiscard]] double per_second() const { return static_cast<double>(count) / seconds; }
+};
+
+rate_run finished(std::uint64_t count, clock_type::time_point start) {
+  return {count, std::chrono::duration<double>(clock_type::now() - start).count()};
+}
+
+// Returns the run with the median rate.
+rate_run median_run(std::vector<rate_run> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const rate_run& a, const rate_run& b) { return a.per_second() < b.per_second(); });
+  return runs[runs.size() / 2];
+}
+
+// Checks a sink's totals (messages, bytes, checksum) against `sent` messages of
+// `message_size` bytes.
+void confirm_count(std::span<const std::byte> answer, std::uint64_t sent) {
+  std::uint64_t totals[3] = {0, 0, 0};
+  if (answer.size() != sizeof totals)
+    throw bench_failure{"the sink's totals are malformed"};
+  std::memcpy(totals, answer.data(), sizeof totals);
+  if (totals[0] != sent || totals[1] != sent * message_size)
+    throw bench_failure{fmt::format("the sink counted {} messages, {} were sent", totals[0], sent)};
+}
+
+// Keeps `in_flight` requests on the socket to an echo, sending the next as each
+// reply arrives, for `window`; then reads the replies still in flight.
+rate_run socket_pipelined_requests(socket_cell& cell, std::chrono::milliseconds window) {
+  const auto source = marked_payload(message_size);
+  std::vector<std::byte> outgoing(message_size);
+  std::vector<std::byte> buffer(message_size);
+  const auto send_one = [&] {
+    // Written afresh each time, as a call's bytes are built for each call.
+    std::memcpy(outgoing.data(), source.data(), message_size);
+    if (!cell.link.send(frame_kind::request, outgoing))
+      throw bench_failure{"socket send failed"};
+  };
+  const auto start = clock_type::now();
+  const auto stop = start + window;
+  for (std::size_t i = 0; i < in_flight; ++i)
+    send_one();
+  std::size_t outstanding = in_flight;
+  std::uint64_t answered = 0;
+  while (outstanding > 0) {
+    auto reply = cell.link.receive(buffer);
+    if (!reply || reply->kind != frame_kind::reply || reply->length != message_size)
+      throw bench_failure{"socket reply did not match its request"};
+    --outstanding;
+    ++answered;
+    if (clock_type::now() < stop) {
+      send_one();
+      ++outstanding;
+    }
+  }
+  return finished(answered, start);
+}
+
+// Asks a socket sink for its totals (which also resets them).
+std::vector<std::byte> socket_totals(socket_cell& cell) {
+  if (!cell.link.send(frame_kind::request, {}))
+    throw bench_failure{"socket send failed"};
+  std::vector<std::byte> buffer;
+  auto reply = cell.link.receive(buffer);
+  if (!reply || reply->kind != frame_kind::reply)
+    throw bench_failure{"the socket sink did not answer"};
+  buffer.resize(reply->length);
+  return buffer;
+}
+
+// Streams one-way frames to a socket sink for `window` (the kernel's buffer is the
+// flow control), then asks for the count, which must match; the count's round trip
+// is inside the time.
+rate_run socket_one_way(socket_cell& cell, std::chrono::milliseconds window) {
+  (void)socket_totals(cell);
+  const auto source = marked_payload(message_size);
+  std::vector<std::byte> outgoing(message_size);
+  std::uint64_t sent = 0;
+  const auto start = clock_type::now();
+  const auto stop = start + window;
+  while ((sent & 15) != 0 || clock_type::now() < stop) {
+    std::memcpy(outgoing.data(), source.data(), message_size);
+    if (!cell.link.send(frame_kind::data, outgoing))
+      throw bench_failure{"socket send failed"};
+    ++sent;
+  }
+  confirm_count(socket_totals(cell), sent);
+  return finished(sent, start);
+}
+
+// Keeps `in_flight` calls by name to the echo cell in flight for `window`.
+rate_run actor_pipelined_calls(tree_session& session, std::chrono::milliseconds window) {
+  const auto request = ac::payload::copy_of(marked_payload(message_size));
+  const auto start = clock_type::now();
+  const auto answered = session.pipelined_calls("echo", request, in_flight, start + window, 10s);
+  return finished(answered, start);
+}
+
+// Asks the sink cell for its totals by a call by name (which also resets them).
+// Casts the peer actor could not hand to the cell yet still count against its
+// max_pending, so the call is asked again while it is refused as overloaded.
+ac::payload actor_totals(tree_session& session) {
+  const auto deadline = clock_type::now() + 10s;
+  for (;;) {
+    auto totals = session.call("sink", ac::payload{}, 10s);
+    if (totals)
+      return std::move(*totals);
+    if (!ac::is(totals.error(), ac::errc::overloaded) || clock_type::now() > deadline)
+      throw bench_failure{"the sink cell did not answer a call by name: " +
+                          session.render(totals.error())};
+  }
+}
+
+// Casts by name to the sink cell for `window`, `in_flight` unacknowledged, then
+// asks it for its count by a call by name, which must match; the count's round
+// trip is inside the time, as for the socket.
+rate_run actor_casts(tree_session& session, std::chrono::milliseconds window) {
+  (void)actor_totals(session);
+  const auto message = ac::payload::copy_of(marked_payload(message_size));
+  const auto start = clock_type::now();
+  const auto tally = session.pipelined_casts("sink", message, in_flight, start + window, 10s);
+  confirm_count(actor_totals(session).bytes(), tally.taken);
+  auto run = finished(tally.taken, start);
+  run.refused = tally.refused;
+  return run;
+}
+
+ac::cell_spec bench_cell_spec(const bench_options& opts, const std::string& mode, int cell_cpu) {
+  ac::cell_spec spec;
+  spec.name = mode;
+  spec.binary = opts.cell_binary;
+  spec.args = cell_arguments(mode, opts.spin, cell_cpu);
+  spec.start_timeout = 30s;
+  spec.hang_timeout = 0ms;
+  return spec;
+}
+
+// Measures the four streams for one placement, alternating windows so that
+// whatever the machine does weighs on both sides; returns the two rows.
+std::vector<measurement> pipeline_rows(bench_context& ctx, int host_cpu) {
+  const auto& opts = ctx.options();
+  const int cell_cpu = host_cpu < 0 ? -1 : host_cpu + 1;
+  const auto where = placement_label(host_cpu);
+  ac::supervisor_spec root;
+  root.name = "bench";
+  root.children.emplace_back(bench_cell_spec(opts, "echo", cell_cpu));
+  root.children.emplace_back(bench_cell_spec(opts, "sink", cell_cpu));
+  tree_session session{ctx.hub_path("pipeline"), std::move(root), data_hub_config(),
+                       opts.caf_settings};
+  int ready = 0;
+  if (!session.watch(clock_type::now() + 30s, [&](const sighting& seen) {
+        return seen.event && seen.event->kind == ac::event_kind::ready && ++ready == 2;
+      }))
+    throw bench_failure{"the pipeline's echo and sink cells never became ready"};
+  auto echo_twin = spawn_socket_cell(opts.cell_binary, "socket-echo", cell_cpu);
+  auto sink_twin = spawn_socket_cell(opts.cell_binary, "socket-sink", cell_cpu);
+
+  const int repeats = opts.quick ? 1 : 3;
+  const auto window = std::max(std::chrono::milliseconds{1}, opts.window / repeats);
+  // One short untimed window of each warms caches, slot pools and CAF's workers.
+  const auto warmup = std::max(std::chrono::milliseconds{1}, window / 4);
+  (void)actor_pipelined_calls(session, warmup);
+  (void)socket_pipelined_requests(echo_twin, warmup);
+  (void)actor_casts(session, warmup);
+  (void)socket_one_way(sink_twin, warmup);
+  std::vector<rate_run> calls, requests, casts, frames;
+  for (int r = 0; r < repeats; ++r) {
+    calls.push_back(actor_pipelined_calls(session, window));
+    requests.push_back(socket_pipelined_requests(echo_twin, window));
+    casts.push_back(actor_casts(session, window));
+    frames.push_back(socket_one_way(sink_twin, window));
+  }
+  retire_socket_cell(echo_twin);
+  retire_socket_cell(sink_twin);
+  session.stop();
+
+  std::uint64_t refused = 0;
+  for (const auto& run : casts)
+    refused += run.refused;
+  const auto call = median_run(std::move(calls));
+  const auto request = median_run(std::move(requests));
+  const auto cast = median_run(std::move(casts));
+  const auto frame = median_run(std::move(frames));
+  std::vector<measurement> rows;
+  measurement calls_row;
+  calls_row.benchmark = "pipeline";
+  calls_row.name = fmt::format("64 B calls by name, {} in flight, {}", in_flight, where);
+  calls_row.unit = "calls/s";
+  calls_row.value = call.per_second();
+  calls_row.baseline_name = fmt::format("Unix socket requests 64 B, {} in flight", in_flight);
+  calls_row.baseline = request.per_second();
+  calls_row.target = ">= 2x socket";
+  calls_row.met = calls_row.ratio() >= 2.0;
+  calls_row.note =
+      fmt::format("scoped_actor keeps {} requests to the registry in flight, a new one per answer; "
+                  "median of {} windows: {} calls in {:.3f} s (socket: {} in {:.3f} s)",
+                  in_flight, repeats, call.count, call.seconds, request.count, request.seconds);
+  rows.push_back(std::move(calls_row));
+  measurement casts_row;
+  casts_row.benchmark = "pipeline";
+  casts_row.name = fmt::format("64 B casts by name, {}", where);
+  casts_row.unit = "msg/s";
+  casts_row.value = cast.per_second();
+  casts_row.baseline_name = "Unix socket one-way frames 64 B";
+  casts_row.baseline = frame.per_second();
+  casts_row.target = ">= 2x socket";
+  casts_row.met = casts_row.ratio() >= 2.0;
+  casts_row.note = fmt::format(
+      "{} casts unacknowledged (the registry acknowledges once the peer actor took one); "
+      "the sink's count, fetched by a call by name at the end, matched; median of {} "
+      "windows: {} casts in {:.3f} s (socket: {} in {:.3f} s); {} refused as overloaded "
+      "in all windows, each sent again",
+      in_flight, repeats, cast.count, cast.seconds, frame.count, frame.seconds, refused);
+  rows.push_back(std::move(casts_row));
+  return rows;
+}
+
+} // namespace
+
+std::vector<measurement> run_pipeline(bench_context& ctx) {
+  std::vector<measurement> rows;
+  for (const int host_cpu : ctx.placements()) {
+    const scoped_pin pin{host_cpu};
+    auto part = pipeline_rows(ctx, host_cpu);
+    rows.insert(rows.end(), std::make_move_iterator(part.begin()),
+                std::make_move_iterator(part.end()));
+  }
+  return rows;
+}
+
+} // namespace cellhub::bench
