@@ -16,6 +16,7 @@
 #include <csignal>
 #include <deque>
 #include <map>
+#include <optional>
 #include <unistd.h>
 
 namespace cellhub::actors {
@@ -73,8 +74,8 @@ struct peer_state {
   host_kill killed = host_kill::none;
   // Set once the death is seen, whoever saw it; calls fail from then on.
   bool death_seen = false;
-  // Set once the stop escalation sent SIGTERM (asked to stop, or lingering).
-  bool sent_sigterm = false;
+  // Holds the last step of the stop escalation taken, if one was.
+  std::optional<tr::stop_step> last_step;
   // Ends a cell asked to stop, one that lingers after its goodbye, or one whose
   // doorbell hung up while its process runs on.
   tr::stop_escalation escalation{std::chrono::milliseconds{0}};
@@ -111,73 +112,70 @@ struct peer_state {
 
 using peer_actor_type = caf::stateful_actor<peer_state>;
 
-caf::error ending(errc code, cell_end end) {
-  return caf::error{static_cast<std::uint8_t>(code), error_category(),
-                    caf::make_message(std::move(end))};
-}
-
-// Describes how a stop we asked for ended, for the `stopped` event: nothing for a
-// clean exit, and whether the escalation had to end the cell.
-std::string stop_detail(const peer_state& st) {
-  if (!st.status)
-    return {};
-  const auto& status = *st.status;
-  if (!status.signaled)
-    return status.code == 0 ? std::string{} : status.describe();
-  if (st.sent_sigterm && status.signal == SIGKILL)
-    return fmt::format("killed (signal {}) after ignoring goodbye and SIGTERM", SIGKILL);
-  if (st.sent_sigterm && status.signal == SIGTERM)
-    return fmt::format("ended by SIGTERM (signal {}) after ignoring goodbye", SIGTERM);
-  return status.describe();
-}
-
-cell_end describe_end(const peer_state& st, std::string cause) {
-  cell_end end;
-  end.cause = std::move(cause);
+// Decides how the life ended, once the process is reaped (or was never there).
+life_end end_of_life(const peer_state& st) {
+  const auto& spec = st.config.spec;
+  life_end end;
   end.pid = st.pid;
-  if (st.status) {
-    end.exit_code = st.status->signaled ? -1 : st.status->code;
-    end.signal = st.status->signaled ? st.status->signal : 0;
-    end.detail = st.status->describe();
+  if (st.status)
+    end.status = *st.status;
+  if (st.last_step)
+    end.last_step = *st.last_step;
+  if (st.phase == life_phase::stopping) {
+    end.how = ending::stopped;
+  } else if (st.cell->violated()) {
+    end.how = ending::protocol_violation;
+  } else if (st.killed == host_kill::hung) {
+    end.how = ending::hung;
+    end.timeout_ms = spec.hang_timeout.count();
+  } else if (!st.ready_at) {
+    end.how = ending::no_ready;
+    if (st.killed == host_kill::no_ready_in_time)
+      end.timeout_ms = spec.start_timeout.count();
+  } else if (st.phase == life_phase::lingering && st.last_step) {
+    end.how = ending::lingered;
+    end.timeout_ms = spec.shutdown_timeout.count();
+  } else if (st.cell->goodbye_received() && st.status && st.status->clean()) {
+    end.how = ending::goodbye;
+  } else if (st.status && st.status->signaled) {
+    end.how = ending::killed;
+  } else {
+    end.how = ending::exited;
   }
   return end;
 }
 
-// Decides how the life ended, once the process is reaped.
-caf::error exit_reason_of(const peer_state& st) {
-  if (st.phase == life_phase::stopping) {
-    // Still `user_shutdown` to everyone who compares reasons (a supervisor decides
-    // restarts by it); the context adds how the process really ended.
-    auto end = describe_end(st, "shutdown");
-    end.detail = stop_detail(st);
+errc errc_of(ending how) noexcept {
+  switch (how) {
+  case ending::hung:
+    return errc::hung;
+  case ending::exec_failed:
+  case ending::no_ready:
+    return errc::start_failed;
+  case ending::protocol_violation:
+    return errc::protocol_violation;
+  default:
+    return errc::crashed;
+  }
+}
+
+// Makes the actor's exit reason: `normal` for a goodbye (whose end says nothing
+// more), `user_shutdown` for a stop and an `errc` for a failure, each of the latter
+// carrying the end as its context.
+caf::error exit_reason_of(life_end end) {
+  switch (end.how) {
+  case ending::goodbye:
+    return caf::exit_reason::normal;
+  case ending::stopped: {
+    // Still `user_shutdown` to everyone who compares reasons.
     caf::error reason = caf::exit_reason::user_shutdown;
     reason.context() = caf::make_message(std::move(end));
     return reason;
   }
-  if (st.cell->violated())
-    return ending(errc::protocol_violation, describe_end(st, "protocol_violation"));
-  if (st.killed == host_kill::hung) {
-    auto end = describe_end(st, "hung");
-    end.detail =
-        fmt::format("no progress for {} ms with work waiting", st.config.spec.hang_timeout.count());
-    return ending(errc::hung, std::move(end));
+  default:
+    return caf::error{static_cast<std::uint8_t>(errc_of(end.how)), error_category(),
+                      caf::make_message(std::move(end))};
   }
-  if (!st.ready_at) {
-    auto end = describe_end(st, "start_failed");
-    if (st.killed == host_kill::no_ready_in_time)
-      end.detail = fmt::format("no READY within {} ms", st.config.spec.start_timeout.count());
-    return ending(errc::start_failed, std::move(end));
-  }
-  if (st.phase == life_phase::lingering && st.sent_sigterm) {
-    auto end = describe_end(st, "crashed");
-    end.detail = fmt::format("said goodbye but was still running {} ms later; {}",
-                             st.config.spec.shutdown_timeout.count(),
-                             st.status ? st.status->describe() : std::string{"exit not seen"});
-    return ending(errc::crashed, std::move(end));
-  }
-  if (st.cell->goodbye_received() && st.status && st.status->clean())
-    return caf::exit_reason::normal;
-  return ending(errc::crashed, describe_end(st, "crashed"));
 }
 
 // Schedules the escalation's next step, unless a timer is on its way (one that comes
@@ -263,7 +261,7 @@ void finish_if_reaped(peer_actor_type* self) {
       st.status = child->try_wait();
   }
   if (st.status)
-    self->quit(exit_reason_of(st));
+    self->quit(exit_reason_of(end_of_life(st)));
 }
 
 // Takes the death of the cell into account, whoever noticed it first.
@@ -359,14 +357,12 @@ void take_due_stop_step(peer_actor_type* self) {
   if (st.status)
     return;
   if (const auto step = st.escalation.due(clock_type::now())) {
-    if (*step == tr::stop_step::sigterm) {
-      if (st.phase == life_phase::lingering)
-        tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after {} ms; "
-                           "sending SIGTERM",
-                           st.cell->peer_id(), tr::quoted(st.config.spec.name),
-                           st.config.spec.shutdown_timeout.count());
-      st.sent_sigterm = true;
-    }
+    if (*step == tr::stop_step::sigterm && st.phase == life_phase::lingering)
+      tr::logger()->warn("peer_id={} peer_name={} Cell said goodbye but still runs after {} ms; "
+                         "sending SIGTERM",
+                         st.cell->peer_id(), tr::quoted(st.config.spec.name),
+                         st.config.spec.shutdown_timeout.count());
+    st.last_step = *step;
     (void)tr::take_step(*st.cell, *step);
   }
   arm_escalation(self);
@@ -462,10 +458,12 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
   command.sealed_image = spec.sealed_image;
   auto spawned = st.config.hub->spawn_peer({.peer_name = spec.name}, std::move(command));
   if (!spawned) {
-    cell_end end{"start_failed", 0, -1, 0, spawned.error().message()};
     tr::logger()->error("peer_name={} Cell could not be started: {}", tr::quoted(spec.name),
                         spawned.error().message());
-    self->quit(ending(errc::start_failed, std::move(end)));
+    life_end end;
+    end.how = ending::exec_failed;
+    end.spawn_error = spawned.error().message();
+    self->quit(exit_reason_of(std::move(end)));
     return {};
   }
   st.cell = std::move(spawned).value();
@@ -538,7 +536,8 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
         // A lingering cell's escalation already runs; a second would double the signals.
         if (lingered)
           return;
-        (void)tr::take_step(*s.cell, s.escalation.begin(clock_type::now()));
+        s.last_step = s.escalation.begin(clock_type::now());
+        (void)tr::take_step(*s.cell, *s.last_step);
         arm_escalation(self);
       },
       [=](stop_step_atom) { take_due_stop_step(self); },
@@ -562,13 +561,13 @@ caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config) {
   return parent->spawn(peer_actor, std::move(config));
 }
 
-std::optional<cell_end> cell_end_of(const caf::error& reason) {
-  // Any category: a requested stop ends as `user_shutdown` carrying a cell_end.
+std::optional<life_end> life_end_of(const caf::error& reason) {
+  // Any category: a requested stop ends as `user_shutdown` carrying a life_end.
   if (!reason)
     return std::nullopt;
   const auto& context = reason.context();
-  if (context.size() == 1 && context.match_element<cell_end>(0))
-    return context.get_as<cell_end>(0);
+  if (context.size() == 1 && context.match_element<life_end>(0))
+    return context.get_as<life_end>(0);
   return std::nullopt;
 }
 

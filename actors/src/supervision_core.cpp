@@ -10,14 +10,14 @@ namespace {
 using command = supervision_command;
 using kind = supervision_command::kind;
 
-constexpr std::size_t max_causes = 5;
+constexpr std::size_t max_ends = 5;
 
-bool should_restart(restart_type type, exit_kind ending) noexcept {
+bool should_restart(restart_type type, ending how) noexcept {
   switch (type) {
   case restart_type::permanent:
     return true;
   case restart_type::transient:
-    return ending != exit_kind::normal && ending != exit_kind::shutdown;
+    return !is_clean(how);
   case restart_type::temporary:
     return false;
   }
@@ -46,44 +46,6 @@ bool erase_value(std::vector<T>& values, const T& value) {
 }
 
 } // namespace
-
-std::string_view to_string(exit_kind kind) noexcept {
-  switch (kind) {
-  case exit_kind::normal:
-    return "normal";
-  case exit_kind::shutdown:
-    return "shutdown";
-  case exit_kind::crashed:
-    return "crashed";
-  case exit_kind::hung:
-    return "hung";
-  case exit_kind::start_failed:
-    return "start_failed";
-  case exit_kind::protocol_violation:
-    return "protocol_violation";
-  }
-  return "unknown";
-}
-
-std::string_view to_string(child_state state) noexcept {
-  switch (state) {
-  case child_state::idle:
-    return "idle";
-  case child_state::starting:
-    return "starting";
-  case child_state::running:
-    return "running";
-  case child_state::stopping:
-    return "stopping";
-  case child_state::restarting:
-    return "restarting";
-  case child_state::stopped:
-    return "stopped";
-  case child_state::quarantined:
-    return "quarantined";
-  }
-  return "unknown";
-}
 
 supervision_core::supervision_core(supervisor_spec spec, std::uint64_t seed)
     : spec_{std::move(spec)}
@@ -148,10 +110,10 @@ std::size_t supervision_core::position(std::uint64_t id) const noexcept {
   return children_.size();
 }
 
-void supervision_core::record_cause(supervised_child& child, std::string cause) {
-  child.last_causes.push_back(std::move(cause));
-  while (child.last_causes.size() > max_causes)
-    child.last_causes.pop_front();
+void supervision_core::record_end(supervised_child& child, life_end end) {
+  child.last_ends.push_back(std::move(end));
+  while (child.last_ends.size() > max_ends)
+    child.last_ends.pop_front();
 }
 
 void supervision_core::cancel_restart_timer(std::uint64_t id) {
@@ -250,7 +212,7 @@ void supervision_core::run_plan(clock::time_point now, commands& out) {
     auto failure = std::move(deferred_.front());
     deferred_.pop_front();
     if (auto* child = lookup(failure.child); child && child->state == child_state::idle)
-      handle_failure(*child, failure.kind, failure.cause, now, out);
+      handle_failure(*child, failure.end, now, out);
     run_plan(now, out);
   }
 }
@@ -292,8 +254,8 @@ void supervision_core::finish_stop(supervised_child& child, commands& out) {
   child.state = child_state::idle;
 }
 
-supervision_core::commands supervision_core::on_down(std::uint64_t id, exit_kind ending,
-                                                     std::string cause, clock::time_point now) {
+supervision_core::commands supervision_core::on_down(std::uint64_t id, life_end end,
+                                                     clock::time_point now) {
   commands out;
   auto* child = lookup(id);
   // Only a child with a life can end; anything else is a stale report.
@@ -301,7 +263,7 @@ supervision_core::commands supervision_core::on_down(std::uint64_t id, exit_kind
       (child->state != child_state::starting && child->state != child_state::running &&
        child->state != child_state::stopping))
     return out;
-  record_cause(*child, cause);
+  record_end(*child, end);
   if (child->ready_since) {
     child->restart_backoff.note_uptime(now - *child->ready_since);
     child->ready_since.reset();
@@ -336,19 +298,18 @@ supervision_core::commands supervision_core::on_down(std::uint64_t id, exit_kind
     // (Under one_for_one a failure concerns its child alone and is handled at once.)
     child->state = child_state::idle;
     if (!plan_will_start(id))
-      deferred_.push_back({id, ending, std::move(cause)});
+      deferred_.push_back({id, std::move(end)});
     return out;
   }
   child->state = child_state::idle;
-  handle_failure(*child, ending, cause, now, out);
+  handle_failure(*child, end, now, out);
   run_plan(now, out);
   return out;
 }
 
-void supervision_core::handle_failure(supervised_child& child, exit_kind ending,
-                                      const std::string& cause, clock::time_point now,
-                                      commands& out) {
-  if (!should_restart(child.spec.restart(), ending)) {
+void supervision_core::handle_failure(supervised_child& child, const life_end& end,
+                                      clock::time_point now, commands& out) {
+  if (!should_restart(child.spec.restart(), end.how)) {
     if (child.spec.restart() == restart_type::temporary)
       remove_child(child.id, &out);
     else
@@ -358,16 +319,10 @@ void supervision_core::handle_failure(supervised_child& child, exit_kind ending,
   if (!intensity_.add_restart(now)) {
     if (action_of(child.spec) == intensity_action::quarantine) {
       child.state = child_state::quarantined;
-      out.push_back(command{kind::quarantine, child.id, {}, 0, cause});
+      out.push_back(command{kind::quarantine, child.id, {}, 0, end});
       return;
     }
-    out.push_back(
-        command{kind::escalate,
-                child.id,
-                {},
-                0,
-                fmt::format("{} reached the restart intensity ({} in {} ms): {}", child.spec.name(),
-                            spec_.max_restarts, spec_.period.count(), cause)});
+    out.push_back(command{kind::escalate, child.id, {}, 0, end});
     begin_shutdown();
     return;
   }

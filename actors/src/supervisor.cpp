@@ -149,20 +149,22 @@ void execute(supervisor_actor_type* self, const supervision_core::commands& comm
       break;
     case command::kind::quarantine: {
       auto event = event_for(self, event_kind::quarantined, cmd.child);
-      event.cause = cmd.cause;
+      event.end = cmd.end;
       tr::logger()->error("supervisor {}: child {} quarantined after {}",
                           tr::quoted(st.core->spec().name), tr::quoted(event.name),
-                          tr::quoted(cmd.cause));
+                          tr::quoted(describe(cmd.end)));
       publish(self, std::move(event));
       break;
     }
     case command::kind::escalate: {
       auto event = event_for(self, event_kind::escalated, cmd.child);
-      event.cause = cmd.cause;
-      tr::logger()->error("supervisor {} gives up: {}", tr::quoted(st.core->spec().name),
-                          tr::quoted(cmd.cause));
+      event.end = cmd.end;
+      const auto& spec = st.core->spec();
+      const auto why = fmt::format("{} reached the restart intensity ({} in {} ms): {}", event.name,
+                                   spec.max_restarts, spec.period.count(), describe(cmd.end));
+      tr::logger()->error("supervisor {} gives up: {}", tr::quoted(spec.name), tr::quoted(why));
       publish(self, std::move(event));
-      st.exit_reason = make_error(errc::reached_max_restart_intensity, cmd.cause);
+      st.exit_reason = make_error(errc::reached_max_restart_intensity, why);
       break;
     }
     case command::kind::removed:
@@ -176,31 +178,28 @@ void execute(supervisor_actor_type* self, const supervision_core::commands& comm
   report_ready_once(self);
 }
 
-exit_kind classify(const caf::error& reason, std::string& cause) {
-  if (!reason) {
-    cause = "normal";
-    return exit_kind::normal;
+// Tells how a child's life ended, from its actor's exit reason: a peer actor's reason
+// carries its `life_end` (but for a goodbye); a child supervisor's is `normal`,
+// `user_shutdown` or its reason for giving up. The supervisor adds what it knows best:
+// the process id and how long the life was ready.
+life_end end_of(const caf::error& reason, const supervised_child& child, const life& current,
+                clock_type::time_point now) {
+  life_end end;
+  if (auto carried = life_end_of(reason)) {
+    end = std::move(*carried);
+  } else if (!reason) {
+    end.how = ending::goodbye;
+    if (!child.spec.is_supervisor())
+      end.status = transport::exit_status{}; // a goodbye is an exit with code 0
+  } else {
+    end.how = reason == caf::exit_reason::user_shutdown ? ending::stopped : ending::gave_up;
   }
-  if (reason == caf::exit_reason::user_shutdown) {
-    cause = "shutdown";
-    return exit_kind::shutdown;
-  }
-  if (reason.category() == error_category()) {
-    const auto code = static_cast<errc>(reason.code());
-    cause = std::string{to_string(code)};
-    switch (code) {
-    case errc::hung:
-      return exit_kind::hung;
-    case errc::start_failed:
-      return exit_kind::start_failed;
-    case errc::protocol_violation:
-      return exit_kind::protocol_violation;
-    default:
-      return exit_kind::crashed;
-    }
-  }
-  cause = caf::to_string(reason);
-  return exit_kind::crashed;
+  if (end.pid == 0)
+    end.pid = current.pid;
+  if (child.ready_since)
+    end.uptime_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since).count();
+  return end;
 }
 
 // Adds a subscriber once and watches it, so that one gone leaves the list.
@@ -229,24 +228,15 @@ void on_child_down(supervisor_actor_type* self, caf::down_msg& down) {
   const bool is_cell = !child->spec.is_supervisor();
   const auto name = child->spec.name();
 
-  std::string cause;
-  const auto ending = classify(down.reason, cause);
+  const auto now = clock_type::now();
+  auto end = end_of(down.reason, *child, st.lives[id], now);
   auto event = event_for(self, requested ? event_kind::stopped : event_kind::died, id);
-  event.cause = cause;
-  if (auto end = cell_end_of(down.reason)) {
-    event.exit_code = end->exit_code;
-    event.signal = end->signal;
-    if (!end->detail.empty())
-      event.cause += ": " + end->detail;
-  } else if (ending == exit_kind::normal) {
-    event.exit_code = 0;
-  }
-  const auto full_cause = event.cause;
+  event.end = end;
   if (auto it = st.lives.find(id); it != st.lives.end()) {
     it->second.previous_peer_id = it->second.peer_id;
     it->second.actor = nullptr;
   }
-  auto commands = st.core->on_down(id, ending, full_cause, clock_type::now());
+  auto commands = st.core->on_down(id, std::move(end), now);
   // The registry learns first: whoever reacts to `died` by calling the name must
   // find it held (or failed), not routed to the dead life.
   if (is_cell && st.context.registry) {
@@ -324,9 +314,10 @@ std::vector<child_info> which_children(supervisor_actor_type* self) {
     child_info info;
     info.name = child.spec.name();
     info.supervisor = child.spec.is_supervisor();
-    info.state = std::string{to_string(child.state)};
+    info.state = child.state;
     info.restarts = child.restarts;
-    info.last_cause = child.last_causes.empty() ? "" : child.last_causes.back();
+    if (!child.last_ends.empty())
+      info.last_end = child.last_ends.back();
     if (child.ready_since)
       info.uptime_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since).count();

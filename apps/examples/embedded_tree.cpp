@@ -77,7 +77,7 @@ bool print_events_until(caf::scoped_actor& self, ac::event_kind kind, const std:
         [&](const ac::lifecycle_event& e) {
           std::printf("event %-10s %-9s peer_id=%d incarnation=%u pid=%d %s\n",
                       std::string{ac::to_string(e.kind)}.c_str(), e.name.c_str(), e.peer_id,
-                      e.incarnation, e.pid, e.cause.c_str());
+                      e.incarnation, e.pid, e.end ? ac::describe(*e.end).c_str() : "");
           seen = e.kind == kind && e.name == name;
         },
         caf::after(30s) >> [&] { timed_out = true; });

@@ -12,7 +12,7 @@
 namespace ac = cellhub::actors;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
-using ac::exit_kind;
+using ac::ending;
 using ac::restart_strategy;
 using ac::restart_type;
 
@@ -94,8 +94,8 @@ struct driver {
 
   std::string start() { return words(core.start(now)); }
   std::string ready(const std::string& child) { return words(core.on_ready(id(child), now)); }
-  std::string down(const std::string& child, exit_kind kind = exit_kind::crashed) {
-    return words(core.on_down(id(child), kind, std::string{ac::to_string(kind)}, now));
+  std::string down(const std::string& child, ending how = ending::killed) {
+    return words(core.on_down(id(child), ac::life_end{.how = how}, now));
   }
   std::string fire() { return words(core.on_timer(last_timer, now)); }
 
@@ -133,9 +133,9 @@ BOOST_AUTO_TEST_CASE(one_for_all_stops_the_others_in_reverse_order_and_restarts_
   driver d{tree(restart_strategy::one_for_all, {cell("a"), cell("b"), cell("c"), cell("d")})};
   d.start_all({"a", "b", "c", "d"});
   BOOST_TEST(d.down("b") == "restarting b 10ms, stop d");
-  BOOST_TEST(d.down("d", exit_kind::shutdown) == "stop c");
-  BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop a");
-  BOOST_TEST(d.down("a", exit_kind::shutdown) == "timer 10ms");
+  BOOST_TEST(d.down("d", ending::stopped) == "stop c");
+  BOOST_TEST(d.down("c", ending::stopped) == "stop a");
+  BOOST_TEST(d.down("a", ending::stopped) == "timer 10ms");
   BOOST_TEST(d.fire() == "start a");
   BOOST_TEST(d.ready("a") == "start b");
   BOOST_TEST(d.ready("b") == "start c");
@@ -147,8 +147,8 @@ BOOST_AUTO_TEST_CASE(rest_for_one_restarts_the_failed_child_and_those_started_af
   driver d{tree(restart_strategy::rest_for_one, {cell("a"), cell("b"), cell("c"), cell("d")})};
   d.start_all({"a", "b", "c", "d"});
   BOOST_TEST(d.down("b") == "restarting b 10ms, stop d");
-  BOOST_TEST(d.down("d", exit_kind::shutdown) == "stop c");
-  BOOST_TEST(d.down("c", exit_kind::shutdown) == "timer 10ms");
+  BOOST_TEST(d.down("d", ending::stopped) == "stop c");
+  BOOST_TEST(d.down("c", ending::stopped) == "timer 10ms");
   BOOST_TEST(d.fire() == "start b");
   BOOST_TEST(d.ready("b") == "start c");
   BOOST_TEST(d.ready("c") == "start d");
@@ -159,24 +159,50 @@ BOOST_AUTO_TEST_CASE(rest_for_one_restarts_the_failed_child_and_those_started_af
 BOOST_AUTO_TEST_CASE(transient_child_is_restarted_after_a_crash_but_not_after_a_clean_exit) {
   driver d{tree(restart_strategy::one_for_one, {cell("t", restart_type::transient)})};
   d.start_all({"t"});
-  BOOST_TEST(d.down("t", exit_kind::crashed) == "restarting t 10ms, timer 10ms");
+  BOOST_TEST(d.down("t", ending::killed) == "restarting t 10ms, timer 10ms");
   d.fire();
   d.ready("t");
-  BOOST_TEST(d.down("t", exit_kind::normal) == "");
+  BOOST_TEST(d.down("t", ending::goodbye) == "");
   BOOST_TEST((d.state("t") == ac::child_state::stopped));
+}
+
+BOOST_AUTO_TEST_CASE(transient_child_that_exits_without_a_goodbye_is_restarted_even_with_code_0) {
+  driver d{tree(restart_strategy::one_for_one, {cell("t", restart_type::transient)})};
+  d.start_all({"t"});
+  BOOST_TEST(d.down("t", ending::exited) == "restarting t 10ms, timer 10ms");
+  BOOST_TEST((d.core.find("t")->last_ends.back().how == ending::exited));
+}
+
+BOOST_AUTO_TEST_CASE(escalate_and_quarantine_carry_the_end_that_caused_them) {
+  driver d{tree(restart_strategy::one_for_one, {cell("a")}, 0)};
+  d.start_all({"a"});
+  ac::life_end hung{.how = ending::hung, .pid = 77, .timeout_ms = 1000};
+  const auto commands = d.core.on_down(d.id("a"), hung, d.now);
+  BOOST_TEST_REQUIRE(!commands.empty());
+  BOOST_TEST((commands.front().what == ac::supervision_command::kind::escalate));
+  BOOST_TEST((commands.front().end == hung));
+
+  auto parked = cell("p");
+  parked.on_intensity = ac::intensity_action::quarantine;
+  driver q{tree(restart_strategy::one_for_one, {parked}, 0)};
+  q.start_all({"p"});
+  const auto quarantine = q.core.on_down(q.id("p"), hung, q.now);
+  BOOST_TEST_REQUIRE(quarantine.size() == 1u);
+  BOOST_TEST((quarantine.front().what == ac::supervision_command::kind::quarantine));
+  BOOST_TEST((quarantine.front().end == hung));
 }
 
 BOOST_AUTO_TEST_CASE(temporary_child_is_never_restarted_even_when_a_sibling_takes_it_down) {
   driver d{tree(restart_strategy::one_for_all, {cell("a"), cell("tmp", restart_type::temporary)})};
   d.start_all({"a", "tmp"});
   BOOST_TEST(d.down("a") == "restarting a 10ms, stop tmp");
-  BOOST_TEST(d.down("tmp", exit_kind::shutdown) == "removed tmp, timer 10ms");
+  BOOST_TEST(d.down("tmp", ending::stopped) == "removed tmp, timer 10ms");
   BOOST_TEST(d.core.find("tmp") == nullptr);
   BOOST_TEST(d.fire() == "start a");
 
   driver lone{tree(restart_strategy::one_for_one, {cell("tmp", restart_type::temporary)})};
   lone.start_all({"tmp"});
-  BOOST_TEST(lone.down("tmp", exit_kind::crashed) == "removed tmp");
+  BOOST_TEST(lone.down("tmp", ending::killed) == "removed tmp");
   BOOST_TEST(lone.core.children().empty());
 }
 
@@ -185,9 +211,9 @@ BOOST_AUTO_TEST_CASE(backoff_grows_with_each_failed_start_and_resets_after_a_lon
   d.start_all({"flaky"});
   BOOST_TEST(d.down("flaky") == "restarting flaky 10ms, timer 10ms");
   d.fire();
-  BOOST_TEST(d.down("flaky", exit_kind::start_failed) == "restarting flaky 20ms, timer 20ms");
+  BOOST_TEST(d.down("flaky", ending::no_ready) == "restarting flaky 20ms, timer 20ms");
   d.fire();
-  BOOST_TEST(d.down("flaky", exit_kind::start_failed) == "restarting flaky 40ms, timer 40ms");
+  BOOST_TEST(d.down("flaky", ending::no_ready) == "restarting flaky 40ms, timer 40ms");
   d.fire();
   d.ready("flaky");
   d.now += 31s; // up longer than reset_after
@@ -204,8 +230,8 @@ BOOST_AUTO_TEST_CASE(exceeding_the_intensity_stops_all_in_reverse_order_and_esca
   d.fire();
   d.ready("b");
   BOOST_TEST(d.down("b") == "escalate b, stop c");
-  BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop a");
-  BOOST_TEST(d.down("a", exit_kind::shutdown) == "exit");
+  BOOST_TEST(d.down("c", ending::stopped) == "stop a");
+  BOOST_TEST(d.down("a", ending::stopped) == "exit");
   BOOST_TEST(d.core.stopping());
 }
 
@@ -230,10 +256,10 @@ BOOST_AUTO_TEST_CASE(quarantine_parks_the_child_until_restart_child) {
   d.start_all({"a", "flaky"});
   d.down("flaky");
   d.fire();
-  BOOST_TEST(d.down("flaky", exit_kind::start_failed) == "quarantine flaky");
+  BOOST_TEST(d.down("flaky", ending::no_ready) == "quarantine flaky");
   BOOST_TEST((d.state("flaky") == ac::child_state::quarantined));
   BOOST_TEST((d.state("a") == ac::child_state::running));
-  BOOST_TEST(d.core.find("flaky")->last_causes.back() == "start_failed");
+  BOOST_TEST((d.core.find("flaky")->last_ends.back().how == ending::no_ready));
   BOOST_TEST(d.words(d.core.restart_child(d.id("flaky")).value()) == "start flaky");
 }
 
@@ -241,12 +267,12 @@ BOOST_AUTO_TEST_CASE(failed_start_during_a_group_restart_restarts_the_group_agai
   driver d{tree(restart_strategy::one_for_all, {cell("a"), cell("b")})};
   d.start_all({"a", "b"});
   d.down("a");
-  d.down("b", exit_kind::shutdown);
+  d.down("b", ending::stopped);
   d.fire();
   d.ready("a");
   // b dies before READY: the whole group restarts, with b's grown backoff.
-  BOOST_TEST(d.down("b", exit_kind::start_failed) == "restarting b 10ms, stop a");
-  BOOST_TEST(d.down("a", exit_kind::shutdown) == "timer 10ms");
+  BOOST_TEST(d.down("b", ending::no_ready) == "restarting b 10ms, stop a");
+  BOOST_TEST(d.down("a", ending::stopped) == "timer 10ms");
   BOOST_TEST(d.fire() == "start a");
 }
 
@@ -257,12 +283,12 @@ BOOST_AUTO_TEST_CASE(terminate_keeps_the_spec_and_delete_needs_the_child_stopped
   BOOST_TEST_REQUIRE(!refused);
   BOOST_TEST((refused.error() == ac::errc::running));
   BOOST_TEST(d.words(d.core.terminate_child(d.id("a")).value()) == "stop a");
-  BOOST_TEST(d.down("a", exit_kind::shutdown) == "");
+  BOOST_TEST(d.down("a", ending::stopped) == "");
   BOOST_TEST((d.state("a") == ac::child_state::stopped));
   BOOST_TEST(d.words(d.core.restart_child(d.id("a")).value()) == "start a");
   d.ready("a");
   d.words(d.core.terminate_child(d.id("a")).value());
-  d.down("a", exit_kind::shutdown);
+  d.down("a", ending::stopped);
   BOOST_TEST(!d.core.delete_child(d.id("a")).has_error());
   BOOST_TEST(d.core.find("a") == nullptr);
 }
@@ -277,8 +303,8 @@ BOOST_AUTO_TEST_CASE(pool_starts_its_replicas_at_once_and_resizes_both_ways) {
   d.ready("w-3");
   BOOST_TEST(d.words(d.core.resize(4).value()) == "start w-4");
   BOOST_TEST(d.words(d.core.resize(2).value()) == "stop w-4, stop w-3");
-  BOOST_TEST(d.down("w-4", exit_kind::shutdown) == "removed w-4");
-  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "removed w-3");
+  BOOST_TEST(d.down("w-4", ending::stopped) == "removed w-4");
+  BOOST_TEST(d.down("w-3", ending::stopped) == "removed w-3");
   BOOST_TEST(d.core.children().size() == 2u);
   BOOST_TEST(d.down("w-1") == "restarting w-1 10ms, timer 10ms");
   BOOST_TEST((d.state("w-2") == ac::child_state::running));
@@ -289,8 +315,8 @@ BOOST_AUTO_TEST_CASE(shutdown_stops_running_children_in_reverse_start_order) {
   d.start_all({"a", "b", "c"});
   d.down("b");
   BOOST_TEST(d.words(d.core.shutdown(d.now)) == "stop c");
-  BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop a");
-  BOOST_TEST(d.down("a", exit_kind::shutdown) == "exit");
+  BOOST_TEST(d.down("c", ending::stopped) == "stop a");
+  BOOST_TEST(d.down("a", ending::stopped) == "exit");
   BOOST_TEST(d.fire() == ""); // b's restart timer no longer matters
 }
 
@@ -301,9 +327,9 @@ BOOST_AUTO_TEST_CASE(pool_shutdown_stops_every_replica_at_once_and_exits_after_t
   d.start_all({"w-1", "w-2", "w-3", "w-4"});
   d.down("w-2"); // waiting out its backoff: nothing to stop, its restart is cancelled
   BOOST_TEST(d.words(d.core.shutdown(d.now)) == "stop w-4, stop w-3, stop w-1");
-  BOOST_TEST(d.down("w-1", exit_kind::shutdown) == "");
-  BOOST_TEST(d.down("w-4", exit_kind::shutdown) == "");
-  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "exit");
+  BOOST_TEST(d.down("w-1", ending::stopped) == "");
+  BOOST_TEST(d.down("w-4", ending::stopped) == "");
+  BOOST_TEST(d.down("w-3", ending::stopped) == "exit");
   BOOST_TEST(d.fire() == ""); // w-2's restart timer no longer starts it
 }
 
@@ -313,8 +339,8 @@ BOOST_AUTO_TEST_CASE(pool_that_exceeds_its_intensity_stops_every_replica_at_once
   driver d{spec};
   d.start_all({"w-1", "w-2", "w-3"});
   BOOST_TEST(d.down("w-2") == "escalate w-2, stop w-3, stop w-1");
-  BOOST_TEST(d.down("w-3", exit_kind::shutdown) == "");
-  BOOST_TEST(d.down("w-1", exit_kind::shutdown) == "exit");
+  BOOST_TEST(d.down("w-3", ending::stopped) == "");
+  BOOST_TEST(d.down("w-1", ending::stopped) == "exit");
 }
 
 BOOST_AUTO_TEST_CASE(other_strategies_still_stop_one_child_after_another) {
@@ -323,9 +349,9 @@ BOOST_AUTO_TEST_CASE(other_strategies_still_stop_one_child_after_another) {
     driver d{tree(strategy, {cell("a"), cell("b"), cell("c")})};
     d.start_all({"a", "b", "c"});
     BOOST_TEST(d.words(d.core.shutdown(d.now)) == "stop c");
-    BOOST_TEST(d.down("c", exit_kind::shutdown) == "stop b");
-    BOOST_TEST(d.down("b", exit_kind::shutdown) == "stop a");
-    BOOST_TEST(d.down("a", exit_kind::shutdown) == "exit");
+    BOOST_TEST(d.down("c", ending::stopped) == "stop b");
+    BOOST_TEST(d.down("b", ending::stopped) == "stop a");
+    BOOST_TEST(d.down("a", ending::stopped) == "exit");
   }
 }
 
@@ -334,9 +360,9 @@ BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_after_their_end) {
   driver d{tree(restart_strategy::one_for_one, {cell("a"), cell("t1", restart_type::temporary),
                                                 cell("t2", restart_type::temporary)})};
   d.start_all({"a", "t1", "t2"});
-  BOOST_TEST(d.down("t1", exit_kind::normal) == "removed t1");
+  BOOST_TEST(d.down("t1", ending::goodbye) == "removed t1");
   BOOST_TEST(d.words(d.core.terminate_child(d.id("t2")).value()) == "stop t2");
-  BOOST_TEST(d.down("t2", exit_kind::shutdown) == "removed t2");
+  BOOST_TEST(d.down("t2", ending::stopped) == "removed t2");
   BOOST_TEST(d.core.children().size() == 1u);
 
   // A pool shrink: a running replica once it is down, a restarting one at once.
@@ -346,7 +372,7 @@ BOOST_AUTO_TEST_CASE(dropped_specs_are_reported_removed_after_their_end) {
   pool.start_all({"w-1", "w-2", "w-3"});
   pool.down("w-2");
   BOOST_TEST(pool.words(pool.core.resize(1).value()) == "stop w-3, removed w-2");
-  BOOST_TEST(pool.down("w-3", exit_kind::shutdown) == "removed w-3");
+  BOOST_TEST(pool.down("w-3", ending::stopped) == "removed w-3");
   BOOST_TEST(pool.core.children().size() == 1u);
   BOOST_TEST(pool.fire() == ""); // w-2's restart timer is gone with it
 }

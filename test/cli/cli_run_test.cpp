@@ -82,6 +82,8 @@ BOOST_AUTO_TEST_CASE(run_with_chaos_restarts_every_killed_cell_and_stops_cleanly
     if (events[i]["event"] != "died")
       continue;
     BOOST_TEST(events[i]["signal"] == SIGKILL, events[i].dump());
+    BOOST_TEST(events[i]["ending"] == "killed", events[i].dump());
+    BOOST_TEST(events[i]["cause"] == "killed: signal 9 (SIGKILL)", events[i].dump());
     bool recovered = false;
     for (std::size_t j = i + 1; j < events.size() && !recovered; ++j)
       recovered = events[j]["event"] == "ready" && events[j]["name"] == events[i]["name"] &&

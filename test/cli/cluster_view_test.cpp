@@ -11,7 +11,8 @@ namespace cli = cellhub::cli;
 
 namespace {
 
-ac::lifecycle_event event(ac::event_kind kind, const std::string& name, std::string cause = {}) {
+ac::lifecycle_event event(ac::event_kind kind, const std::string& name,
+                          caf::optional<ac::life_end> end = {}) {
   ac::lifecycle_event e;
   e.kind = kind;
   e.name = name;
@@ -19,7 +20,7 @@ ac::lifecycle_event event(ac::event_kind kind, const std::string& name, std::str
   e.peer_id = 1;
   e.incarnation = 1;
   e.pid = 4242;
-  e.cause = std::move(cause);
+  e.end = std::move(end);
   return e;
 }
 
@@ -47,8 +48,12 @@ BOOST_AUTO_TEST_CASE(removed_event_drops_the_row_of_an_ended_temporary_child) {
   const auto now = cli::cluster_view::clock::now();
   start(view, "steady");
   start(view, "temp");
-  view.apply(event(ac::event_kind::died, "temp", "crashed: signal 9 (SIGKILL)"), now);
+  const ac::life_end killed{.how = ac::ending::killed,
+                            .status =
+                                cellhub::transport::exit_status{.signaled = true, .signal = 9}};
+  view.apply(event(ac::event_kind::died, "temp", killed), now);
   BOOST_TEST(view.rows().size() == 2u);
+  BOOST_TEST(has(view.render_table(now), "killed: signal 9 (SIGKILL)"), view.render_table(now));
   view.apply(event(ac::event_kind::removed, "temp"), now);
   const auto rows = view.rows();
   BOOST_TEST_REQUIRE(rows.size() == 1u);
@@ -61,12 +66,13 @@ BOOST_AUTO_TEST_CASE(removed_row_comes_back_when_the_name_starts_again) {
   cli::cluster_view view;
   const auto now = cli::cluster_view::clock::now();
   start(view, "hasher-3");
-  view.apply(event(ac::event_kind::stopped, "hasher-3", "shutdown"), now);
+  view.apply(event(ac::event_kind::stopped, "hasher-3", ac::life_end{.how = ac::ending::stopped}),
+             now);
   view.apply(event(ac::event_kind::removed, "hasher-3"), now);
   BOOST_TEST(view.rows().empty());
   start(view, "hasher-3");
   BOOST_TEST_REQUIRE(view.rows().size() == 1u);
-  BOOST_TEST(view.rows()[0].state == "running");
+  BOOST_TEST((view.rows()[0].state == ac::child_state::running));
 }
 
 BOOST_AUTO_TEST_CASE(note_stays_under_the_table_through_redraws) {
@@ -89,7 +95,8 @@ BOOST_AUTO_TEST_CASE(child_that_died_without_a_restart_counts_as_down_not_restar
   cli::cluster_view view;
   const auto now = cli::cluster_view::clock::now();
   start(view, "transient");
-  view.apply(event(ac::event_kind::died, "transient", "normal"), now);
+  view.apply(event(ac::event_kind::died, "transient", ac::life_end{.how = ac::ending::goodbye}),
+             now);
   BOOST_TEST(has(summary(view), "cells=1 running=0 starting=0 restarting=0 down=1"), summary(view));
 }
 
@@ -97,7 +104,7 @@ BOOST_AUTO_TEST_CASE(child_with_a_restart_announced_counts_as_restarting_until_r
   cli::cluster_view view;
   const auto now = cli::cluster_view::clock::now();
   start(view, "flaky");
-  view.apply(event(ac::event_kind::died, "flaky", "crashed: signal 11 (SIGSEGV)"), now);
+  view.apply(event(ac::event_kind::died, "flaky", ac::life_end{.how = ac::ending::killed}), now);
   view.apply(event(ac::event_kind::restarting, "flaky"), now);
   BOOST_TEST(has(summary(view), "running=0 starting=0 restarting=1 down=0 restarts=1"),
              summary(view));
@@ -114,9 +121,10 @@ BOOST_AUTO_TEST_CASE(first_start_counts_as_starting_and_stopped_or_quarantined_a
   const auto now = cli::cluster_view::clock::now();
   view.apply(event(ac::event_kind::started, "new"), now);
   start(view, "stopped");
-  view.apply(event(ac::event_kind::stopped, "stopped", "shutdown"), now);
+  view.apply(event(ac::event_kind::stopped, "stopped", ac::life_end{.how = ac::ending::stopped}),
+             now);
   start(view, "parked");
-  view.apply(event(ac::event_kind::died, "parked", "crashed: exit code 1"), now);
+  view.apply(event(ac::event_kind::died, "parked", ac::life_end{.how = ac::ending::exited}), now);
   view.apply(event(ac::event_kind::quarantined, "parked"), now);
   BOOST_TEST(has(summary(view), "cells=3 running=0 starting=1 restarting=0 down=2"), summary(view));
 }

@@ -166,7 +166,9 @@ BOOST_FIXTURE_TEST_CASE(sigkilled_cell_with_a_user_is_restarted_under_the_same_i
   BOOST_TEST_REQUIRE(::kill(first.pid, SIGKILL) == 0);
   const auto died = await(ac::event_kind::died, "guest");
   BOOST_TEST(died.pid == first.pid);
-  BOOST_TEST(died.signal == SIGKILL);
+  BOOST_TEST_REQUIRE(static_cast<bool>(died.end));
+  BOOST_TEST((died.end->how == ac::ending::killed), ac::describe(*died.end));
+  BOOST_TEST(died.end->status->signal == SIGKILL);
   const auto second = await(ac::event_kind::ready, "guest");
   BOOST_TEST(second.pid != first.pid);
   expect_runs_as(second.pid, nobody);

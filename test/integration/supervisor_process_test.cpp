@@ -29,9 +29,22 @@
 namespace ac = cellhub::actors;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
+using ac::ending;
 using ac::event_kind;
 
 namespace {
+
+// Returns the end an event carries; fails the test when it carries none.
+ac::life_end end_of(const ac::lifecycle_event& event) {
+  BOOST_TEST_REQUIRE(static_cast<bool>(event.end),
+                     ac::to_string(event.kind) << " of " << event.name << " carries no end");
+  return *event.end;
+}
+
+// Returns the signal that ended the life, or 0.
+int signal_of(const ac::life_end& end) {
+  return end.status && end.status->signaled ? end.status->signal : 0;
+}
 
 caf::actor_system_config& prepared(caf::actor_system_config& cfg) {
   ac::prepare_config(cfg);
@@ -268,8 +281,11 @@ BOOST_AUTO_TEST_CASE(killed_worker_comes_back_as_a_new_life_and_its_name_is_rema
   const auto remapped = h.await(event_kind::remapped, "w1");
   BOOST_TEST_MESSAGE("SIGKILL to died: " << ms_between(killed_at, died.at) << " ms; to ready: "
                                          << ms_between(killed_at, ready.at) << " ms");
-  BOOST_TEST(died.event.signal == SIGKILL);
-  BOOST_TEST(died.event.cause.starts_with("crashed"));
+  const auto end = end_of(died.event);
+  BOOST_TEST((end.how == ending::killed), ac::describe(end));
+  BOOST_TEST(signal_of(end) == SIGKILL);
+  BOOST_TEST(end.pid == before.pid);
+  BOOST_TEST(ac::describe(end) == "killed: signal 9 (SIGKILL)");
   BOOST_TEST((h.kinds_of("w1") == std::vector<std::string>{"started", "ready", "died", "restarting",
                                                            "started", "ready", "remapped"}));
   BOOST_TEST(remapped.event.old_peer_id == before.peer_id);
@@ -299,7 +315,7 @@ BOOST_AUTO_TEST_CASE(request_in_flight_to_a_killed_cell_fails_with_cell_died_at_
                                  ac::payload{request});
   BOOST_TEST_REQUIRE(::kill(pid, SIGKILL) == 0);
   std::move(pending).receive([&](ac::payload&) {}, [&](caf::error& err) { failure = err; });
-  BOOST_TEST_REQUIRE(failure.has_value());
+  BOOST_TEST_REQUIRE(static_cast<bool>(failure));
   // Failed by the death, not by the 30 s request timeout, which reports request_timeout.
   BOOST_TEST(ac::is(*failure, ac::errc::cell_died),
              (*failure ? h.sys.render(*failure) : std::string{"empty error"}));
@@ -310,11 +326,15 @@ BOOST_AUTO_TEST_CASE(transient_cell_that_says_goodbye_is_not_restarted) {
   polite.restart = ac::restart_type::transient;
   harness h{tree_of(ac::restart_strategy::one_for_one, {polite, cell("other")})};
   const auto died = h.await(event_kind::died, "polite");
-  BOOST_TEST(died.event.cause == "normal");
-  BOOST_TEST(died.event.exit_code == 0);
+  const auto end = end_of(died.event);
+  BOOST_TEST((end.how == ending::goodbye), ac::describe(end));
+  BOOST_TEST_REQUIRE(static_cast<bool>(end.status));
+  BOOST_TEST(end.status->clean());
   const auto children = h.which(h.tree->root());
   BOOST_TEST_REQUIRE(children.size() == 2u);
-  BOOST_TEST(children[0].state == "stopped");
+  BOOST_TEST((children[0].state == ac::child_state::stopped));
+  BOOST_TEST_REQUIRE(static_cast<bool>(children[0].last_end));
+  BOOST_TEST((children[0].last_end->how == ending::goodbye));
   BOOST_TEST((h.kinds_of("polite") == std::vector<std::string>{"started", "ready", "died"}));
 }
 
@@ -326,16 +346,20 @@ BOOST_AUTO_TEST_CASE(crash_on_start_backs_off_as_configured_then_is_quarantined)
   std::vector<std::int64_t> delays;
   for (int i = 0; i < 3; ++i) {
     const auto died = h.await(event_kind::died, "flaky");
-    BOOST_TEST(died.event.cause.starts_with("start_failed"));
-    BOOST_TEST(died.event.exit_code == 3);
+    const auto end = end_of(died.event);
+    BOOST_TEST((end.how == ending::no_ready), ac::describe(end));
+    BOOST_TEST_REQUIRE(static_cast<bool>(end.status));
+    BOOST_TEST(end.status->code == 3);
+    BOOST_TEST(end.uptime_ms == 0);
     delays.push_back(h.await(event_kind::restarting, "flaky").event.delay_ms);
   }
   BOOST_TEST((delays == std::vector<std::int64_t>{20, 40, 80}));
   h.await(event_kind::quarantined, "flaky");
   const auto children = h.which(h.tree->root());
-  BOOST_TEST(children[1].state == "quarantined");
-  BOOST_TEST(children[1].last_cause.starts_with("start_failed"));
-  BOOST_TEST(children[0].state == "running");
+  BOOST_TEST((children[1].state == ac::child_state::quarantined));
+  BOOST_TEST_REQUIRE(static_cast<bool>(children[1].last_end));
+  BOOST_TEST((children[1].last_end->how == ending::no_ready));
+  BOOST_TEST((children[0].state == ac::child_state::running));
   std::size_t starts = 0;
   for (const auto& kind : h.kinds_of("flaky"))
     starts += kind == "started" ? 1 : 0;
@@ -383,9 +407,11 @@ BOOST_AUTO_TEST_CASE(stopped_cell_with_work_waiting_is_reported_hung_and_restart
   BOOST_TEST_REQUIRE(h.kinds_of("slow") == (std::vector<std::string>{"started", "ready"}));
   auto pending = call_async(h, "slow");
   const auto died = h.await(event_kind::died, "slow");
-  BOOST_TEST(died.event.cause.starts_with("hung: no progress for 1000 ms with work waiting"),
-             died.event.cause);
-  BOOST_TEST(died.event.signal == SIGKILL);
+  const auto end = end_of(died.event);
+  BOOST_TEST((end.how == ending::hung), ac::describe(end));
+  BOOST_TEST(end.timeout_ms == 1000);
+  BOOST_TEST(ac::describe(end) == "hung: no progress for 1000 ms with work waiting");
+  BOOST_TEST(signal_of(end) == SIGKILL);
   // The work that waited was this call: it was pending when the cell was ended. When,
   // counted from its arrival, is the hang check's to test with injected time: by the
   // wall clock, a stalled scheduler could move the report either way.
@@ -415,7 +441,7 @@ BOOST_AUTO_TEST_CASE(stopped_idle_cell_is_never_called_hung) {
   freeze(h.lookup("witness").pid);
   auto pending = call_async(h, "witness");
   const auto died = h.await(event_kind::died, "witness");
-  BOOST_TEST_REQUIRE(died.event.cause.starts_with("hung"), died.event.cause);
+  BOOST_TEST_REQUIRE((end_of(died.event).how == ending::hung), ac::describe(end_of(died.event)));
   const auto failed = outcome(pending);
   BOOST_TEST(ac::is(failed, ac::errc::cell_died), show(h, failed));
   h.await(event_kind::ready, "witness");
@@ -457,7 +483,8 @@ BOOST_AUTO_TEST_CASE(nested_supervisor_that_reaches_its_intensity_is_restarted_b
   const auto escalated = h.await(event_kind::escalated, "x");
   BOOST_TEST(escalated.event.supervisor == "inner");
   const auto died = h.await(event_kind::died, "inner");
-  BOOST_TEST(died.event.cause.starts_with("reached_max_restart_intensity"));
+  BOOST_TEST((end_of(died.event).how == ending::gave_up));
+  BOOST_TEST((end_of(escalated.event).how == ending::killed));
   h.await(event_kind::restarting, "inner");
   h.await(event_kind::started, "inner");
   h.await(event_kind::ready, "x");
@@ -632,9 +659,12 @@ BOOST_AUTO_TEST_CASE(pool_of_stubborn_cells_is_asked_to_stop_all_at_once) {
   BOOST_TEST((reason == caf::exit_reason::user_shutdown), show(h, reason));
   for (const auto& e : stopped) {
     BOOST_TEST_CONTEXT(e.name) {
-      BOOST_TEST(e.signal == SIGKILL);
-      BOOST_TEST(e.exit_code == -1);
-      BOOST_TEST(e.cause == "shutdown: killed (signal 9) after ignoring goodbye and SIGTERM");
+      const auto end = end_of(e);
+      BOOST_TEST((end.how == ending::stopped));
+      BOOST_TEST(signal_of(end) == SIGKILL);
+      BOOST_TEST((end.last_step == cellhub::transport::stop_step::sigkill));
+      BOOST_TEST(ac::describe(end) ==
+                 "stopped: killed (signal 9) after ignoring goodbye and SIGTERM");
     }
   }
 }
@@ -649,18 +679,23 @@ BOOST_AUTO_TEST_CASE(stopped_event_tells_a_polite_exit_from_a_kill_after_the_tim
     h.self->request(h.tree->root(), 10s, ac::terminate_atom_v, std::string{name})
         .receive([](caf::ok_atom) {}, [&](caf::error& err) { BOOST_FAIL(h.sys.render(err)); });
   const auto polite = h.await(event_kind::stopped, "polite").event;
-  BOOST_TEST(polite.cause == "shutdown");
-  BOOST_TEST(polite.exit_code == 0);
-  BOOST_TEST(polite.signal == 0);
+  const auto polite_end = end_of(polite);
+  BOOST_TEST((polite_end.how == ending::stopped));
+  BOOST_TEST_REQUIRE(static_cast<bool>(polite_end.status));
+  BOOST_TEST(polite_end.status->clean());
+  BOOST_TEST((polite_end.last_step == cellhub::transport::stop_step::goodbye));
+  BOOST_TEST(ac::describe(polite_end) == "stopped");
   const auto stub = h.await(event_kind::stopped, "stub").event;
-  BOOST_TEST(stub.cause == "shutdown: killed (signal 9) after ignoring goodbye and SIGTERM");
-  BOOST_TEST(stub.exit_code == -1);
-  BOOST_TEST(stub.signal == SIGKILL);
+  const auto stub_end = end_of(stub);
+  BOOST_TEST((stub_end.how == ending::stopped));
+  BOOST_TEST(signal_of(stub_end) == SIGKILL);
+  BOOST_TEST(ac::describe(stub_end) ==
+             "stopped: killed (signal 9) after ignoring goodbye and SIGTERM");
   // Still a requested stop: terminated, not restarted.
   const auto children = h.which(h.tree->root());
   BOOST_TEST_REQUIRE(children.size() == 2u);
-  BOOST_TEST(children[0].state == "stopped");
-  BOOST_TEST(children[1].state == "stopped");
+  BOOST_TEST((children[0].state == ac::child_state::stopped));
+  BOOST_TEST((children[1].state == ac::child_state::stopped));
   BOOST_TEST((h.kinds_of("stub") == std::vector<std::string>{"started", "ready", "stopped"}));
 }
 
@@ -785,9 +820,13 @@ BOOST_AUTO_TEST_CASE(cell_lingering_after_its_goodbye_fails_calls_at_once_and_is
       BOOST_TEST(show(h, err).find("said goodbye") != std::string::npos, show(h, err));
       const auto died = h.await(event_kind::died, "lingers").event;
       BOOST_TEST(failed_at < died.ts_ns); // the call did not wait for the end
-      BOOST_TEST(died.cause.starts_with("crashed: said goodbye but was still running 2000 ms"),
-                 died.cause);
-      BOOST_TEST(died.signal == signal);
+      const auto end = end_of(died);
+      BOOST_TEST((end.how == ending::lingered), ac::describe(end));
+      BOOST_TEST(end.timeout_ms == 2000);
+      BOOST_TEST(
+          ac::describe(end).starts_with("lingered: said goodbye but was still running 2000 ms"),
+          ac::describe(end));
+      BOOST_TEST(signal_of(end) == signal);
       h.await(event_kind::restarting, "lingers");
       h.await(event_kind::started, "lingers");
     }

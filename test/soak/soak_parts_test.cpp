@@ -25,14 +25,22 @@ using clock_type = std::chrono::steady_clock;
 namespace {
 
 ac::lifecycle_event event(ac::event_kind kind, std::string name, std::int32_t pid,
-                          std::string cause = {}, std::int32_t signal = 0) {
+                          caf::optional<ac::life_end> end = {}) {
   ac::lifecycle_event e;
   e.kind = kind;
   e.name = std::move(name);
   e.pid = pid;
-  e.cause = std::move(cause);
-  e.signal = signal;
+  e.end = std::move(end);
   return e;
+}
+
+ac::life_end killed_by(int signal) {
+  return {.how = ac::ending::killed,
+          .status = cellhub::transport::exit_status{.signaled = true, .signal = signal}};
+}
+
+ac::life_end exited_with(int code) {
+  return {.how = ac::ending::exited, .status = cellhub::transport::exit_status{.code = code}};
 }
 
 soak::parsed_command_line parse(std::vector<std::string> args) {
@@ -90,8 +98,7 @@ BOOST_AUTO_TEST_CASE(census_calls_a_death_without_a_strike_unprovoked) {
   census.on_event(event(ac::event_kind::ready, "g-1", ::getpid()), now, book);
   BOOST_TEST(census.all_ready());
   BOOST_TEST(census.eligible().size() == 1u);
-  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), "crashed: exit code 1"), now,
-                  book);
+  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), exited_with(1)), now, book);
   BOOST_TEST(census.unprovoked() == 1u);
   BOOST_TEST(!book.record(soak::invariant::no_unprovoked_deaths).held());
   BOOST_TEST(book.record(soak::invariant::chaos_handled).held());
@@ -107,11 +114,9 @@ BOOST_AUTO_TEST_CASE(census_accepts_only_the_death_each_strike_must_cause) {
   census.struck("g-1", soak::chaos_kind::kill, now);
   census.struck("g-2", soak::chaos_kind::garbage, now);
   BOOST_TEST(census.eligible().empty());
-  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), "crashed: signal 9", 9), now + 1ms,
-                  book);
+  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), killed_by(9)), now + 1ms, book);
   // Garbage must end as a protocol violation, not as a crash.
-  census.on_event(event(ac::event_kind::died, "g-2", ::getppid(), "crashed: signal 9", 9),
-                  now + 1ms, book);
+  census.on_event(event(ac::event_kind::died, "g-2", ::getppid(), killed_by(9)), now + 1ms, book);
   BOOST_TEST(census.strikes(soak::chaos_kind::kill).ended == 1u);
   BOOST_TEST(census.strikes(soak::chaos_kind::garbage).unexpected == 1u);
   BOOST_TEST(book.record(soak::invariant::chaos_handled).violations == 1u);
@@ -144,8 +149,7 @@ BOOST_AUTO_TEST_CASE(census_reports_a_process_still_there_after_its_end) {
   // Our own process plays a cell whose end is reported while it still runs.
   census.on_event(event(ac::event_kind::ready, "g-1", ::getpid()), now, book);
   census.struck("g-1", soak::chaos_kind::kill, now);
-  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), "crashed: signal 9", 9), now,
-                  book);
+  census.on_event(event(ac::event_kind::died, "g-1", ::getpid(), killed_by(9)), now, book);
   BOOST_TEST(census.tracked_processes().size() == 1u);
   census.check(now + 50ms, book);
   BOOST_TEST(book.record(soak::invariant::nothing_left).held());

@@ -7,6 +7,7 @@
 namespace cellhub::cli {
 namespace {
 
+using actors::child_state;
 using actors::event_kind;
 
 // Bounds the events the terminal view repeats under its table.
@@ -38,38 +39,40 @@ void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point
   row.supervisor = event.supervisor;
   switch (event.kind) {
   case event_kind::started:
-    row.state = "starting";
+    row.state = child_state::starting;
     row.peer_id = event.peer_id;
     row.incarnation = event.incarnation;
     row.pid = event.pid;
     break;
   case event_kind::ready:
-    row.state = "running";
+    row.state = child_state::running;
     row.peer_id = event.peer_id;
     row.incarnation = event.incarnation;
     row.pid = event.pid;
     row.ready_since = now;
     break;
   case event_kind::died:
-    row.state = "died";
-    row.last_cause = event.cause;
+    row.state = child_state::idle;
+    if (event.end)
+      row.last_end = *event.end;
     row.ready_since.reset();
     ++deaths_;
     break;
   case event_kind::restarting:
-    row.state = "restarting";
+    row.state = child_state::restarting;
     ++row.restarts;
     break;
   case event_kind::remapped:
     break;
   case event_kind::quarantined:
-    row.state = "quarantined";
+    row.state = child_state::quarantined;
     break;
   case event_kind::escalated:
-    row.last_cause = event.cause;
+    if (event.end)
+      row.last_end = *event.end;
     break;
   case event_kind::stopped:
-    row.state = "stopped";
+    row.state = child_state::stopped;
     row.ready_since.reset();
     break;
   case event_kind::removed:
@@ -86,8 +89,8 @@ void cluster_view::remember(const actors::lifecycle_event& event) {
     line += fmt::format(" peer {} -> {}", event.old_peer_id, event.peer_id);
   else if (event.kind == event_kind::restarting)
     line += fmt::format(" in {} ms", event.delay_ms);
-  else if (!event.cause.empty())
-    line += " " + event.cause;
+  else if (event.end)
+    line += " " + actors::describe(*event.end);
   recent_.push_back(std::move(line));
   while (recent_.size() > recent_events)
     recent_.pop_front();
@@ -113,7 +116,8 @@ std::vector<actors::child_info> cluster_view::as_child_infos(clock::time_point n
     info.incarnation = row.incarnation;
     info.pid = row.pid;
     info.restarts = row.restarts;
-    info.last_cause = row.last_cause;
+    if (row.last_end)
+      info.last_end = *row.last_end;
     if (row.ready_since)
       info.uptime_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - *row.ready_since).count();
@@ -128,8 +132,9 @@ std::string cluster_view::render_table(clock::time_point now) const {
                   "PEER_ID", "INC", "PID", "STATE", "RESTARTS", "UPTIME", "LAST CAUSE");
   for (const auto& row : rows())
     out += fmt::format("{:<14} {:<10} {:>7} {:>5} {:>8} {:<12} {:>8} {:>8}  {}\n", row.name,
-                       row.supervisor, row.peer_id, row.incarnation, row.pid, row.state,
-                       row.restarts, uptime_text(row, now), row.last_cause);
+                       row.supervisor, row.peer_id, row.incarnation, row.pid,
+                       actors::to_string(row.state), row.restarts, uptime_text(row, now),
+                       row.last_end ? actors::describe(*row.last_end) : std::string{});
   out += fmt::format("\nrequests served {}   failed {}   deaths {}   up {}s\n", served_, failed_,
                      deaths_,
                      std::chrono::duration_cast<std::chrono::seconds>(now - started_).count());
@@ -147,12 +152,13 @@ cluster_view::tally cluster_view::count_states() const {
   tally out;
   for (const auto& [name, row] : rows_) {
     out.restarts += row.restarts;
-    if (row.state == "running")
+    if (row.state == child_state::running)
       ++out.running;
-    else if (row.state == "restarting" || (row.state == "starting" && row.restarts > 0))
+    else if (row.state == child_state::restarting ||
+             (row.state == child_state::starting && row.restarts > 0))
       // Only a child whose supervisor announced another life is restarting.
       ++out.restarting;
-    else if (row.state == "starting")
+    else if (row.state == child_state::starting)
       ++out.starting;
     else
       // died without a restart (yet), stopped, quarantined: not coming back by itself.

@@ -52,7 +52,7 @@ std::vector<std::string> load_targets(const console_state& st) {
     return st.options.config.load.targets;
   std::vector<std::string> names;
   for (const auto& row : st.view.rows())
-    if (row.state == "running" && row.pid > 0)
+    if (row.state == ac::child_state::running && row.pid > 0)
       names.push_back(row.name);
   return names;
 }
@@ -83,7 +83,7 @@ void unleash_chaos(console_actor* self) {
   auto& st = self->state;
   std::vector<cell_row> victims;
   for (const auto& row : st.view.rows())
-    if (row.state == "running" && row.pid > 0)
+    if (row.state == ac::child_state::running && row.pid > 0)
       victims.push_back(row);
   if (!victims.empty()) {
     const auto& victim = victims[st.random() % victims.size()];
@@ -162,7 +162,8 @@ void on_event(console_actor* self, const ac::lifecycle_event& event) {
   if (event.kind == ac::event_kind::escalated && event.supervisor == s.options.config.root.name)
     s.signal->report_escalation(fmt::format("supervisor \"{}\" gave up because of child "
                                             "\"{}\": {}",
-                                            event.supervisor, event.name, event.cause));
+                                            event.supervisor, event.name,
+                                            event.end ? ac::describe(*event.end) : std::string{}));
   if (event.kind != ac::event_kind::stopped)
     return;
   auto it = s.restarts.find(event.name);
@@ -188,7 +189,7 @@ caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string
       self, self->state.root, name,
       [self, promise, answered, name](caf::actor owner, const ac::child_info& child) mutable {
         *answered = true;
-        if (child.state == "running" || child.state == "starting") {
+        if (child.state == ac::child_state::running || child.state == ac::child_state::starting) {
           self->state.restarts[name] = {owner, promise};
           self->send(owner, ac::terminate_atom_v, name);
           return;

@@ -52,12 +52,12 @@ std::string format_status(const std::vector<ac::child_info>& cells, bool json) {
     auto out = nlohmann::json::array();
     for (const auto& c : cells)
       out.push_back({{"name", c.name},
-                     {"state", c.state},
+                     {"state", std::string{ac::to_string(c.state)}},
                      {"peer_id", c.peer_id},
                      {"incarnation", c.incarnation},
                      {"pid", c.pid},
                      {"restarts", c.restarts},
-                     {"last_cause", c.last_cause},
+                     {"last_cause", c.last_end ? ac::describe(*c.last_end) : std::string{}},
                      {"uptime_ms", c.uptime_ms}});
     return out.dump(2) + "\n";
   }
@@ -65,7 +65,8 @@ std::string format_status(const std::vector<ac::child_info>& cells, bool json) {
                           "INC", "PID", "STATE", "RESTARTS", "UPTIME_MS", "LAST CAUSE");
   for (const auto& c : cells)
     text += fmt::format("{:<14} {:>7} {:>5} {:>8} {:<12} {:>8} {:>10}  {}\n", c.name, c.peer_id,
-                        c.incarnation, c.pid, c.state, c.restarts, c.uptime_ms, c.last_cause);
+                        c.incarnation, c.pid, ac::to_string(c.state), c.restarts, c.uptime_ms,
+                        c.last_end ? ac::describe(*c.last_end) : std::string{});
   return text;
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstring>
 #include <string.h>
 
@@ -17,31 +18,38 @@ std::string signal_name(int signal) {
   return "signal " + std::to_string(signal);
 }
 
-// Describes how a life ended: "died crashed SIGKILL", "stopped shutdown exit 0".
+// Describes how a life ended: "died killed SIGKILL", "stopped stopped exit 0".
 std::string describe_end(const ac::lifecycle_event& event) {
-  const auto colon = event.cause.find(':');
-  auto text = fmt::format("{} {}", ac::to_string(event.kind), event.cause.substr(0, colon));
-  if (event.signal != 0)
-    text += " " + signal_name(event.signal);
-  else if (event.exit_code >= 0)
-    text += fmt::format(" exit {}", event.exit_code);
+  auto text = std::string{ac::to_string(event.kind)};
+  if (!event.end)
+    return text;
+  text += fmt::format(" {}", ac::to_string(event.end->how));
+  if (const auto& status = event.end->status; status && status->signaled)
+    text += " " + signal_name(status->signal);
+  else if (status)
+    text += fmt::format(" exit {}", status->code);
   return text;
 }
 
-bool starts_with(const std::string& text, std::string_view prefix) {
-  return text.compare(0, prefix.size(), prefix) == 0;
+// Tells whether `event` reports a death that ended as `how`.
+bool died_as(const ac::lifecycle_event& event, ac::ending how) {
+  return event.kind == ac::event_kind::died && event.end && event.end->how == how;
+}
+
+// Tells the event's end in words, for a report.
+std::string cause_of(const ac::lifecycle_event& event) {
+  return event.end ? ac::describe(*event.end) : std::string{};
 }
 
 // Tells whether `event` is the ending a strike of `kind` must bring.
 bool expected_end(chaos_kind kind, const ac::lifecycle_event& event) {
   switch (kind) {
   case chaos_kind::kill:
-    return event.kind == ac::event_kind::died && starts_with(event.cause, "crashed") &&
-           event.signal == 9;
+    return died_as(event, ac::ending::killed) && event.end->status->signal == SIGKILL;
   case chaos_kind::stop:
-    return event.kind == ac::event_kind::died && starts_with(event.cause, "hung");
+    return died_as(event, ac::ending::hung);
   case chaos_kind::garbage:
-    return event.kind == ac::event_kind::died && starts_with(event.cause, "protocol_violation");
+    return died_as(event, ac::ending::protocol_violation);
   case chaos_kind::linger:
     // Ended at all, however the host words it: the point is that it did not linger on.
     return true;
@@ -158,7 +166,7 @@ void cell_census::judge(const std::string& name, const life& l, const ac::lifecy
       ++unprovoked_;
       book.violate(invariant::no_unprovoked_deaths,
                    fmt::format("{} {} although nothing struck it ({})",
-                               describe_life(name, l.process), ending_text, event.cause));
+                               describe_life(name, l.process), ending_text, cause_of(event)));
     }
     return;
   }
@@ -174,7 +182,7 @@ void cell_census::judge(const std::string& name, const life& l, const ac::lifecy
       fmt::format("{} struck by {} {} ms earlier ended \"{}\" ({})", describe_life(name, l.process),
                   to_string(*l.struck),
                   std::chrono::duration_cast<std::chrono::milliseconds>(now - l.struck_at).count(),
-                  ending_text, event.cause));
+                  ending_text, cause_of(event)));
 }
 
 std::vector<chaos_victim> cell_census::eligible() const {

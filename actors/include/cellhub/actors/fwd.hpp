@@ -11,8 +11,8 @@ namespace cellhub::actors {
 enum class errc : std::uint8_t;
 
 enum class child_state : std::uint8_t;
+enum class ending : std::uint8_t;
 enum class event_kind : std::uint8_t;
-enum class exit_kind : std::uint8_t;
 enum class intensity_action : std::uint8_t;
 enum class restart_delivery : std::uint8_t;
 enum class restart_strategy : std::uint8_t;
@@ -21,7 +21,6 @@ enum class restart_type : std::uint8_t;
 class backoff;
 struct bind_request;
 struct backoff_config;
-struct cell_end;
 struct cell_life;
 struct cell_spec;
 struct child_counts;
@@ -32,6 +31,7 @@ struct child_started;
 struct doorbell_rang;
 struct fd_budget;
 class hang_detector;
+struct life_end;
 struct lifecycle_event;
 class payload;
 struct peer_config;

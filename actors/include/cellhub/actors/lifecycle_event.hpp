@@ -1,6 +1,9 @@
 #pragma once
 
+#include "cellhub/actors/life_end.hpp"
+
 #include <caf/meta/type_name.hpp>
+#include <caf/optional.hpp>
 
 #include <cstdint>
 #include <string>
@@ -56,12 +59,9 @@ struct lifecycle_event {
   std::uint32_t incarnation = 0;
   /// Holds the process id, or 0.
   std::int32_t pid = 0;
-  /// Explains why (`crashed`, `hung`, `start_failed`, ...), empty when not applicable.
-  std::string cause;
-  /// Holds the exit code, or -1.
-  std::int32_t exit_code = -1;
-  /// Holds the terminating signal, or 0.
-  std::int32_t signal = 0;
+  /// Tells how the life ended, for `died` and `stopped`; for `quarantined` and
+  /// `escalated`, the end that caused it. Empty for the other kinds.
+  caf::optional<life_end> end;
   /// Holds the restart delay for `restarting`, in milliseconds.
   std::int64_t delay_ms = 0;
 };
@@ -70,8 +70,7 @@ struct lifecycle_event {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, lifecycle_event& x) {
   return f(caf::meta::type_name("cellhub_lifecycle_event"), x.ts_ns, x.kind, x.name, x.supervisor,
-           x.peer_id, x.old_peer_id, x.incarnation, x.pid, x.cause, x.exit_code, x.signal,
-           x.delay_ms);
+           x.peer_id, x.old_peer_id, x.incarnation, x.pid, x.end, x.delay_ms);
 }
 
 } // namespace cellhub::actors

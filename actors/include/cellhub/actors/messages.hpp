@@ -1,9 +1,10 @@
 #pragma once
 
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/child_state.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/life_end.hpp"
 #include "cellhub/transport/death_cause.hpp"
-#include "cellhub/transport/process.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/meta/type_name.hpp>
@@ -11,17 +12,6 @@
 
 #include <cstdint>
 #include <string>
-
-namespace cellhub::transport {
-
-/// Serializes an exit status (CAF's inspect protocol, found by argument-dependent lookup).
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, exit_status& x) {
-  return f(caf::meta::type_name("cellhub_exit_status"), x.signaled, x.code, x.signal,
-           x.core_dumped);
-}
-
-} // namespace cellhub::transport
 
 namespace cellhub::actors {
 
@@ -142,27 +132,6 @@ typename Inspector::result_type inspect(Inspector& f, child_ready& x) {
   return f(caf::meta::type_name("cellhub_child_ready"), x.child, x.life);
 }
 
-/// Tells how one cell life ended; travels as the context of a peer actor's exit reason.
-struct cell_end {
-  /// Names the ending: normal, shutdown, crashed, hung, start_failed, protocol_violation.
-  std::string cause;
-  /// Holds the process id, or 0 if it never ran.
-  std::int32_t pid = 0;
-  /// Holds the exit code, or -1 when a signal ended it.
-  std::int32_t exit_code = -1;
-  /// Holds the signal that ended it, or 0.
-  std::int32_t signal = 0;
-  /// Explains in words ("exit code 3", "signal 9 (SIGKILL)", "no READY within 2000 ms").
-  std::string detail;
-};
-
-/// Serializes a cell ending.
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cell_end& x) {
-  return f(caf::meta::type_name("cellhub_cell_end"), x.cause, x.pid, x.exit_code, x.signal,
-           x.detail);
-}
-
 /// Tells subscribers that a logical name now reaches a new life.
 struct remapped {
   /// Holds the logical name.
@@ -239,8 +208,8 @@ struct child_info {
   std::string name;
   /// Is set for a supervisor child.
   bool supervisor = false;
-  /// Names the state: starting, running, restarting, stopping, stopped, quarantined.
-  std::string state;
+  /// Holds the state.
+  child_state state = child_state::idle;
   /// Holds the current peer id, or -1.
   std::int32_t peer_id = -1;
   /// Holds the current incarnation, or 0.
@@ -249,8 +218,8 @@ struct child_info {
   std::int32_t pid = 0;
   /// Counts restarts so far.
   std::uint32_t restarts = 0;
-  /// Holds the cause of the last ending, or empty.
-  std::string last_cause;
+  /// Tells how its last life ended, if one did.
+  caf::optional<life_end> last_end;
   /// Holds milliseconds since the current life became ready (0 if not running).
   std::int64_t uptime_ms = 0;
   /// Holds the child's actor (invalid unless running).
@@ -261,7 +230,7 @@ struct child_info {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("cellhub_child_info"), x.name, x.supervisor, x.state, x.peer_id,
-           x.incarnation, x.pid, x.restarts, x.last_cause, x.uptime_ms, x.actor);
+           x.incarnation, x.pid, x.restarts, x.last_end, x.uptime_ms, x.actor);
 }
 
 /// Counts a supervisor's children, as OTP's `count_children`.

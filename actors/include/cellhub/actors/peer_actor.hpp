@@ -47,16 +47,15 @@ struct peer_config {
 /// A cell that says goodbye unasked gets the stop escalation: calls fail at once with
 /// `cell_died`, and after `shutdown_timeout` it gets SIGTERM, then SIGKILL.
 ///
-/// It exits with `exit_reason::normal` (goodbye and clean exit in time),
-/// `exit_reason::user_shutdown` (asked to stop; its context is a `cell_end` with the
-/// real exit code or signal and, when the cell had to be ended, a detail saying so),
-/// or an `errc` (crashed, hung, start_failed, protocol_violation) whose context is a
-/// `cell_end`; a cell that lingered after its goodbye ends `crashed`. It is linked to
-/// its supervisor.
+/// It decides how the life ended (a `life_end`, once) and exits with
+/// `exit_reason::normal` for a `goodbye`, `exit_reason::user_shutdown` for `stopped`,
+/// or an `errc` (`hung`, `start_failed` for `exec_failed` and `no_ready`,
+/// `protocol_violation`, else `crashed`); every reason but `normal` carries the
+/// `life_end` as its context (`life_end_of`). It is linked to its supervisor.
 caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config);
 
-/// Returns the `cell_end` inside a peer actor's exit reason (of any category), if it
+/// Returns the `life_end` inside a peer actor's exit reason (of any category), if it
 /// carries one.
-std::optional<cell_end> cell_end_of(const caf::error& reason);
+std::optional<life_end> life_end_of(const caf::error& reason);
 
 } // namespace cellhub::actors

@@ -2,7 +2,9 @@
 
 #include "cellhub/actors/backoff.hpp"
 #include "cellhub/actors/child_spec.hpp"
+#include "cellhub/actors/child_state.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/life_end.hpp"
 #include "cellhub/actors/restart_intensity.hpp"
 
 #include <boost/outcome/result.hpp>
@@ -19,46 +21,6 @@
 
 namespace cellhub::actors {
 
-/// Tells how a child's life ended, as its supervisor classifies it.
-enum class exit_kind : std::uint8_t {
-  /// The cell said goodbye and exited cleanly.
-  normal,
-  /// The child was asked to stop.
-  shutdown,
-  /// The process died (signal or non-zero exit), or a child supervisor gave up.
-  crashed,
-  /// The cell stopped making progress while work waited for it and was killed.
-  hung,
-  /// The cell did not become READY within its start timeout.
-  start_failed,
-  /// The cell broke the shared-memory protocol and was killed.
-  protocol_violation,
-};
-
-/// Returns the cause word for `kind` ("crashed", ...), as events and logs show it.
-std::string_view to_string(exit_kind kind) noexcept;
-
-/// Lists the states of a supervised child.
-enum class child_state : std::uint8_t {
-  /// Not running and not scheduled (before the first start, or dead inside a group restart).
-  idle,
-  /// Started; waiting for READY.
-  starting,
-  /// Ready.
-  running,
-  /// Asked to stop; waiting for it to end.
-  stopping,
-  /// Waiting out its backoff before the next start.
-  restarting,
-  /// Ended and not restarted (terminated, or a transient child that ended cleanly).
-  stopped,
-  /// Parked after exceeding the intensity, until `restart_child`.
-  quarantined,
-};
-
-/// Returns the state word ("running", ...).
-std::string_view to_string(child_state state) noexcept;
-
 /// Is one instruction the supervision core gives to the actor that drives it.
 struct supervision_command {
   /// Lists the instructions.
@@ -73,7 +35,7 @@ struct supervision_command {
     timer,
     /// Publishes that `child` was parked.
     quarantine,
-    /// Publishes that the supervisor gives up because of `child`'s `cause`; it is
+    /// Publishes that the supervisor gives up because of `child`'s `end`; it is
     /// followed by the stops of the shutdown and then `exit`.
     escalate,
     /// Publishes that `child`'s spec was dropped (a temporary child ended or was
@@ -90,8 +52,8 @@ struct supervision_command {
   std::chrono::nanoseconds delay{0};
   /// Names the timer of a `timer` command.
   std::uint64_t timer = 0;
-  /// Explains an `escalate` or a `quarantine`.
-  std::string cause;
+  /// Holds the end that caused an `escalate` or a `quarantine`.
+  life_end end;
   /// Names the child of a `removed`.
   std::string name;
 };
@@ -112,8 +74,8 @@ struct supervised_child {
   child_state state = child_state::idle;
   /// Counts the restarts so far.
   std::uint32_t restarts = 0;
-  /// Holds the causes of the last endings, newest last (at most 5).
-  std::deque<std::string> last_causes;
+  /// Holds how its last lives ended, newest last (at most 5).
+  std::deque<life_end> last_ends;
   /// Holds when the current life became ready.
   std::optional<std::chrono::steady_clock::time_point> ready_since;
   /// Spaces the child's restarts out.
@@ -143,7 +105,7 @@ public:
   commands on_ready(std::uint64_t id, clock::time_point now);
 
   /// Reports that child `id` ended (on its own, or after a `stop` command).
-  commands on_down(std::uint64_t id, exit_kind kind, std::string cause, clock::time_point now);
+  commands on_down(std::uint64_t id, life_end end, clock::time_point now);
 
   /// Reports that timer `timer` fired.
   commands on_timer(std::uint64_t timer, clock::time_point now);
@@ -192,13 +154,13 @@ private:
   std::size_t position(std::uint64_t id) const noexcept;
   std::uint64_t add_child(child_spec spec);
   void remove_child(std::uint64_t id, commands* out);
-  void record_cause(supervised_child& child, std::string cause);
+  void record_end(supervised_child& child, life_end end);
   void cancel_restart_timer(std::uint64_t id);
   void finish_stop(supervised_child& child, commands& out);
   bool any_stopping() const noexcept;
   bool plan_will_start(std::uint64_t id) const noexcept;
-  void handle_failure(supervised_child& child, exit_kind kind, const std::string& cause,
-                      clock::time_point now, commands& out);
+  void handle_failure(supervised_child& child, const life_end& end, clock::time_point now,
+                      commands& out);
   void begin_shutdown();
   void run_plan(clock::time_point now, commands& out);
   void start_now(supervised_child& child, commands& out);
@@ -219,8 +181,7 @@ private:
   // Failures seen while a plan ran, handled when it ends.
   struct deferred_failure {
     std::uint64_t child;
-    exit_kind kind;
-    std::string cause;
+    life_end end;
   };
   std::deque<deferred_failure> deferred_;
   // Children whose stop was asked by an operator (terminate) or a pool shrink.

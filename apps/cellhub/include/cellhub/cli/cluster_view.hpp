@@ -26,12 +26,12 @@ struct cell_row {
   std::uint32_t incarnation = 0;
   /// Holds the current pid, or 0.
   std::int32_t pid = 0;
-  /// Names the state: starting, running, restarting, stopped, quarantined, died.
-  std::string state = "starting";
+  /// Holds the state as the events tell it (`idle` after `died` until `restarting`).
+  actors::child_state state = actors::child_state::starting;
   /// Counts restarts seen.
   std::uint32_t restarts = 0;
-  /// Holds the last cause of death.
-  std::string last_cause;
+  /// Tells how its last life ended, if one did.
+  std::optional<actors::life_end> last_end;
   /// Holds when the current life became ready.
   std::optional<std::chrono::steady_clock::time_point> ready_since;
 };
