@@ -194,7 +194,7 @@ private:
   struct registration {
     std::uint16_t peer_id = 0;
     std::uint32_t incarnation = 0;
-    caf::actor owner;
+    life_listener owner;
   };
 
   // Drops a registration whose life the death watch no longer watches, and the

@@ -110,7 +110,7 @@ struct peer_state {
   static inline const char* name = "cellhub.peer";
 };
 
-using peer_actor_type = caf::stateful_actor<peer_state>;
+using peer_actor_type = peer_actor::stateful_base<peer_state>;
 
 // Decides how the life ended, once the process is reaped (or was never there).
 life_end end_of_life(const peer_state& st) {
@@ -415,8 +415,9 @@ void pump(peer_actor_type* self) {
       break;
     case shm::message_kind::message:
       if (st.config.sink)
-        self->send(st.config.sink, cell_msg_atom_v, st.config.spec.name,
-                   static_cast<std::int32_t>(st.cell->peer_id()), payload{std::move(msg.payload)});
+        caf::anon_send(st.config.sink, cell_msg_atom_v, st.config.spec.name,
+                       static_cast<std::int32_t>(st.cell->peer_id()),
+                       payload{std::move(msg.payload)});
       break;
     case shm::message_kind::goodbye:
       on_unsolicited_goodbye(self);
@@ -447,7 +448,7 @@ void check_hang(peer_actor_type* self) {
   self->delayed_send(self, st.hang.check_period(), hang_atom_v);
 }
 
-caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
+peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config config) {
   auto& st = self->state;
   st.config = std::move(config);
   const auto& spec = st.config.spec;
@@ -464,13 +465,13 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
     end.how = ending::exec_failed;
     end.spawn_error = spawned.error().message();
     self->quit(exit_reason_of(std::move(end)));
-    return {};
+    return {peer_actor::behavior_type::unsafe_init{}, caf::behavior{}}; // never used: it quit
   }
   st.cell = std::move(spawned).value();
   st.pid = static_cast<std::int32_t>(st.cell->child()->pid());
 
   watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
-                      ::dup(st.cell->child()->pidfd()), caf::actor_cast<caf::actor>(self)};
+                      ::dup(st.cell->child()->pidfd()), caf::actor_cast<life_listener>(self)};
   self->send(st.config.watcher, std::move(watch));
   st.watched = true;
   self->send(st.config.supervisor,
@@ -557,8 +558,8 @@ caf::behavior peer_actor(peer_actor_type* self, peer_config config) {
 
 } // namespace
 
-caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config) {
-  return parent->spawn(peer_actor, std::move(config));
+peer_actor spawn_peer_actor(caf::local_actor* parent, peer_config config) {
+  return parent->spawn(peer_behavior, std::move(config));
 }
 
 std::optional<life_end> life_end_of(const caf::error& reason) {

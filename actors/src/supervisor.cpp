@@ -33,7 +33,7 @@ struct life {
 struct supervisor_state {
   std::unique_ptr<supervision_core> core;
   tree_context context;
-  caf::actor parent;
+  supervisor_actor parent;
   std::uint64_t child_in_parent = 0;
   std::unordered_map<std::uint64_t, life> lives;
   std::unordered_map<caf::actor_addr, std::uint64_t> by_actor;
@@ -44,12 +44,12 @@ struct supervisor_state {
   static inline const char* name = "cellhub.supervisor";
 };
 
-using supervisor_actor_type = caf::stateful_actor<supervisor_state>;
+using supervisor_actor_type = supervisor_actor::stateful_base<supervisor_state>;
 
 void publish(supervisor_actor_type* self, lifecycle_event event) {
   auto& st = self->state;
   for (const auto& subscriber : st.subscribers)
-    self->send(subscriber, event);
+    caf::anon_send(subscriber, event);
   if (st.parent)
     self->send(st.parent, std::move(event));
 }
@@ -104,12 +104,13 @@ void start_child(supervisor_actor_type* self, std::uint64_t id) {
   const auto* child = st.core->find(id);
   caf::actor actor;
   if (const auto* cell = cell_of(*child)) {
-    actor =
-        spawn_peer_actor(self, peer_config{*cell, st.context.hub, st.context.watcher,
-                                           caf::actor_cast<caf::actor>(self), st.context.sink, id});
+    actor = caf::actor_cast<caf::actor>(spawn_peer_actor(
+        self, peer_config{*cell, st.context.hub, st.context.watcher,
+                          caf::actor_cast<supervisor_actor>(self), st.context.sink, id}));
   } else {
-    actor = spawn_supervisor(self->system(), std::get<supervisor_spec>(child->spec.what),
-                             st.context, caf::actor_cast<caf::actor>(self), id);
+    actor = caf::actor_cast<caf::actor>(
+        spawn_supervisor(self->system(), std::get<supervisor_spec>(child->spec.what), st.context,
+                         caf::actor_cast<supervisor_actor>(self), id));
     publish(self, event_for(self, event_kind::started, id));
   }
   self->monitor(actor);
@@ -131,7 +132,7 @@ void execute(supervisor_actor_type* self, const supervision_core::commands& comm
         if (child && child->spec.is_supervisor())
           caf::anon_send(it->second.actor, shutdown_atom_v); // its `ok` is of no use here
         else
-          self->send(it->second.actor, stop_atom_v);
+          self->send(caf::actor_cast<peer_actor>(it->second.actor), stop_atom_v);
       }
       break;
     case command::kind::restarting: {
@@ -297,11 +298,11 @@ void on_child_ready(supervisor_actor_type* self, const child_ready& ready) {
     // Bind before publishing `ready`: the bind is in the registry's mailbox before
     // anyone can react to `ready`, so a call by name reaches this life.
     if (st.context.registry)
-      caf::anon_send(st.context.registry,
-                     bind_request{registry_entry{cell->name, life.peer_id, life.incarnation,
-                                                 life.pid, current.actor},
-                                  cell->during_restart,
-                                  static_cast<std::uint64_t>(cell->hold_capacity)});
+      caf::anon_send(
+          st.context.registry,
+          bind_request{registry_entry{cell->name, life.peer_id, life.incarnation, life.pid,
+                                      caf::actor_cast<peer_actor>(current.actor)},
+                       cell->during_restart, static_cast<std::uint64_t>(cell->hold_capacity)});
   }
   on_life_ready(self, id);
 }
@@ -325,7 +326,10 @@ std::vector<child_info> which_children(supervisor_actor_type* self) {
       info.peer_id = it->second.peer_id;
       info.incarnation = it->second.incarnation;
       info.pid = it->second.pid;
-      info.actor = it->second.actor;
+      if (info.supervisor)
+        info.supervisor_handle = caf::actor_cast<supervisor_actor>(it->second.actor);
+      else
+        info.cell_handle = caf::actor_cast<peer_actor>(it->second.actor);
     }
     out.push_back(std::move(info));
   }
@@ -383,9 +387,10 @@ caf::result<caf::ok_atom> delete_child(supervisor_actor_type* self, const std::s
   return caf::ok_atom_v;
 }
 
-caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree_context context,
-                         caf::actor parent, std::uint64_t child_in_parent,
-                         std::vector<caf::actor> subscribers) {
+supervisor_actor::behavior_type supervisor(supervisor_actor_type* self, supervisor_spec spec,
+                                           tree_context context, supervisor_actor parent,
+                                           std::uint64_t child_in_parent,
+                                           std::vector<caf::actor> subscribers) {
   auto& st = self->state;
   st.core = std::make_unique<supervision_core>(std::move(spec));
   st.context = std::move(context);
@@ -436,9 +441,9 @@ caf::behavior supervisor(supervisor_actor_type* self, supervisor_spec spec, tree
 
 } // namespace
 
-caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
-                            caf::actor parent, std::uint64_t child,
-                            std::vector<caf::actor> subscribers) {
+supervisor_actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec,
+                                  tree_context context, supervisor_actor parent,
+                                  std::uint64_t child, std::vector<caf::actor> subscribers) {
   return sys.spawn(supervisor, std::move(spec), std::move(context), std::move(parent), child,
                    std::move(subscribers));
 }

@@ -120,7 +120,7 @@ struct watcher_fixture {
     req.incarnation = incarnation;
     req.doorbell_fd = doorbell_fd;
     req.pidfd = pidfd;
-    req.owner = caf::actor{self};
+    req.owner = caf::actor_cast<ac::life_listener>(self);
     self->send(watcher, std::move(req));
   }
 
@@ -372,7 +372,7 @@ BOOST_AUTO_TEST_CASE(owner_that_terminates_loses_its_registrations_and_their_fds
     req.peer_id = 13;
     req.incarnation = 1;
     req.doorbell_fd = bell_copy;
-    req.owner = caf::actor{owner};
+    req.owner = caf::actor_cast<ac::life_listener>(owner);
     owner->send(watcher, std::move(req));
     BOOST_TEST_REQUIRE(cell.signal() == tr::signal_result::sent);
     bool got = false;

@@ -77,7 +77,9 @@ struct fixture {
 
   static ac::registry_entry entry(const std::string& name, std::int32_t peer_id,
                                   std::uint32_t incarnation, caf::actor actor) {
-    return ac::registry_entry{name, peer_id, incarnation, 1000 + peer_id, std::move(actor)};
+    // A stand-in answers the calls and casts of a peer actor, which is all the registry sends.
+    return ac::registry_entry{name, peer_id, incarnation, 1000 + peer_id,
+                              caf::actor_cast<ac::peer_actor>(std::move(actor))};
   }
 
   void bind(ac::registry_entry e, ac::restart_delivery delivery = ac::restart_delivery::hold,
@@ -438,7 +440,8 @@ struct deterministic_fixture {
             ac::restart_delivery delivery = ac::restart_delivery::hold,
             std::uint64_t capacity = 8) {
     caf::anon_send(
-        reg, ac::bind_request{ac::registry_entry{name, peer_id, 1, 1000 + peer_id, std::move(life)},
+        reg, ac::bind_request{ac::registry_entry{name, peer_id, 1, 1000 + peer_id,
+                                                 caf::actor_cast<ac::peer_actor>(std::move(life))},
                               delivery, capacity});
     sched.run();
   }

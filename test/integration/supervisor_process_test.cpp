@@ -182,7 +182,7 @@ struct harness {
     return out;
   }
 
-  std::vector<ac::child_info> which(const caf::actor& supervisor) {
+  std::vector<ac::child_info> which(const ac::supervisor_actor& supervisor) {
     std::vector<ac::child_info> out;
     self->request(supervisor, 10s, ac::which_atom_v)
         .receive([&](std::vector<ac::child_info>& infos) { out = std::move(infos); },
@@ -709,8 +709,8 @@ BOOST_AUTO_TEST_CASE(kill_ends_a_nested_tree_of_stubborn_cells_at_once) {
   std::vector<pid_t> pids;
   for (const char* name : {"top", "g", "p-1", "p-2"})
     pids.push_back(h.lookup(name).pid);
-  const auto group_actor = h.which(h.tree->root())[1].actor;
-  const auto pool_actor = h.which(group_actor)[1].actor;
+  const auto group_actor = h.which(h.tree->root())[1].supervisor_handle;
+  const auto pool_actor = h.which(group_actor)[1].supervisor_handle;
   BOOST_TEST_REQUIRE(static_cast<bool>(group_actor));
   BOOST_TEST_REQUIRE(static_cast<bool>(pool_actor));
   std::set<caf::actor_addr> supervisors{h.tree->root().address(), group_actor.address(),

@@ -160,7 +160,7 @@ public:
     const auto life = session_.lookup(victim);
     if (!life.actor || life.pid != pid_)
       throw bench_failure{fmt::format("registry names pid {}, ready said {}", life.pid, pid_)};
-    session_.monitor(life.actor);
+    session_.monitor(caf::actor_cast<caf::actor>(life.actor));
     const auto actor = life.actor.address();
     (void)wait_until_sleeping(pid_, clock_type::now() + 2s);
 

@@ -31,7 +31,7 @@ constexpr std::chrono::milliseconds load_tick{10};
 
 struct console_state {
   console_options options;
-  caf::actor root;
+  ac::supervisor_actor root;
   ac::registry_actor registry;
   std::shared_ptr<run_signal> signal;
   cluster_view view;
@@ -40,7 +40,7 @@ struct console_state {
   std::uint64_t next_request = 1;
   std::mt19937_64 random{std::random_device{}()};
   // Remote restarts waiting for their cell's `stopped` event.
-  std::unordered_map<std::string, std::pair<caf::actor, caf::response_promise>> restarts;
+  std::unordered_map<std::string, std::pair<ac::supervisor_actor, caf::response_promise>> restarts;
 
   static inline const char* name = "cellhub.console";
 };
@@ -102,8 +102,8 @@ void show(console_actor* self) {
 }
 
 // Finds the supervisor that owns `name` anywhere below `supervisor`, then calls `found`.
-void find_owner(console_actor* self, caf::actor supervisor, std::string name,
-                std::function<void(caf::actor, const ac::child_info&)> found,
+void find_owner(console_actor* self, ac::supervisor_actor supervisor, std::string name,
+                std::function<void(ac::supervisor_actor, const ac::child_info&)> found,
                 std::shared_ptr<int> outstanding, std::function<void()> not_found) {
   ++*outstanding;
   self->request(supervisor, std::chrono::seconds{5}, ac::which_atom_v)
@@ -114,8 +114,8 @@ void find_owner(console_actor* self, caf::actor supervisor, std::string name,
               if (child.name == name && !child.supervisor)
                 return found(supervisor, child);
             for (const auto& child : children)
-              if (child.supervisor && child.actor)
-                find_owner(self, child.actor, name, found, outstanding, not_found);
+              if (child.supervisor_handle)
+                find_owner(self, child.supervisor_handle, name, found, outstanding, not_found);
             if (*outstanding == 0)
               not_found();
           },
@@ -138,7 +138,7 @@ void record(console_actor* self, const ac::lifecycle_event& event) {
 }
 
 // Starts what needs the tree: the root's watch, the request load and the chaos.
-void join(console_actor* self, caf::actor root, ac::registry_actor registry) {
+void join(console_actor* self, ac::supervisor_actor root, ac::registry_actor registry) {
   auto& st = self->state;
   if (st.root)
     return;
@@ -187,7 +187,8 @@ caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string
   auto answered = std::make_shared<bool>(false);
   find_owner(
       self, self->state.root, name,
-      [self, promise, answered, name](caf::actor owner, const ac::child_info& child) mutable {
+      [self, promise, answered, name](ac::supervisor_actor owner,
+                                      const ac::child_info& child) mutable {
         *answered = true;
         if (child.state == ac::child_state::running || child.state == ac::child_state::starting) {
           self->state.restarts[name] = {owner, promise};
@@ -222,7 +223,7 @@ caf::behavior console(console_actor* self, console_options options,
 
   return {
       [](caf::ok_atom) {},
-      [self](caf::join_atom, caf::actor root, ac::registry_actor registry) {
+      [self](caf::join_atom, ac::supervisor_actor root, ac::registry_actor registry) {
         join(self, std::move(root), std::move(registry));
       },
       [self](caf::update_atom, std::string note) { self->state.view.set_note(std::move(note)); },

@@ -57,7 +57,7 @@ struct cell_check {
 struct driver_state {
   driver_config config;
   soak_record* rec = nullptr;
-  caf::actor root;
+  ac::supervisor_actor root;
   ac::registry_actor registry;
   phase stage = phase::starting;
   clock_type::time_point began;
@@ -409,7 +409,7 @@ caf::behavior soak_driver(driver_actor* self, driver_config config) {
     finish(self);
   });
   return {
-      [self](attach_atom, caf::actor& root, ac::registry_actor& registry) {
+      [self](attach_atom, ac::supervisor_actor& root, ac::registry_actor& registry) {
         auto& s = self->state;
         s.root = std::move(root);
         s.registry = std::move(registry);
@@ -433,7 +433,8 @@ caf::actor spawn_soak_driver(caf::actor_system& sys, driver_config config) {
   return sys.spawn(soak_driver, std::move(config));
 }
 
-void attach_soak_driver(const caf::actor& driver, caf::actor root, ac::registry_actor registry) {
+void attach_soak_driver(const caf::actor& driver, ac::supervisor_actor root,
+                        ac::registry_actor registry) {
   caf::anon_send(driver, attach_atom::value, std::move(root), std::move(registry));
 }
 

@@ -1,16 +1,11 @@
 #pragma once
 
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/messages.hpp"
 
 #include <caf/fwd.hpp>
-#include <caf/typed_actor.hpp>
 
 namespace cellhub::actors {
-
-/// Names the doorbell watcher's interface: what it takes. What it sends back is
-/// `doorbell_rang` and `peer_dead`, to each registration's owner.
-using doorbell_watcher_actor =
-    caf::typed_actor<caf::reacts_to<watch_request>, caf::reacts_to<unwatch_request>>;
 
 /// Spawns the host's doorbell watcher: the actor that turns a `transport::death_watch`
 /// (doorbell wake-ups, doorbell hang-ups and pidfd exits) into messages for the actor

@@ -7,6 +7,7 @@
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/registry.hpp"
 #include "cellhub/actors/types.hpp"
 #include "cellhub/transport/fwd.hpp"
@@ -63,7 +64,7 @@ public:
   ~supervision_tree();
 
   /// Returns the root supervisor (OTP's API: which_atom, restart_atom, ...).
-  [[nodiscard]] const caf::actor& root() const noexcept { return root_; }
+  [[nodiscard]] const supervisor_actor& root() const noexcept { return root_; }
   /// Returns the registry: `(call_atom, name, payload)`, `(cast_atom, name, payload)`,
   /// `(lookup_atom, name)`, `(caf::subscribe_atom, actor)` for `remapped`.
   [[nodiscard]] const registry_actor& registry() const noexcept { return registry_; }
@@ -92,7 +93,7 @@ private:
   std::shared_ptr<transport::hub_host> hub_;
   doorbell_watcher_actor watcher_;
   registry_actor registry_;
-  caf::actor root_;
+  supervisor_actor root_;
   bool stop_requested_ = false;
   bool killed_ = false;
   bool finished_ = false;

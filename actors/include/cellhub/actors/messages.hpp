@@ -3,6 +3,7 @@
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/child_state.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/life_end.hpp"
 #include "cellhub/transport/death_cause.hpp"
 
@@ -27,7 +28,7 @@ struct watch_request {
   /// Holds a duplicate of the cell's pidfd, or -1.
   std::int32_t pidfd = -1;
   /// Receives `doorbell_rang` and `peer_dead` messages.
-  caf::actor owner;
+  life_listener owner;
 };
 
 /// Serializes a watch request (fds only mean something inside one process).
@@ -162,7 +163,7 @@ struct registry_entry {
   /// Holds the current process id.
   std::int32_t pid = 0;
   /// Holds the current peer actor (invalid while restarting).
-  caf::actor actor;
+  peer_actor actor;
 };
 
 /// Serializes a registry entry.
@@ -222,15 +223,18 @@ struct child_info {
   caf::optional<life_end> last_end;
   /// Holds milliseconds since the current life became ready (0 if not running).
   std::int64_t uptime_ms = 0;
-  /// Holds the child's actor (invalid unless running).
-  caf::actor actor;
+  /// Holds a cell child's peer actor (invalid for a supervisor child, and unless running).
+  peer_actor cell_handle;
+  /// Holds a supervisor child's handle (invalid for a cell child, and unless running).
+  supervisor_actor supervisor_handle;
 };
 
 /// Serializes child information.
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_info& x) {
   return f(caf::meta::type_name("cellhub_child_info"), x.name, x.supervisor, x.state, x.peer_id,
-           x.incarnation, x.pid, x.restarts, x.last_end, x.uptime_ms, x.actor);
+           x.incarnation, x.pid, x.restarts, x.last_end, x.uptime_ms, x.cell_handle,
+           x.supervisor_handle);
 }
 
 /// Counts a supervisor's children, as OTP's `count_children`.

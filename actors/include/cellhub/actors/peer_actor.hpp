@@ -2,6 +2,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/messages.hpp"
 #include "cellhub/transport/fwd.hpp"
 
@@ -23,7 +24,7 @@ struct peer_config {
   /// Watches the cell's doorbell and pidfd.
   doorbell_watcher_actor watcher;
   /// Receives `child_started` and `child_ready`; stops the cell by `stop_atom`.
-  caf::actor supervisor;
+  supervisor_actor supervisor;
   /// Receives `(cell_msg_atom, name, peer_id, payload)` for one-way messages from
   /// the cell (optional).
   caf::actor sink;
@@ -52,7 +53,7 @@ struct peer_config {
 /// or an `errc` (`hung`, `start_failed` for `exec_failed` and `no_ready`,
 /// `protocol_violation`, else `crashed`); every reason but `normal` carries the
 /// `life_end` as its context (`life_end_of`). It is linked to its supervisor.
-caf::actor spawn_peer_actor(caf::local_actor* parent, peer_config config);
+peer_actor spawn_peer_actor(caf::local_actor* parent, peer_config config);
 
 /// Returns the `life_end` inside a peer actor's exit reason (of any category), if it
 /// carries one.

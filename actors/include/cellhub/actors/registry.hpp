@@ -6,6 +6,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/error.hpp"
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/messages.hpp"
 #include "cellhub/actors/payload.hpp"
 #include "cellhub/actors/types.hpp"
@@ -25,41 +26,33 @@
 
 namespace cellhub::actors {
 
-/// Names the registry's message protocol.
-///
-/// - `bind_request{entry, delivery, hold_capacity}` → `ok`: the life `entry` is ready.
-///   Publishes `remapped` to every subscriber when the name had a life before (not on
-///   its very first bind), then hands it the messages held while it restarted, in
-///   arrival order. `delivery` and `hold_capacity` rule the next restart. Fails with
-///   `invalid_spec` when the entry has no name or no actor.
-/// - `unbind_request{name, reason}` → `ok`: the life ended.
-///   `restarting`: messages by name are held (up to `hold_capacity`, beyond it they
-///   fail with `hold_buffer_full`) or fail at once with `restarting`, per the last
-///   bind. `unknown_child` or `unknown_name` (child deleted or terminated): held
-///   messages fail with that reason and the name is forgotten, so later messages
-///   fail with `unknown_name`. Any other reason (`quarantined`, ...): held messages
-///   fail with it, and so do later messages, until the name binds again. Unbinding
-///   a name the registry does not know is a no-op.
-/// - `(call_atom, name, payload)` → `payload`: forwards `(call_atom, payload)` to
-///   the current life and relays its answer. A life that ended before the call
-///   reached it answers `cell_died`, exactly like one that died while serving it.
-///   The life answers `overloaded` at once when `max_pending` messages already wait
-///   for it, and `request_timeout` when the cell does not answer in time.
-/// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)` and
-///   answers once the life took it, or with the life's `overloaded`. A held cast is
-///   answered once it reached the new life (or failed).
-/// - `(lookup_atom, name)` → `registry_entry` (`peer_id` -1 and no actor while restarting).
-/// - `(names_atom)` → every registered name's entry, sorted by name.
-/// - `(caf::subscribe_atom, subscriber)` → `ok`: `subscriber` receives `remapped`
-///   until it goes down.
-using registry_actor =
-    caf::typed_actor<caf::replies_to<bind_request>::with<caf::ok_atom>,
-                     caf::replies_to<unbind_request>::with<caf::ok_atom>,
-                     caf::replies_to<call_atom, std::string, payload>::with<payload>,
-                     caf::replies_to<cast_atom, std::string, payload>::with<void>,
-                     caf::replies_to<lookup_atom, std::string>::with<registry_entry>,
-                     caf::replies_to<names_atom>::with<std::vector<registry_entry>>,
-                     caf::replies_to<caf::subscribe_atom, caf::actor>::with<caf::ok_atom>>;
+// The registry's protocol (`registry_actor`, declared in interfaces.hpp):
+//
+// - `bind_request{entry, delivery, hold_capacity}` → `ok`: the life `entry` is ready.
+//   Publishes `remapped` to every subscriber when the name had a life before (not on
+//   its very first bind), then hands it the messages held while it restarted, in
+//   arrival order. `delivery` and `hold_capacity` rule the next restart. Fails with
+//   `invalid_spec` when the entry has no name or no actor.
+// - `unbind_request{name, reason}` → `ok`: the life ended.
+//   `restarting`: messages by name are held (up to `hold_capacity`, beyond it they
+//   fail with `hold_buffer_full`) or fail at once with `restarting`, per the last
+//   bind. `unknown_child` or `unknown_name` (child deleted or terminated): held
+//   messages fail with that reason and the name is forgotten, so later messages
+//   fail with `unknown_name`. Any other reason (`quarantined`, ...): held messages
+//   fail with it, and so do later messages, until the name binds again. Unbinding
+//   a name the registry does not know is a no-op.
+// - `(call_atom, name, payload)` → `payload`: forwards `(call_atom, payload)` to
+//   the current life and relays its answer. A life that ended before the call
+//   reached it answers `cell_died`, exactly like one that died while serving it.
+//   The life answers `overloaded` at once when `max_pending` messages already wait
+//   for it, and `request_timeout` when the cell does not answer in time.
+// - `(cast_atom, name, payload)` → `void`: forwards `(cast_atom, payload)` and
+//   answers once the life took it, or with the life's `overloaded`. A held cast is
+//   answered once it reached the new life (or failed).
+// - `(lookup_atom, name)` → `registry_entry` (`peer_id` -1 and no actor while restarting).
+// - `(names_atom)` → every registered name's entry, sorted by name.
+// - `(caf::subscribe_atom, subscriber)` → `ok`: `subscriber` receives `remapped`
+//   until it goes down.
 
 /// Holds the registry's routing table and subscribers.
 struct registry_state {

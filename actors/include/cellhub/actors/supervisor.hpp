@@ -2,6 +2,7 @@
 
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/registry.hpp"
 #include "cellhub/transport/fwd.hpp"
 
@@ -27,10 +28,10 @@ struct tree_context {
 };
 
 /// Spawns a supervisor for `spec` (which must validate) under `parent`, which it
-/// reports to as child `child` (pass an invalid actor for a root supervisor).
+/// reports to as child `child` (pass an invalid handle for a root supervisor).
 /// `subscribers` receive every `lifecycle_event` from before the first child starts.
 ///
-/// Protocol (OTP's supervisor API):
+/// Protocol (`supervisor_actor`, declared in interfaces.hpp; OTP's supervisor API):
 /// - `(which_atom)` → `std::vector<child_info>`, in start order;
 /// - `(count_atom)` → `child_counts`;
 /// - `(restart_atom, name)` → `ok`: starts a stopped or quarantined child;
@@ -46,8 +47,9 @@ struct tree_context {
 /// when it gives up, after stopping its children the same way. An exit message from
 /// its parent stops it in order, except `exit_reason::kill`, which ends it at once
 /// (and its children with it).
-caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec, tree_context context,
-                            caf::actor parent = {}, std::uint64_t child = 0,
-                            std::vector<caf::actor> subscribers = {});
+supervisor_actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec,
+                                  tree_context context, supervisor_actor parent = {},
+                                  std::uint64_t child = 0,
+                                  std::vector<caf::actor> subscribers = {});
 
 } // namespace cellhub::actors

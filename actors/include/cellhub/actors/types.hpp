@@ -1,57 +1,10 @@
 #pragma once
 
-// Every atom and message type of the actor layer, in one CAF type-id block.
-// Register them with `cellhub::actors::add_message_types(cfg)` (see embedding.hpp).
+// Every atom and message type of the actor layer, complete: the type-id block
+// (type_ids.hpp) with the definitions of the types it names. Register them with
+// `cellhub::actors::prepare_config(cfg)` (see embedding.hpp).
 
 #include "cellhub/actors/lifecycle_event.hpp"
 #include "cellhub/actors/messages.hpp"
 #include "cellhub/actors/payload.hpp"
-
-#include <caf/type_id.hpp>
-
-#include <vector>
-
-CAF_BEGIN_TYPE_ID_BLOCK(cellhub, caf::first_custom_type_id)
-
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::payload))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::lifecycle_event))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::watch_request))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::unwatch_request))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::doorbell_rang))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::peer_dead))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::life_end))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::cell_life))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_started))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_ready))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::remapped))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::registry_entry))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::bind_request))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::unbind_request))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_info))
-CAF_ADD_TYPE_ID(cellhub, (cellhub::actors::child_counts))
-CAF_ADD_TYPE_ID(cellhub, (std::vector<cellhub::actors::child_info>))
-CAF_ADD_TYPE_ID(cellhub, (std::vector<cellhub::actors::registry_entry>))
-
-// Traffic with cells.
-CAF_ADD_ATOM(cellhub, cellhub::actors, call_atom, "call")
-CAF_ADD_ATOM(cellhub, cellhub::actors, cast_atom, "cast")
-CAF_ADD_ATOM(cellhub, cellhub::actors, cell_msg_atom, "cell_msg")
-// Peer actor life.
-CAF_ADD_ATOM(cellhub, cellhub::actors, start_tmo_atom, "start_tmo")
-CAF_ADD_ATOM(cellhub, cellhub::actors, hang_atom, "hangcheck")
-CAF_ADD_ATOM(cellhub, cellhub::actors, stop_atom, "stop")
-CAF_ADD_ATOM(cellhub, cellhub::actors, stop_step_atom, "stop_step")
-CAF_ADD_ATOM(cellhub, cellhub::actors, expire_atom, "expire")
-// Supervisor control (OTP's API) and timers.
-CAF_ADD_ATOM(cellhub, cellhub::actors, which_atom, "which")
-CAF_ADD_ATOM(cellhub, cellhub::actors, count_atom, "count")
-CAF_ADD_ATOM(cellhub, cellhub::actors, restart_atom, "restart")
-CAF_ADD_ATOM(cellhub, cellhub::actors, terminate_atom, "terminate")
-CAF_ADD_ATOM(cellhub, cellhub::actors, resize_atom, "resize")
-CAF_ADD_ATOM(cellhub, cellhub::actors, backoff_atom, "backoff")
-CAF_ADD_ATOM(cellhub, cellhub::actors, shutdown_atom, "shutdown")
-// Registry.
-CAF_ADD_ATOM(cellhub, cellhub::actors, lookup_atom, "lookup")
-CAF_ADD_ATOM(cellhub, cellhub::actors, names_atom, "names")
-
-CAF_END_TYPE_ID_BLOCK(cellhub)
+#include "cellhub/actors/type_ids.hpp"

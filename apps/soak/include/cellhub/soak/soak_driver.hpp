@@ -37,6 +37,7 @@ caf::actor spawn_soak_driver(caf::actor_system& sys, driver_config config);
 
 /// Gives the driver the started tree's root supervisor (its end ends the run) and
 /// registry (calls by name).
-void attach_soak_driver(const caf::actor& driver, caf::actor root, actors::registry_actor registry);
+void attach_soak_driver(const caf::actor& driver, actors::supervisor_actor root,
+                        actors::registry_actor registry);
 
 } // namespace cellhub::soak
