@@ -415,9 +415,10 @@ void pump(peer_actor_type* self) {
       break;
     case shm::message_kind::message:
       if (st.config.sink)
-        caf::anon_send(st.config.sink, cell_msg_atom_v, st.config.spec.name,
-                       static_cast<std::int32_t>(st.cell->peer_id()),
-                       payload{std::move(msg.payload)});
+        caf::anon_send(st.config.sink,
+                       cell_message{st.config.spec.name,
+                                    cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid},
+                                    payload{std::move(msg.payload)}});
       break;
     case shm::message_kind::goodbye:
       on_unsolicited_goodbye(self);

@@ -634,8 +634,8 @@ BOOST_AUTO_TEST_CASE(pool_of_stubborn_cells_is_asked_to_stop_all_at_once) {
   bool down = false;
   while (!down)
     h.self->receive(
-        [&](ac::cell_msg_atom, std::string&, std::int32_t, ac::payload& note) {
-          if (note.as_string() == "goodbye")
+        [&](ac::cell_message& note) {
+          if (note.bytes.as_string() == "goodbye")
             order.push_back("goodbye");
         },
         [&](ac::lifecycle_event& e) {

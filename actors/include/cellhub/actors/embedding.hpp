@@ -37,7 +37,7 @@ void prepare_config(caf::actor_system_config& cfg);
 struct tree_options {
   /// Sizes the hub.
   transport::hub_config hub;
-  /// Receives `(cell_msg_atom, name, peer_id, payload)` for cells' one-way messages.
+  /// Receives a `cell_message` for each of the cells' one-way messages.
   caf::actor sink;
   /// Receive every `lifecycle_event` of the tree from its very first `started` on: the
   /// root subscribes them before it starts its first child.

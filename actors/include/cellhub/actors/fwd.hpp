@@ -22,6 +22,7 @@ class backoff;
 struct bind_request;
 struct backoff_config;
 struct cell_life;
+struct cell_message;
 struct cell_spec;
 struct child_counts;
 struct child_info;

@@ -5,6 +5,7 @@
 #include "cellhub/actors/error.hpp"
 #include "cellhub/actors/interfaces.hpp"
 #include "cellhub/actors/life_end.hpp"
+#include "cellhub/actors/payload.hpp"
 #include "cellhub/transport/death_cause.hpp"
 
 #include <caf/actor.hpp>
@@ -131,6 +132,22 @@ struct child_ready {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, child_ready& x) {
   return f(caf::meta::type_name("cellhub_child_ready"), x.child, x.life);
+}
+
+/// Carries a one-way message a cell sent to its host, to the tree's sink.
+struct cell_message {
+  /// Holds the cell's logical name.
+  std::string name;
+  /// Names the life that sent it: its peer entry, incarnation and process.
+  cell_life from;
+  /// Holds the bytes (a zero-copy lease of the cell's slot).
+  payload bytes;
+};
+
+/// Serializes a cell's message.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cell_message& x) {
+  return f(caf::meta::type_name("cellhub_cell_message"), x.name, x.from, x.bytes);
 }
 
 /// Tells subscribers that a logical name now reaches a new life.

@@ -25,7 +25,7 @@ struct peer_config {
   doorbell_watcher_actor watcher;
   /// Receives `child_started` and `child_ready`; stops the cell by `stop_atom`.
   supervisor_actor supervisor;
-  /// Receives `(cell_msg_atom, name, peer_id, payload)` for one-way messages from
+  /// Receives a `cell_message` for each one-way message from
   /// the cell (optional).
   caf::actor sink;
   /// Identifies this child to its supervisor.
