@@ -4,6 +4,7 @@
 #include "cellhub/bench/cpu_pinning.hpp"
 #include "cellhub/bench/payload_marks.hpp"
 #include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/socket_stream.hpp"
 #include "cellhub/bench/tree_session.hpp"
 
 #include "cellhub/actors/error.hpp"
@@ -88,35 +89,15 @@ rate_run socket_pipelined_requests(socket_cell& cell, std::chrono::milliseconds 
   return finished(answered, start);
 }
 
-// Asks a socket sink for its totals (which also resets them).
-std::vector<std::byte> socket_totals(socket_cell& cell) {
-  if (!cell.link.send(frame_kind::request, {}))
-    throw bench_failure{"socket send failed"};
-  std::vector<std::byte> buffer;
-  auto reply = cell.link.receive(buffer);
-  if (!reply || reply->kind != frame_kind::reply)
-    throw bench_failure{"the socket sink did not answer"};
-  buffer.resize(reply->length);
-  return buffer;
-}
-
 // Streams one-way frames to a socket sink for `window` (the kernel's buffer is the
 // flow control), then asks for the count, which must match; the count's round trip
 // is inside the time.
 rate_run socket_one_way(socket_cell& cell, std::chrono::milliseconds window) {
-  (void)socket_totals(cell);
+  (void)ask_socket_totals(cell.link);
   const auto source = marked_payload(message_size);
-  std::vector<std::byte> outgoing(message_size);
-  std::uint64_t sent = 0;
   const auto start = clock_type::now();
-  const auto stop = start + window;
-  while ((sent & 15) != 0 || clock_type::now() < stop) {
-    std::memcpy(outgoing.data(), source.data(), message_size);
-    if (!cell.link.send(frame_kind::data, outgoing))
-      throw bench_failure{"socket send failed"};
-    ++sent;
-  }
-  confirm_count(socket_totals(cell), sent);
+  const auto sent = stream_frames(cell.link, source, start + window);
+  confirm_count(ask_socket_totals(cell.link), sent);
   return finished(sent, start);
 }
 

@@ -4,6 +4,7 @@
 #include "cellhub/bench/cpu_pinning.hpp"
 #include "cellhub/bench/payload_marks.hpp"
 #include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/socket_stream.hpp"
 
 #include "cellhub/transport/hub_host.hpp"
 
@@ -106,23 +107,10 @@ stream_result hub_stream(tr::peer_transport& cell, std::size_t size, bool read_a
 stream_result socket_stream(socket_cell& cell, std::size_t size, bool read_all,
                             std::chrono::milliseconds window) {
   const auto source = marked_payload(size);
-  std::vector<std::byte> outgoing(size);
-  std::uint64_t sent = 0;
   const auto start = clock_type::now();
-  const auto stop = start + window;
-  while ((sent & 15) != 0 || clock_type::now() < stop) {
-    std::memcpy(outgoing.data(), source.data(), size);
-    if (!cell.link.send(frame_kind::data, outgoing))
-      throw bench_failure{"socket send failed"};
-    ++sent;
-  }
-  if (!cell.link.send(frame_kind::request, {}))
-    throw bench_failure{"socket send failed"};
-  std::vector<std::byte> buffer;
-  auto reply = cell.link.receive(buffer);
-  if (!reply || reply->kind != frame_kind::reply)
-    throw bench_failure{"the socket sink did not answer"};
-  return confirm({buffer.data(), reply->length}, sent, source, read_all, start);
+  const auto sent = stream_frames(cell.link, source, start + window);
+  const auto totals = ask_socket_totals(cell.link);
+  return confirm(totals, sent, source, read_all, start);
 }
 
 // Streams every size through the hub and over a socket, for one placement and one
