@@ -1,5 +1,6 @@
 #include "cellhub/actors/embedding.hpp"
 
+#include "cellhub/actors/cell_spawner.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/fd_budget.hpp"
 #include "cellhub/actors/registry.hpp"
@@ -26,12 +27,11 @@ void prepare_config(caf::actor_system_config& cfg) {
   add_error_category(cfg);
   const auto cores = std::max(1u, std::thread::hardware_concurrency());
   cfg.set("scheduler.max-threads", static_cast<std::size_t>(cores));
-  // One shared queue instead of work stealing. cellhub's actors mostly wait, and a
-  // peer actor's start blocks its worker in process::spawn for milliseconds: with work
-  // stealing, whatever lands in that worker's queue waits (detection p99 1.6-2.8 ms
-  // measured) or another worker naps through it in 50 us slices (a call by name
-  // 230-260 us). Sharing wakes any idle worker: detection p99 0.84 ms, call by name
-  // 76-99 us (docs/benchmarks.md).
+  // One shared queue instead of work stealing. cellhub's actors mostly wait: with work
+  // stealing, a message lands in one worker's queue while another naps through it in
+  // 50 us slices (a call by name 230-290 us). Sharing wakes any idle worker (a call by
+  // name 20-25 us here; docs/benchmarks.md). Spawns no longer block a worker at all:
+  // the tree's cell spawner runs them on a thread of its own.
   cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
@@ -52,9 +52,11 @@ caf::expected<supervision_tree> supervision_tree::start(caf::actor_system& sys,
   tree.hub_ = std::move(hub).value();
   tree.watcher_ = spawn_doorbell_watcher(sys);
   tree.registry_ = spawn_registry(sys);
+  tree.spawner_ = spawn_cell_spawner(sys);
   tree.root_ = spawn_supervisor(
-      sys, std::move(root), tree_context{tree.hub_, tree.watcher_, tree.registry_, options.sink},
-      {}, 0, std::move(options.subscribers));
+      sys, std::move(root),
+      tree_context{tree.hub_, tree.watcher_, tree.spawner_, tree.registry_, options.sink}, {}, 0,
+      std::move(options.subscribers));
   return tree;
 }
 
@@ -62,6 +64,7 @@ supervision_tree::supervision_tree(supervision_tree&& other) noexcept
     : sys_{std::exchange(other.sys_, nullptr)}
     , hub_{std::move(other.hub_)}
     , watcher_{std::move(other.watcher_)}
+    , spawner_{std::move(other.spawner_)}
     , registry_{std::move(other.registry_)}
     , root_{std::move(other.root_)}
     , stop_requested_{std::exchange(other.stop_requested_, true)}
@@ -76,6 +79,7 @@ supervision_tree& supervision_tree::operator=(supervision_tree&& other) noexcept
     sys_ = std::exchange(other.sys_, nullptr);
     hub_ = std::move(other.hub_);
     watcher_ = std::move(other.watcher_);
+    spawner_ = std::move(other.spawner_);
     registry_ = std::move(other.registry_);
     root_ = std::move(other.root_);
     stop_requested_ = std::exchange(other.stop_requested_, true);
@@ -151,6 +155,7 @@ caf::error supervision_tree::stop(std::chrono::milliseconds timeout) {
   finished_ = true;
   caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(watcher_, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(spawner_, caf::exit_reason::user_shutdown);
   return reason_;
 }
 

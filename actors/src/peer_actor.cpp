@@ -1,5 +1,6 @@
 #include "cellhub/actors/peer_actor.hpp"
 
+#include "cellhub/actors/cell_spawner.hpp"
 #include "cellhub/actors/error.hpp"
 #include "cellhub/actors/hang_detector.hpp"
 #include "cellhub/actors/types.hpp"
@@ -312,7 +313,8 @@ void dequeue_front(peer_state& st) {
 // Sends one message or queues it behind others waiting for room.
 void send_or_queue(peer_actor_type* self, queued_send item) {
   auto& st = self->state;
-  if (!st.backlog.empty()) {
+  // Before the spawn, and behind what already waits, it queues.
+  if (!st.cell || !st.backlog.empty()) {
     enqueue(st, std::move(item));
     return;
   }
@@ -334,7 +336,7 @@ void send_or_queue(peer_actor_type* self, queued_send item) {
 
 void flush_backlog(peer_actor_type* self) {
   auto& st = self->state;
-  while (!st.backlog.empty() && !st.death_seen) {
+  while (st.cell && !st.backlog.empty() && !st.death_seen) {
     auto& item = st.backlog.front();
     auto sent = st.cell->send(item.kind, item.msg_id, item.bytes.bytes());
     if (!sent) {
@@ -449,6 +451,41 @@ void check_hang(peer_actor_type* self) {
   self->delayed_send(self, st.hang.check_period(), hang_atom_v);
 }
 
+// Takes the spawner's answer: the life begins (or failed to).
+void on_spawned(peer_actor_type* self, spawn_done done) {
+  auto& st = self->state;
+  const auto& spec = st.config.spec;
+  if (!done.cell) {
+    tr::logger()->error("peer_name={} Cell could not be started: {}", tr::quoted(spec.name),
+                        done.error);
+    life_end end;
+    end.how = ending::exec_failed;
+    end.spawn_error = std::move(done.error);
+    fail_pending(st, make_error(errc::start_failed, spec.name + " could not be started"));
+    self->quit(exit_reason_of(std::move(end)));
+    return;
+  }
+  st.cell = std::move(done.cell);
+  st.pid = static_cast<std::int32_t>(st.cell->child()->pid());
+  watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
+                      ::dup(st.cell->child()->pidfd()), caf::actor_cast<life_listener>(self)};
+  self->send(st.config.watcher, std::move(watch));
+  st.watched = true;
+  self->send(st.config.supervisor,
+             child_started{st.config.child,
+                           cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid}});
+  self->delayed_send(self, spec.start_timeout, start_tmo_atom_v);
+  if (st.hang.enabled())
+    self->delayed_send(self, st.hang.check_period(), hang_atom_v);
+  if (st.phase == life_phase::stopping) {
+    // Asked to stop while the spawner worked: the stop begins now.
+    st.last_step = st.escalation.begin(clock_type::now());
+    (void)tr::take_step(*st.cell, *st.last_step);
+    arm_escalation(self);
+  }
+  flush_backlog(self);
+}
+
 peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config config) {
   auto& st = self->state;
   st.config = std::move(config);
@@ -458,33 +495,13 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
   tr::spawn_options command{.binary = spec.binary, .args = spec.args, .env = spec.env};
   command.user = spec.user;
   command.sealed_image = spec.sealed_image;
-  auto spawned = st.config.hub->spawn_peer({.peer_name = spec.name}, std::move(command));
-  if (!spawned) {
-    tr::logger()->error("peer_name={} Cell could not be started: {}", tr::quoted(spec.name),
-                        spawned.error().message());
-    life_end end;
-    end.how = ending::exec_failed;
-    end.spawn_error = spawned.error().message();
-    self->quit(exit_reason_of(std::move(end)));
-    return {peer_actor::behavior_type::unsafe_init{}, caf::behavior{}}; // never used: it quit
-  }
-  st.cell = std::move(spawned).value();
-  st.pid = static_cast<std::int32_t>(st.cell->child()->pid());
-
-  watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
-                      ::dup(st.cell->child()->pidfd()), caf::actor_cast<life_listener>(self)};
-  self->send(st.config.watcher, std::move(watch));
-  st.watched = true;
-  self->send(st.config.supervisor,
-             child_started{st.config.child,
-                           cell_life{st.cell->peer_id(), st.cell->incarnation(), st.pid}});
-  self->delayed_send(self, spec.start_timeout, start_tmo_atom_v);
+  self->send(st.config.spawner,
+             spawn_job{st.config.hub, {.peer_name = spec.name}, std::move(command), self});
   st.hang = hang_detector{spec.hang_timeout};
   st.escalation = tr::stop_escalation{spec.shutdown_timeout};
-  if (st.hang.enabled())
-    self->delayed_send(self, st.hang.check_period(), hang_atom_v);
 
   return {
+      [=](spawn_done& done) { on_spawned(self, std::move(done)); },
       [=](const doorbell_rang& rang) {
         if (rang.incarnation == self->state.cell->incarnation())
           pump(self);
@@ -536,7 +553,8 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
         const bool lingered = s.phase == life_phase::lingering;
         s.phase = life_phase::stopping;
         // A lingering cell's escalation already runs; a second would double the signals.
-        if (lingered)
+        // A cell not spawned yet gets its escalation once it is.
+        if (lingered || !s.cell)
           return;
         s.last_step = s.escalation.begin(clock_type::now());
         (void)tr::take_step(*s.cell, *s.last_step);

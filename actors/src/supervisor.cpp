@@ -105,7 +105,7 @@ void start_child(supervisor_actor_type* self, std::uint64_t id) {
   caf::actor actor;
   if (const auto* cell = cell_of(*child)) {
     actor = caf::actor_cast<caf::actor>(spawn_peer_actor(
-        self, peer_config{*cell, st.context.hub, st.context.watcher,
+        self, peer_config{*cell, st.context.hub, st.context.watcher, st.context.spawner,
                           caf::actor_cast<supervisor_actor>(self), st.context.sink, id}));
   } else {
     actor = caf::actor_cast<caf::actor>(

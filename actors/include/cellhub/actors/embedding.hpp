@@ -28,8 +28,7 @@ namespace cellhub::actors {
 /// error category, sizes the scheduler to the machine's cores (CAF's default of at
 /// least four threads only adds wake-ups on a small machine) and picks CAF's
 /// work-sharing scheduler: every enqueue can wake any idle worker, where work
-/// stealing leaves a message behind a worker busy spawning a cell, or to a worker
-/// napping 50 us at a time. Settings parsed after this call override these (an
+/// stealing leaves a message to a worker napping 50 us at a time. Settings parsed after this call override these (an
 /// application of compute-heavy actors may prefer `scheduler.policy=stealing`).
 void prepare_config(caf::actor_system_config& cfg);
 
@@ -45,7 +44,8 @@ struct tree_options {
 };
 
 /// Runs one supervision tree over one hub inside an application's actor system:
-/// the hub file, the doorbell watcher, the name registry and the root supervisor.
+/// the hub file, the doorbell watcher, the cell spawner (the thread that starts the
+/// cells' processes), the name registry and the root supervisor.
 /// Destroying it stops the tree in order (children in reverse start order).
 class supervision_tree {
 public:
@@ -92,6 +92,7 @@ private:
   caf::actor_system* sys_ = nullptr;
   std::shared_ptr<transport::hub_host> hub_;
   doorbell_watcher_actor watcher_;
+  cell_spawner_actor spawner_;
   registry_actor registry_;
   supervisor_actor root_;
   bool stop_requested_ = false;

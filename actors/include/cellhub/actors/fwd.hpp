@@ -40,6 +40,8 @@ struct peer_dead;
 struct registry_entry;
 struct registry_state;
 struct remapped;
+struct spawn_done;
+struct spawn_job;
 class restart_intensity;
 struct supervised_child;
 struct supervision_command;

@@ -27,13 +27,16 @@ using doorbell_watcher_actor =
     caf::typed_actor<caf::reacts_to<watch_request>, caf::reacts_to<unwatch_request>>;
 
 /// Names the protocol of the actor that shadows one cell life (see peer_actor.hpp):
-/// calls and casts to its cell, `stop_atom` from its supervisor, the watcher's
-/// notices, and its own timers.
-using peer_actor = life_listener::extend<caf::replies_to<call_atom, payload>::with<payload>,
-                                         caf::replies_to<cast_atom, payload>::with<void>,
-                                         caf::reacts_to<stop_atom>, caf::reacts_to<expire_atom>,
-                                         caf::reacts_to<stop_step_atom>,
-                                         caf::reacts_to<start_tmo_atom>, caf::reacts_to<hang_atom>>;
+/// calls and casts to its cell, `stop_atom` from its supervisor, the spawner's answer,
+/// the watcher's notices, and its own timers.
+using peer_actor = life_listener::extend<
+    caf::reacts_to<spawn_done>, caf::replies_to<call_atom, payload>::with<payload>,
+    caf::replies_to<cast_atom, payload>::with<void>, caf::reacts_to<stop_atom>,
+    caf::reacts_to<expire_atom>, caf::reacts_to<stop_step_atom>, caf::reacts_to<start_tmo_atom>,
+    caf::reacts_to<hang_atom>>;
+
+/// Names the cell spawner's protocol (see cell_spawner.hpp).
+using cell_spawner_actor = caf::typed_actor<caf::reacts_to<spawn_job>>;
 
 /// Names a supervisor's protocol (see supervisor.hpp): OTP's supervisor API for
 /// operators, and what its children and its own timers send it.

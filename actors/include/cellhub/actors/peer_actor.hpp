@@ -23,6 +23,8 @@ struct peer_config {
   std::shared_ptr<transport::hub_host> hub;
   /// Watches the cell's doorbell and pidfd.
   doorbell_watcher_actor watcher;
+  /// Starts the cell's process.
+  cell_spawner_actor spawner;
   /// Receives `child_started` and `child_ready`; stops the cell by `stop_atom`.
   supervisor_actor supervisor;
   /// Receives a `cell_message` for each one-way message from
@@ -32,8 +34,9 @@ struct peer_config {
   std::uint64_t child = 0;
 };
 
-/// Spawns the actor that shadows one cell life. It creates the peer entry, spawns
-/// the process, counts the start only once READY arrives within `start_timeout`,
+/// Spawns the actor that shadows one cell life. It has the spawner create the peer
+/// entry and start the process (calls and casts that come before are queued), counts
+/// the start only once READY arrives within `start_timeout` of the spawn,
 /// forwards `(call_atom, payload) -> payload` and `(cast_atom, payload) -> void` to
 /// the cell, hands the cell's payloads out as zero-copy leases, kills a cell that
 /// hangs with work waiting, stops it gracefully on `stop_atom` (goodbye, SIGTERM,

@@ -21,6 +21,8 @@ struct tree_context {
   std::shared_ptr<transport::hub_host> hub;
   /// Watches every cell's doorbell and pidfd.
   doorbell_watcher_actor watcher;
+  /// Starts the cells' processes, off the scheduler's threads.
+  cell_spawner_actor spawner;
   /// Maps logical names to current lives.
   registry_actor registry;
   /// Receives one-way messages from cells (optional).
