@@ -84,9 +84,9 @@ result<caf::io::middleman_actor> link_manager(caf::actor_system& sys,
 
 } // namespace
 
-result<std::uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
-                              const std::string& address, std::uint16_t port,
-                              const link_security& security) {
+result<std::uint16_t> publish_actor(caf::actor_system& sys, caf::strong_actor_ptr whom,
+                                    std::set<std::string> interface, const std::string& address,
+                                    std::uint16_t port, const link_security& security) {
   if (auto ok = check_link_address(security, address); !ok)
     return ok.error();
   auto manager = link_manager(sys, security);
@@ -95,9 +95,8 @@ result<std::uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
   // What caf::io::publish and caf::openssl::publish send the middleman actor.
   caf::expected<std::uint16_t> bound = caf::sec::cannot_publish_invalid_actor;
   if (whom)
-    bound = caf::make_function_view(manager.value())(caf::publish_atom_v, port,
-                                                     caf::actor_cast<caf::strong_actor_ptr>(whom),
-                                                     sys.message_types(whom), address, true);
+    bound = caf::make_function_view(manager.value())(caf::publish_atom_v, port, std::move(whom),
+                                                     std::move(interface), address, true);
   if (!bound)
     return make_error(errc::listen_failed,
                       fmt::format("cannot listen on {}: {}", endpoint_text(address, port),
@@ -105,8 +104,10 @@ result<std::uint16_t> publish(caf::actor_system& sys, const caf::actor& whom,
   return *bound;
 }
 
-result<caf::actor> connect(caf::actor_system& sys, const std::string& host, std::uint16_t port,
-                           std::chrono::nanoseconds timeout, const link_security& security) {
+result<caf::strong_actor_ptr> connect_actor(caf::actor_system& sys, const std::string& host,
+                                            std::uint16_t port, std::chrono::nanoseconds timeout,
+                                            const link_security& security,
+                                            const std::set<std::string>& expected) {
   if (auto ok = check_link_address(security, host); !ok)
     return ok.error();
   // What caf::io::remote_actor and caf::openssl::remote_actor do, but with a
@@ -117,7 +118,7 @@ result<caf::actor> connect(caf::actor_system& sys, const std::string& host, std:
     return make_error(errc::connect_failed, found.error().detail);
   const auto& manager = found.value();
   const auto where = endpoint_text(host, port);
-  result<caf::actor> outcome_value = make_error(errc::connect_failed, "no answer");
+  result<caf::strong_actor_ptr> outcome_value = make_error(errc::connect_failed, "no answer");
   caf::scoped_actor self{sys};
   self->request(manager, std::chrono::duration_cast<caf::timespan>(timeout), caf::connect_atom_v,
                 host, port)
@@ -128,13 +129,13 @@ result<caf::actor> connect(caf::actor_system& sys, const std::string& host, std:
                   make_error(errc::connect_failed, fmt::format("{} publishes no actor", where));
               return;
             }
-            if (!sys.assignable(ifs, sys.message_types(caf::detail::type_list<caf::actor>{}))) {
+            if (!sys.assignable(ifs, expected)) {
               outcome_value =
                   make_error(errc::connect_failed,
                              fmt::format("{} publishes an actor of another type", where));
               return;
             }
-            outcome_value = caf::actor_cast<caf::actor>(std::move(ptr));
+            outcome_value = std::move(ptr);
           },
           [&](const caf::error& err) {
             outcome_value = connect_error(sys, err, where, timeout, security);

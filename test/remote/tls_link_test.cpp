@@ -19,6 +19,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -223,6 +224,33 @@ BOOST_AUTO_TEST_CASE(full_handshake_table_makes_room_for_a_new_client_by_closing
   BOOST_TEST(!closed_by_peer(newer, 0ms));
   ::close(oldest);
   ::close(newer);
+}
+
+BOOST_AUTO_TEST_CASE(connect_checks_the_published_interface_against_the_expected_handle) {
+  // The typed interface of an adder, and a typed adder to publish.
+  using adder = caf::typed_actor<caf::replies_to<int>::with<int>>;
+  using other = caf::typed_actor<caf::replies_to<std::string>::with<int>>;
+  const auto security = rm::link_security::insecure();
+  node host{security};
+  auto typed = host.sys->spawn(
+      [](int n) -> adder::behavior_type { return {[n](int x) { return x + n; }}; }, 1);
+  auto bound = rm::publish(*host.sys, typed, "127.0.0.1", 0, security);
+  BOOST_TEST_REQUIRE(bound.has_value(), (bound ? "" : bound.error().message()));
+  node client{security};
+  auto right = rm::connect<adder>(*client.sys, "127.0.0.1", bound.value(), hang_guard, security);
+  BOOST_TEST_REQUIRE(right.has_value(), (right ? "" : right.error().message()));
+  caf::scoped_actor self{*client.sys};
+  int answer = 0;
+  self->request(right.value(), caf::timespan{hang_guard}, 41)
+      .receive([&](int y) { answer = y; },
+               [&](const caf::error& err) { BOOST_FAIL(client.sys->render(err)); });
+  BOOST_TEST(answer == 42);
+  auto wrong = rm::connect<other>(*client.sys, "127.0.0.1", bound.value(), hang_guard, security);
+  BOOST_TEST_REQUIRE(!wrong.has_value());
+  BOOST_TEST((wrong.error().code == rm::errc::connect_failed));
+  BOOST_TEST(contains(wrong.error().message(), "publishes an actor of another type"),
+             wrong.error().message());
+  caf::anon_send_exit(typed, caf::exit_reason::user_shutdown);
 }
 
 BOOST_AUTO_TEST_CASE(connection_silent_past_the_deadline_is_closed_and_the_host_goes_on) {

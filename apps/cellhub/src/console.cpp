@@ -45,7 +45,7 @@ struct console_state {
   static inline const char* name = "cellhub.console";
 };
 
-using console_actor = caf::stateful_actor<console_state>;
+using console_self = console_actor::stateful_base<console_state>;
 
 std::vector<std::string> load_targets(const console_state& st) {
   if (!st.options.config.load.targets.empty())
@@ -57,7 +57,7 @@ std::vector<std::string> load_targets(const console_state& st) {
   return names;
 }
 
-void send_load(console_actor* self) {
+void send_load(console_self* self) {
   auto& st = self->state;
   st.load_credit += st.options.config.load.rate * std::chrono::duration<double>(load_tick).count();
   const auto targets = load_targets(st);
@@ -79,7 +79,7 @@ void send_load(console_actor* self) {
     st.load_credit = 0;
 }
 
-void unleash_chaos(console_actor* self) {
+void unleash_chaos(console_self* self) {
   auto& st = self->state;
   std::vector<cell_row> victims;
   for (const auto& row : st.view.rows())
@@ -91,7 +91,7 @@ void unleash_chaos(console_actor* self) {
   }
 }
 
-void show(console_actor* self) {
+void show(console_self* self) {
   auto& st = self->state;
   const auto now = clock_type::now();
   if (st.options.terminal)
@@ -102,7 +102,7 @@ void show(console_actor* self) {
 }
 
 // Finds the supervisor that owns `name` anywhere below `supervisor`, then calls `found`.
-void find_owner(console_actor* self, ac::supervisor_actor supervisor, std::string name,
+void find_owner(console_self* self, ac::supervisor_actor supervisor, std::string name,
                 std::function<void(ac::supervisor_actor, const ac::child_info&)> found,
                 std::shared_ptr<int> outstanding, std::function<void()> not_found) {
   ++*outstanding;
@@ -127,7 +127,7 @@ void find_owner(console_actor* self, ac::supervisor_actor supervisor, std::strin
 
 // Writes one event to the events file; a failed write ends the run (exit 1): a record
 // with holes is worse than none, and the operator asked for it.
-void record(console_actor* self, const ac::lifecycle_event& event) {
+void record(console_self* self, const ac::lifecycle_event& event) {
   auto& st = self->state;
   if (!st.options.events)
     return;
@@ -138,7 +138,7 @@ void record(console_actor* self, const ac::lifecycle_event& event) {
 }
 
 // Starts what needs the tree: the root's watch, the request load and the chaos.
-void join(console_actor* self, ac::supervisor_actor root, ac::registry_actor registry) {
+void join(console_self* self, ac::supervisor_actor root, ac::registry_actor registry) {
   auto& st = self->state;
   if (st.root)
     return;
@@ -153,7 +153,7 @@ void join(console_actor* self, ac::supervisor_actor root, ac::registry_actor reg
 
 // Shows an event, writes it to the events file, and acts on what ends the run or
 // finishes an operator's restart.
-void on_event(console_actor* self, const ac::lifecycle_event& event) {
+void on_event(console_self* self, const ac::lifecycle_event& event) {
   auto& s = self->state;
   s.view.apply(event, clock_type::now());
   record(self, event);
@@ -179,7 +179,7 @@ void on_event(console_actor* self, const ac::lifecycle_event& event) {
 
 // Restarts the child `name` wherever it is in the tree: a running one is stopped
 // gracefully first and restarted once its `stopped` event comes (`on_event`).
-caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string& name) {
+caf::result<caf::ok_atom> restart_by_name(console_self* self, const std::string& name) {
   if (!self->state.root)
     return ac::make_error(ac::errc::unknown_child, name);
   auto promise = self->make_response_promise();
@@ -192,7 +192,16 @@ caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string
         *answered = true;
         if (child.state == ac::child_state::running || child.state == ac::child_state::starting) {
           self->state.restarts[name] = {owner, promise};
-          self->send(owner, ac::terminate_atom_v, name);
+          // The restart completes when its `stopped` event comes (on_event).
+          self->request(owner, std::chrono::seconds{5}, ac::terminate_atom_v, name)
+              .then([](caf::ok_atom) {},
+                    [self, name](caf::error& err) mutable {
+                      auto it = self->state.restarts.find(name);
+                      if (it == self->state.restarts.end())
+                        return;
+                      it->second.second.deliver(std::move(err));
+                      self->state.restarts.erase(it);
+                    });
           return;
         }
         self->request(owner, std::chrono::seconds{5}, ac::restart_atom_v, name)
@@ -207,8 +216,8 @@ caf::result<caf::ok_atom> restart_by_name(console_actor* self, const std::string
   return promise;
 }
 
-caf::behavior console(console_actor* self, console_options options,
-                      std::shared_ptr<run_signal> signal) {
+console_actor::behavior_type console(console_self* self, console_options options,
+                                     std::shared_ptr<run_signal> signal) {
   auto& st = self->state;
   st.options = std::move(options);
   st.signal = std::move(signal);
@@ -222,7 +231,6 @@ caf::behavior console(console_actor* self, console_options options,
   self->delayed_send(self, st.options.refresh, caf::tick_atom_v);
 
   return {
-      [](caf::ok_atom) {},
       [self](caf::join_atom, ac::supervisor_actor root, ac::registry_actor registry) {
         join(self, std::move(root), std::move(registry));
       },
@@ -252,8 +260,8 @@ caf::behavior console(console_actor* self, console_options options,
 
 } // namespace
 
-caf::actor spawn_console(caf::actor_system& sys, console_options options,
-                         std::shared_ptr<run_signal> signal) {
+console_actor spawn_console(caf::actor_system& sys, console_options options,
+                            std::shared_ptr<run_signal> signal) {
   return sys.spawn(console, std::move(options), std::move(signal));
 }
 

@@ -57,7 +57,7 @@ make_link_security(const link_options& options, const std::string& address, link
   return remote::link_security::tls(std::move(credentials).value(), control_limits);
 }
 
-std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const caf::actor& console,
+std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const console_actor& console,
                                              const std::string& address, std::uint16_t port,
                                              const remote::link_security& security) {
   auto bound = remote::publish(sys, console, address, port, security);

@@ -119,7 +119,7 @@ std::string no_answer(const remote_request& req, std::chrono::nanoseconds timeou
 }
 
 // Asks the console for what `req` wants and returns the verdict.
-void ask(caf::actor_system& sys, const caf::actor& console, const remote_request& req,
+void ask(caf::actor_system& sys, const console_actor& console, const remote_request& req,
          remote_job& job) {
   caf::scoped_actor self{sys};
   const auto timeout = std::chrono::duration_cast<caf::timespan>(req.answer_timeout);
@@ -167,7 +167,8 @@ void run_remote(const remote_request& req, const remote::link_security& security
   security.configure(cfg);
   {
     caf::actor_system sys{cfg};
-    auto console = remote::connect(sys, req.host, req.port, req.connect_timeout, security);
+    auto console =
+        remote::connect<console_actor>(sys, req.host, req.port, req.connect_timeout, security);
     if (!console) {
       job.answer(exit_runtime_error, {},
                  console.error().code == remote::errc::timeout

@@ -102,8 +102,9 @@ int run_cluster(const run_options& options) {
   console_opts.refresh =
       console_opts.terminal ? std::chrono::milliseconds{250} : std::chrono::milliseconds{1000};
   auto console = spawn_console(sys, console_opts, signal);
-  auto tree = ac::supervision_tree::start(sys, config.hub_path, config.root,
-                                          {.hub = config.hub, .subscribers = {console}});
+  auto tree = ac::supervision_tree::start(
+      sys, config.hub_path, config.root,
+      {.hub = config.hub, .subscribers = {caf::actor_cast<caf::actor>(console)}});
   if (!tree) {
     std::fprintf(stderr, "cellhub: cannot start the cluster: %s\n",
                  sys.render(tree.error()).c_str());

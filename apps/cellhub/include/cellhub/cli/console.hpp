@@ -1,6 +1,8 @@
 #pragma once
 
+#include "cellhub/actors/interfaces.hpp"
 #include "cellhub/cli/cluster_config.hpp"
+#include "cellhub/cli/console_types.hpp"
 #include "cellhub/cli/events_file.hpp"
 #include "cellhub/cli/run_signal.hpp"
 
@@ -27,6 +29,17 @@ struct console_options {
   std::chrono::milliseconds refresh{250};
 };
 
+/// Names the console's protocol: the control actor of `cellhub run`, published to
+/// remote clients (`--listen`), and its own timers (`tick`, `load`, `chaos`).
+using console_actor = caf::typed_actor<
+    caf::reacts_to<caf::join_atom, actors::supervisor_actor, actors::registry_actor>,
+    caf::reacts_to<caf::update_atom, std::string>, caf::reacts_to<actors::lifecycle_event>,
+    caf::reacts_to<caf::tick_atom>, caf::reacts_to<load_atom>, caf::reacts_to<chaos_atom>,
+    caf::replies_to<actors::which_atom>::with<std::vector<actors::child_info>>,
+    caf::replies_to<actors::restart_atom, std::string>::with<caf::ok_atom>,
+    caf::replies_to<caf::get_atom>::with<std::string>,
+    caf::replies_to<actors::stop_atom>::with<caf::ok_atom>>;
+
 /// Spawns the console of `cellhub run`. Spawn it before the tree and give it to the tree
 /// as a subscriber (`tree_options::subscribers`), so that it sees the very first event;
 /// then send it `(caf::join_atom, root, registry)`. `(caf::update_atom, note)` shows a
@@ -37,7 +50,7 @@ struct console_options {
 /// life, `(stop_atom)` → `ok`, then the cluster stops in order; `(caf::get_atom)` → a
 /// one-line summary. It monitors the root and reports to `signal` a remote stop, the
 /// root's own escalation, the root's end and a failed write of the events file.
-caf::actor spawn_console(caf::actor_system& sys, console_options options,
-                         std::shared_ptr<run_signal> signal);
+console_actor spawn_console(caf::actor_system& sys, console_options options,
+                            std::shared_ptr<run_signal> signal);
 
 } // namespace cellhub::cli

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "cellhub/cli/console.hpp"
 #include "cellhub/cli/link_options.hpp"
 
 #include <cellhub/remote/link_security.hpp>
@@ -39,7 +40,7 @@ make_link_security(const link_options& options, const std::string& address, link
 /// Publishes the control actor `console` on `address:port` with `security` and says on
 /// stderr where it listens and how it is protected; returns the bound port, or prints
 /// why not and returns nothing.
-std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const caf::actor& console,
+std::optional<std::uint16_t> publish_control(caf::actor_system& sys, const console_actor& console,
                                              const std::string& address, std::uint16_t port,
                                              const remote::link_security& security);
 
