@@ -1,8 +1,10 @@
 // embedded_tree — cellhub inside an application's own CAF actor system.
 //
 // Declares two worker cells under one_for_one, starts the tree, calls a worker
-// by name, kills it, and calls it by name again: the registry holds the second
-// call until the restarted life is ready. Prints every lifecycle event.
+// by name and then its life directly (the typed handle the registry names), kills
+// it, checks how the death was reported (one typed life_end, no words to parse), and
+// calls it by name again: the registry holds that call until the restarted life is
+// ready. Prints every lifecycle event and, at the end, the tree's children.
 //
 //   embedded_tree --cell-binary PATH [--hub-path P]
 // Exits 0 when both calls were answered, 1 otherwise.
@@ -13,8 +15,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace ac = cellhub::actors;
 using namespace std::chrono_literals;
@@ -68,22 +72,48 @@ bool call(caf::scoped_actor& self, const ac::supervision_tree& tree, const std::
   return ok;
 }
 
-// Prints lifecycle events until `name` reports `kind` (or nothing comes for 30 s).
-bool print_events_until(caf::scoped_actor& self, ac::event_kind kind, const std::string& name) {
+// Prints lifecycle events until `name` reports `kind` (or nothing comes for 30 s);
+// returns that event.
+std::optional<ac::lifecycle_event> print_events_until(caf::scoped_actor& self, ac::event_kind kind,
+                                                      const std::string& name) {
   for (;;) {
-    bool seen = false;
+    std::optional<ac::lifecycle_event> seen;
     bool timed_out = false;
     self->receive(
         [&](const ac::lifecycle_event& e) {
           std::printf("event %-10s %-9s peer_id=%d incarnation=%u pid=%d %s\n",
                       std::string{ac::to_string(e.kind)}.c_str(), e.name.c_str(), e.peer_id,
                       e.incarnation, e.pid, e.end ? ac::describe(*e.end).c_str() : "");
-          seen = e.kind == kind && e.name == name;
+          if (e.kind == kind && e.name == name)
+            seen = e;
         },
         caf::after(30s) >> [&] { timed_out = true; });
     if (seen || timed_out)
       return seen;
   }
+}
+
+// Calls one life directly through its typed handle, bypassing the registry: what a
+// caller does when it wants exactly this life (the call fails once the life is gone).
+bool call_life(caf::scoped_actor& self, const ac::peer_actor& life) {
+  bool ok = false;
+  self->request(life, 10s, ac::call_atom_v, ac::payload::from_string("abc"))
+      .receive([&](const ac::payload& reply) { ok = reply.as_string() == "cba"; },
+               [](const caf::error&) {});
+  return ok;
+}
+
+// Prints the root's children: typed states and the typed end of their last lives.
+void print_children(caf::scoped_actor& self, const ac::supervision_tree& tree) {
+  self->request(tree.root(), 10s, ac::which_atom_v)
+      .receive(
+          [](const std::vector<ac::child_info>& children) {
+            for (const auto& child : children)
+              std::printf("child %-9s %-10s restarts=%u last end: %s\n", child.name.c_str(),
+                          std::string{ac::to_string(child.state)}.c_str(), child.restarts,
+                          child.last_end ? ac::describe(*child.last_end).c_str() : "none");
+          },
+          [](const caf::error&) {});
 }
 
 } // namespace
@@ -120,13 +150,19 @@ int main(int argc, char** argv) {
       .receive([&](ac::registry_entry& e) { entry = std::move(e); }, [](const caf::error&) {});
   if (entry.pid <= 0)
     return 1;
+  ok = call_life(self, entry.actor) && ok;
   std::printf("killing worker-1 (pid %d)\n", entry.pid);
   ::kill(entry.pid, SIGKILL);
 
   // Once the death is known, calls by name wait for the next life.
-  ok = print_events_until(self, ac::event_kind::died, "worker-1") && ok;
+  const auto died = print_events_until(self, ac::event_kind::died, "worker-1");
+  ok = died && died->end && died->end->how == ac::ending::killed && died->end->status &&
+       died->end->status->signal == SIGKILL && ok;
   ok = call(self, *tree, "worker-1") && ok;
-  ok = print_events_until(self, ac::event_kind::remapped, "worker-1") && ok;
+  ok = print_events_until(self, ac::event_kind::remapped, "worker-1").has_value() && ok;
+  // The old life's handle now fails: the name, not the handle, follows restarts.
+  ok = !call_life(self, entry.actor) && ok;
+  print_children(self, *tree);
   tree->stop();
   return ok ? 0 : 1;
 }
