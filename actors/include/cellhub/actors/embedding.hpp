@@ -28,8 +28,9 @@ namespace cellhub::actors {
 /// error category, sizes the scheduler to the machine's cores (CAF's default of at
 /// least four threads only adds wake-ups on a small machine) and picks CAF's
 /// work-sharing scheduler: every enqueue can wake any idle worker, where work
-/// stealing leaves a message to a worker napping 50 us at a time. Settings parsed after this call override these (an
-/// application of compute-heavy actors may prefer `scheduler.policy=stealing`).
+/// stealing leaves a message to a worker napping 50 us at a time. Settings parsed
+/// after this call override these (an application of compute-heavy actors may
+/// prefer `scheduler.policy=stealing`).
 void prepare_config(caf::actor_system_config& cfg);
 
 /// Chooses how a tree runs.
