@@ -31,11 +31,15 @@ std::string detail(const life_end& end) {
     return {};
   case ending::stopped:
     return stop_detail(end);
-  case ending::exited:
   case ending::killed:
+    // The host's SIGKILL for a cell whose doorbell hung up while its process ran on.
+    if (end.last_step == transport::stop_step::sigkill && end.status &&
+        end.status->signal == SIGKILL)
+      return fmt::format("{}, sent by the host after the cell's doorbell hung up while it ran on",
+                         status_text(end));
+    return status_text(end);
+  case ending::exited:
   case ending::protocol_violation:
-    if (end.last_step == transport::stop_step::sigkill)
-      return fmt::format("{}, after its doorbell hung up while it ran on", status_text(end));
     return status_text(end);
   case ending::exec_failed:
     return end.spawn_error;

@@ -187,16 +187,17 @@ life_end end_of(const caf::error& reason, const supervised_child& child, const l
                 clock_type::time_point now) {
   life_end end;
   if (auto carried = life_end_of(reason)) {
-    end = std::move(*carried);
-  } else if (!reason) {
-    end.how = ending::goodbye;
-    if (!child.spec.is_supervisor())
-      end.status = transport::exit_status{}; // a goodbye is an exit with code 0
+    end = std::move(*carried); // the peer actor's, pid included (0 when none ran)
   } else {
-    end.how = reason == caf::exit_reason::user_shutdown ? ending::stopped : ending::gave_up;
-  }
-  if (end.pid == 0)
+    if (!reason) {
+      end.how = ending::goodbye;
+      if (!child.spec.is_supervisor())
+        end.status = transport::exit_status{}; // a goodbye is an exit with code 0
+    } else {
+      end.how = reason == caf::exit_reason::user_shutdown ? ending::stopped : ending::gave_up;
+    }
     end.pid = current.pid;
+  }
   if (child.ready_since)
     end.uptime_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - *child.ready_since).count();

@@ -94,6 +94,14 @@ BOOST_AUTO_TEST_CASE(describe_starts_with_the_ending_word_and_adds_what_is_known
   BOOST_TEST(ac::describe(lingered) ==
              "lingered: said goodbye but was still running 500 ms later; signal 15 (SIGTERM)");
 
+  auto broken = end_of(ending::killed, signaled(SIGKILL));
+  broken.last_step = tr::stop_step::sigkill;
+  BOOST_TEST(ac::describe(broken) == "killed: signal 9 (SIGKILL), sent by the host after the "
+                                     "cell's doorbell hung up while it ran on");
+  auto raced = end_of(ending::exited, exited(0));
+  raced.last_step = tr::stop_step::sigkill; // it exited before the kill landed
+  BOOST_TEST(ac::describe(raced) == "exited: exit code 0");
+
   auto failed = end_of(ending::exec_failed);
   failed.spawn_error = "exec /nope: No such file or directory";
   BOOST_TEST(ac::describe(failed) == "exec_failed: exec /nope: No such file or directory");
