@@ -61,7 +61,10 @@ struct fixture {
     spec.name = name;
     spec.binary = TEST_CELL_PATH;
     spec.args = {"--mode=echo"};
-    spec.start_timeout = 10s;
+    spec.start_timeout = 30s;
+    // Generous, so that a slow start (sanitizers, a busy machine) never turns the
+    // stop's goodbye into a SIGTERM: the test asserts the goodbye sufficed.
+    spec.shutdown_timeout = 30s;
     spec.hang_timeout = 0ms;
     ac::peer_config config{spec,
                            hub,
