@@ -128,6 +128,41 @@ BOOST_AUTO_TEST_CASE(host_blocked_on_a_full_ring_is_rung_once_a_quarter_of_it_wa
   BOOST_TEST(link.host_rang());
 }
 
+BOOST_AUTO_TEST_CASE(host_that_muted_message_wakeups_is_not_rung_until_it_restores_them) {
+  linked_pair link{{.slot_classes = {{4096, 2}}}};
+  const auto small = make_payload(16, 9);
+  // Event-driven: every message rings the host.
+  BOOST_TEST_REQUIRE(link.cell->send(small).has_value());
+  BOOST_TEST_REQUIRE(link.host_rang());
+  take(*link.host);
+
+  // A receiver that polls the ring itself mutes the doorbell for messages...
+  link.host->mute_message_wakeups();
+  BOOST_TEST(!link.host->message_hint());
+  BOOST_TEST_REQUIRE(link.cell->send(small).has_value());
+  BOOST_TEST(!link.host_rang());
+  BOOST_TEST(link.host->message_hint());
+  // ...and restoring them tells it what came meanwhile, which rang nobody.
+  BOOST_TEST(link.host->restore_message_wakeups());
+  take(*link.host);
+  BOOST_TEST(!link.host->restore_message_wakeups());
+  BOOST_TEST(!link.host->message_hint());
+  BOOST_TEST_REQUIRE(link.cell->send(small).has_value());
+  BOOST_TEST(link.host_rang());
+  take(*link.host);
+
+  // A wish for space outlives the mute: a host out of slots is still rung for one.
+  const auto big = make_payload(1000, 10);
+  BOOST_TEST_REQUIRE(link.host->send(big).has_value());
+  BOOST_TEST_REQUIRE(link.host->send(big).has_value());
+  BOOST_TEST_REQUIRE(!link.host->send(big).has_value());
+  BOOST_TEST_REQUIRE((link.host->lacking() == lack::slot));
+  link.host->mute_message_wakeups();
+  take(*link.cell).payload.release();
+  BOOST_TEST(link.host_rang());
+  BOOST_TEST(!link.host->restore_message_wakeups());
+}
+
 BOOST_AUTO_TEST_CASE(taking_messages_does_not_ring_a_host_that_did_not_ask_for_room) {
   linked_pair link{{.ring_capacity = 4}};
   for (int i = 0; i < 4; ++i)

@@ -231,7 +231,27 @@ void endpoint::publish_wake_on(std::uint32_t bits) noexcept {
 }
 
 std::uint32_t endpoint::idle_wake_on() const noexcept {
-  return resting_wake_on_ | (lack_ == lack::nothing ? 0u : shm::wake_on_space);
+  return (messages_muted_ ? 0u : resting_wake_on_) |
+         (lack_ == lack::nothing ? 0u : shm::wake_on_space);
+}
+
+void endpoint::mute_message_wakeups() noexcept {
+  messages_muted_ = true;
+  publish_wake_on(idle_wake_on());
+}
+
+bool endpoint::restore_message_wakeups() noexcept {
+  messages_muted_ = false;
+  publish_wake_on(idle_wake_on());
+  // Orders the wish before the look at the ring (pairs with wake_peer_for).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return in_.has_pending();
+}
+
+bool endpoint::peer_on_this_cpu() const noexcept {
+  const int cpu = ::sched_getcpu();
+  return cpu >= 0 &&
+         peer_wish_->cpu.load(std::memory_order_relaxed) == static_cast<std::uint32_t>(cpu) + 1;
 }
 
 void endpoint::ask_for_space(lack what) noexcept {

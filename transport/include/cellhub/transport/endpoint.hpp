@@ -85,6 +85,21 @@ public:
 
   /// Tells whether a message is waiting.
   [[nodiscard]] bool message_pending() const noexcept { return in_.has_pending(); }
+  /// Tells whether a message seems to wait, from any thread (see
+  /// `ring_consumer::looks_nonempty`): a hint for a thread polling for another's ring.
+  [[nodiscard]] bool message_hint() const noexcept { return in_.looks_nonempty(); }
+
+  /// Stops asking the peer to ring for messages while a receiver polls the ring
+  /// itself; a wish for space stays. Only a side that rests asking for messages (the
+  /// host) has anything to stop.
+  void mute_message_wakeups() noexcept;
+  /// Asks the peer to ring for messages again and orders the wish before the look
+  /// that follows: returns whether a message already waits (one published while the
+  /// wish was off rang nobody, so the caller takes it now).
+  [[nodiscard]] bool restore_message_wakeups() noexcept;
+  /// Tells whether the peer last announced the CPU this thread runs on: spinning for
+  /// it there only delays it (see `wait_for_message`).
+  [[nodiscard]] bool peer_on_this_cpu() const noexcept;
 
   /// Counts messages sent and not yet taken by the peer.
   [[nodiscard]] std::uint64_t unread_by_peer() const noexcept { return out_.pending(); }
@@ -145,6 +160,8 @@ private:
   // The `wake_on` bits between waits: the host is event-driven (ring it for every
   // message), a cell comes back to its receive loop by itself.
   std::uint32_t resting_wake_on_;
+  // Set between mute_message_wakeups and restore_message_wakeups.
+  bool messages_muted_ = false;
   // Set by a send that failed for lack of space, cleared by one that succeeds;
   // while set, our wish asks the peer to ring when it frees space.
   lack lack_ = lack::nothing;

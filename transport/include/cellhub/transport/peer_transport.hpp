@@ -127,6 +127,19 @@ public:
   /// Drains pending wake-ups; returns false if the doorbell hung up.
   bool drain_doorbell() noexcept;
 
+  /// Tells, from any thread, whether a message from the cell seems to wait: a hint
+  /// for a thread that polls on behalf of the receiving one (see `endpoint::message_hint`).
+  [[nodiscard]] bool message_hint() const noexcept { return link_->message_hint(); }
+  /// Stops asking the cell to ring for messages while the receiving side polls the
+  /// ring itself (see `endpoint::mute_message_wakeups`). Belongs to the receiving thread.
+  void mute_message_wakeups() noexcept { link_->mute_message_wakeups(); }
+  /// Asks the cell to ring for messages again; returns whether one already waits.
+  /// Belongs to the receiving thread.
+  [[nodiscard]] bool restore_message_wakeups() noexcept { return link_->restore_message_wakeups(); }
+  /// Tells whether the cell last announced the CPU this thread runs on, where a spin
+  /// for it only delays it.
+  [[nodiscard]] bool cell_on_this_cpu() const noexcept { return link_->peer_on_this_cpu(); }
+
   /// Takes ownership of the cell's process: it is killed on a protocol violation
   /// and when the transport is destroyed, and its exit status can be read.
   void adopt_process(process child) noexcept;

@@ -117,6 +117,14 @@ public:
     return header_->head.load(std::memory_order_seq_cst) != tail_;
   }
 
+  /// Tells whether the shared indices show something not yet taken. Reads only the
+  /// header's atomics, so unlike `has_pending` it is safe on a thread that does not
+  /// consume: a hint to take the consumer's lock, never a promise.
+  [[nodiscard]] bool looks_nonempty() const noexcept {
+    return header_->head.load(std::memory_order_acquire) !=
+           header_->tail.load(std::memory_order_relaxed);
+  }
+
   /// Counts elements waiting, as far as they look sane (0 for a nonsense head).
   [[nodiscard]] std::uint64_t pending() const noexcept {
     const auto head = header_->head.load(std::memory_order_acquire);
