@@ -95,6 +95,10 @@ supervision_tree::~supervision_tree() {
     stop();
 }
 
+cell_channel supervision_tree::channel(std::string name, channel_options options) const {
+  return cell_channel{*sys_, registry_, std::move(name), options};
+}
+
 void supervision_tree::request_stop() {
   if (stop_requested_ || killed_ || finished_ || sys_ == nullptr)
     return;

@@ -1,5 +1,6 @@
 #include "cellhub/actors/peer_actor.hpp"
 
+#include "cellhub/actors/cell_lane.hpp"
 #include "cellhub/actors/cell_spawner.hpp"
 #include "cellhub/actors/error.hpp"
 #include "cellhub/actors/hang_detector.hpp"
@@ -68,6 +69,9 @@ enum class host_kill : std::uint8_t {
 struct peer_state {
   peer_config config;
   std::shared_ptr<tr::peer_transport> cell;
+  // Carries every send and receive once the cell is spawned, this actor's and those
+  // of callers on their own threads (see cell_lane.hpp).
+  std::shared_ptr<cell_lane> lane;
   std::int32_t pid = 0;
   life_phase phase = life_phase::starting;
   // When READY arrived (it may arrive while stopping too).
@@ -99,9 +103,11 @@ struct peer_state {
   // An actor ending without a death seen (its supervisor went away) still owes
   // every caller an answer.
   ~peer_state() {
+    const auto gone = make_error(errc::cell_died, config.spec.name + " was shut down");
     for (auto& entry : pending)
-      entry.second.promise.deliver(
-          make_error(errc::cell_died, config.spec.name + " was shut down"));
+      entry.second.promise.deliver(gone);
+    if (lane)
+      lane->close(gone);
     // After a death the watcher forgets the life by itself; only a life ended
     // otherwise (stopped, or its supervisor gone) leaves a registration behind.
     if (watched)
@@ -191,12 +197,20 @@ void arm_escalation(peer_actor_type* self) {
   self->delayed_send(self, std::max(left, std::chrono::milliseconds{0}), stop_step_atom_v);
 }
 
+// Tells the lane whether sends wait in the backlog, so that calls through it queue
+// behind them instead of overtaking.
+void sync_queueing(peer_state& st) {
+  if (st.lane)
+    st.lane->set_queueing(!st.backlog.empty());
+}
+
 void fail_pending(peer_state& st, const caf::error& reason) {
   for (auto& [id, call] : st.pending)
     call.promise.deliver(reason);
   st.pending.clear();
   st.backlog.clear();
   st.queued_casts = 0;
+  sync_queueing(st);
 }
 
 // Answers the call `id` with `outcome` and forgets it; does nothing for an id no
@@ -237,10 +251,12 @@ void expire_calls(peer_actor_type* self) {
     st.pending.erase(st.pending.begin());
     expired = true;
   }
-  if (expired)
+  if (expired) {
     std::erase_if(st.backlog, [&](const queued_send& item) {
       return item.kind == shm::message_kind::request && !st.pending.contains(item.msg_id);
     });
+    sync_queueing(st);
+  }
   arm_expiry(self);
 }
 
@@ -272,17 +288,15 @@ void on_death(peer_actor_type* self, tr::death_cause cause) {
   if (st.death_seen)
     return finish_if_reaped(self);
   st.death_seen = true;
-  // Replies the cell published before dying are still delivered.
-  while (true) {
-    auto next = st.cell->try_receive();
-    if (!next || !next.value())
-      break;
-    auto& msg = *next.value();
+  // Replies the cell published before dying are still delivered, to this actor's
+  // callers and to those of the lane.
+  for (auto& msg : st.lane->take_for_actor().messages)
     if (msg.kind == shm::message_kind::reply)
       answer(st, msg.msg_id, payload{std::move(msg.payload)});
-  }
-  fail_pending(st, make_error(errc::cell_died, fmt::format("{} (peer {}) died", st.config.spec.name,
-                                                           st.cell->peer_id())));
+  const auto died = make_error(
+      errc::cell_died, fmt::format("{} (peer {}) died", st.config.spec.name, st.cell->peer_id()));
+  fail_pending(st, died);
+  st.lane->close(died);
   finish_if_reaped(self);
   // The doorbell can hang up an instant before the exiting process becomes
   // reapable; give it a grace period, then end a cell that lingers without its
@@ -302,23 +316,26 @@ void enqueue(peer_state& st, queued_send item) {
   if (item.kind == shm::message_kind::message)
     ++st.queued_casts;
   st.backlog.push_back(std::move(item));
+  sync_queueing(st);
 }
 
 void dequeue_front(peer_state& st) {
   if (st.backlog.front().kind == shm::message_kind::message)
     --st.queued_casts;
   st.backlog.pop_front();
+  if (st.backlog.empty())
+    sync_queueing(st);
 }
 
 // Sends one message or queues it behind others waiting for room.
 void send_or_queue(peer_actor_type* self, queued_send item) {
   auto& st = self->state;
   // Before the spawn, and behind what already waits, it queues.
-  if (!st.cell || !st.backlog.empty()) {
+  if (!st.lane || !st.backlog.empty()) {
     enqueue(st, std::move(item));
     return;
   }
-  auto sent = st.cell->send(item.kind, item.msg_id, item.bytes.bytes());
+  auto sent = st.lane->send(item.kind, item.msg_id, item.bytes.bytes());
   if (sent)
     return;
   switch (sent.error().code) {
@@ -336,9 +353,9 @@ void send_or_queue(peer_actor_type* self, queued_send item) {
 
 void flush_backlog(peer_actor_type* self) {
   auto& st = self->state;
-  while (st.cell && !st.backlog.empty() && !st.death_seen) {
+  while (st.lane && !st.backlog.empty() && !st.death_seen) {
     auto& item = st.backlog.front();
-    auto sent = st.cell->send(item.kind, item.msg_id, item.bytes.bytes());
+    auto sent = st.lane->send(item.kind, item.msg_id, item.bytes.bytes());
     if (!sent) {
       if (sent.error().code == tr::errc::no_slot || sent.error().code == tr::errc::ring_full)
         return;
@@ -365,7 +382,7 @@ void take_due_stop_step(peer_actor_type* self) {
                          st.cell->peer_id(), tr::quoted(st.config.spec.name),
                          st.config.spec.shutdown_timeout.count());
     st.last_step = *step;
-    (void)tr::take_step(*st.cell, *step);
+    (void)st.lane->take_step(*step);
   }
   arm_escalation(self);
 }
@@ -384,20 +401,11 @@ void on_unsolicited_goodbye(peer_actor_type* self) {
   arm_escalation(self);
 }
 
-// Takes every message the cell published.
+// Takes every message the cell published, whoever drained it from the ring.
 void pump(peer_actor_type* self) {
   auto& st = self->state;
-  while (!st.cell->violated()) {
-    auto next = st.cell->try_receive();
-    if (!next) {
-      // The transport has logged it and killed the cell; its death follows.
-      if (next.error().code == tr::errc::protocol_violation)
-        fail_pending(st, make_error(errc::protocol_violation, next.error().detail));
-      break;
-    }
-    if (!next.value())
-      break;
-    auto& msg = *next.value();
+  auto taken = st.lane->take_for_actor();
+  for (auto& msg : taken.messages) {
     switch (msg.kind) {
     case shm::message_kind::ready:
       if (!st.ready_at) {
@@ -429,6 +437,9 @@ void pump(peer_actor_type* self) {
       break;
     }
   }
+  // The transport has logged it and killed the cell; its death follows.
+  if (taken.violation)
+    fail_pending(st, make_error(errc::protocol_violation, taken.violation->detail));
   flush_backlog(self);
 }
 
@@ -436,9 +447,10 @@ void check_hang(peer_actor_type* self) {
   auto& st = self->state;
   if (st.death_seen)
     return;
-  const auto progress = st.cell->progress();
+  const auto progress = st.lane->progress();
   // Before READY the start timeout watches the cell.
-  const bool work_waits = st.ready_at && (progress.unread_by_cell > 0 || !st.pending.empty());
+  const bool work_waits = st.ready_at && (progress.unread_by_cell > 0 || !st.pending.empty() ||
+                                          st.lane->calls_waiting() > 0);
   if (st.hang.observe(clock_type::now(), progress.heartbeat, work_waits)) {
     tr::logger()->warn("peer_id={} peer_name={} Cell hung: no progress for {} ms with work "
                        "waiting; killing it",
@@ -449,6 +461,23 @@ void check_hang(peer_actor_type* self) {
     return;
   }
   self->delayed_send(self, st.hang.check_period(), hang_atom_v);
+}
+
+// Describes the lane of the life just spawned: ids go on from those of calls queued
+// before the spawn, and a nudge reaches this actor as a ring would.
+cell_lane::settings lane_settings(peer_actor_type* self) {
+  auto& st = self->state;
+  cell_lane::settings lane;
+  lane.name = st.config.spec.name;
+  lane.max_calls = st.config.spec.max_pending;
+  lane.request_timeout = st.config.spec.request_timeout;
+  lane.first_msg_id = st.next_msg_id;
+  lane.nudge = [weak = caf::weak_actor_ptr{self->ctrl()},
+                rang = doorbell_rang{st.cell->peer_id(), st.cell->incarnation()}] {
+    if (auto strong = weak.lock())
+      caf::anon_send(caf::actor_cast<peer_actor>(strong), rang);
+  };
+  return lane;
 }
 
 // Takes the spawner's answer: the life begins (or failed to).
@@ -467,6 +496,7 @@ void on_spawned(peer_actor_type* self, spawn_done done) {
   }
   st.cell = std::move(done.cell);
   st.pid = static_cast<std::int32_t>(st.cell->child()->pid());
+  st.lane = std::make_shared<cell_lane>(st.cell, lane_settings(self));
   watch_request watch{st.cell->peer_id(), st.cell->incarnation(), ::dup(st.cell->doorbell_fd()),
                       ::dup(st.cell->child()->pidfd()), caf::actor_cast<life_listener>(self)};
   self->send(st.config.watcher, std::move(watch));
@@ -480,7 +510,7 @@ void on_spawned(peer_actor_type* self, spawn_done done) {
   if (st.phase == life_phase::stopping) {
     // Asked to stop while the spawner worked: the stop begins now.
     st.last_step = st.escalation.begin(clock_type::now());
-    (void)tr::take_step(*st.cell, *st.last_step);
+    (void)st.lane->take_step(*st.last_step);
     arm_escalation(self);
   }
   flush_backlog(self);
@@ -526,7 +556,7 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
           return make_error(errc::cell_died, s.config.spec.name + " said goodbye");
         if (waiting(s) >= s.config.spec.max_pending)
           return overloaded(s);
-        const auto id = s.next_msg_id++;
+        const auto id = s.lane ? s.lane->next_msg_id() : s.next_msg_id++;
         auto promise = self->make_response_promise();
         s.pending.emplace(id,
                           pending_call{promise, clock_type::now() + s.config.spec.request_timeout});
@@ -557,7 +587,7 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
         if (lingered || !s.cell)
           return;
         s.last_step = s.escalation.begin(clock_type::now());
-        (void)tr::take_step(*s.cell, *s.last_step);
+        (void)s.lane->take_step(*s.last_step);
         arm_escalation(self);
       },
       [=](stop_step_atom) { take_due_stop_step(self); },
@@ -572,6 +602,7 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
         }
       },
       [=](hang_atom) { check_hang(self); },
+      [=](lane_atom) { return lane_handle{self->state.lane}; },
   };
 }
 

@@ -4,6 +4,7 @@
 // own actor system: declare child specs and a strategy, start the tree, talk to
 // cells by name. docs/embedding.md walks through it.
 
+#include "cellhub/actors/cell_channel.hpp"
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/actors/doorbell_watcher.hpp"
 #include "cellhub/actors/error.hpp"
@@ -69,6 +70,9 @@ public:
   /// Returns the registry: `(call_atom, name, payload)`, `(cast_atom, name, payload)`,
   /// `(lookup_atom, name)`, `(caf::subscribe_atom, actor)` for `remapped`.
   [[nodiscard]] const registry_actor& registry() const noexcept { return registry_; }
+  /// Returns a channel that calls the cell named `name` from a thread of the
+  /// application's own, the bytes passing the actors by (see cell_channel.hpp).
+  [[nodiscard]] cell_channel channel(std::string name, channel_options options = {}) const;
   /// Returns the hub.
   [[nodiscard]] const std::shared_ptr<transport::hub_host>& hub() const noexcept { return hub_; }
 

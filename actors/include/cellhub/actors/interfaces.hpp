@@ -28,12 +28,13 @@ using doorbell_watcher_actor =
 
 /// Names the protocol of the actor that shadows one cell life (see peer_actor.hpp):
 /// calls and casts to its cell, `stop_atom` from its supervisor, the spawner's answer,
-/// the watcher's notices, and its own timers.
+/// the watcher's notices, its own timers, and `lane_atom` from a caller that wants the
+/// life's lane (see cell_lane.hpp).
 using peer_actor = life_listener::extend<
     caf::reacts_to<spawn_done>, caf::replies_to<call_atom, payload>::with<payload>,
-    caf::replies_to<cast_atom, payload>::with<void>, caf::reacts_to<stop_atom>,
-    caf::reacts_to<expire_atom>, caf::reacts_to<stop_step_atom>, caf::reacts_to<start_tmo_atom>,
-    caf::reacts_to<hang_atom>>;
+    caf::replies_to<lane_atom>::with<lane_handle>, caf::replies_to<cast_atom, payload>::with<void>,
+    caf::reacts_to<stop_atom>, caf::reacts_to<expire_atom>, caf::reacts_to<stop_step_atom>,
+    caf::reacts_to<start_tmo_atom>, caf::reacts_to<hang_atom>>;
 
 /// Names the cell spawner's protocol (see cell_spawner.hpp).
 using cell_spawner_actor = caf::typed_actor<caf::reacts_to<spawn_job>>;

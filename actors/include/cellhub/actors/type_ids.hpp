@@ -41,6 +41,7 @@ CAF_ADD_ATOM(cellhub, cellhub::actors, hang_atom, "hangcheck")
 CAF_ADD_ATOM(cellhub, cellhub::actors, stop_atom, "stop")
 CAF_ADD_ATOM(cellhub, cellhub::actors, stop_step_atom, "stop_step")
 CAF_ADD_ATOM(cellhub, cellhub::actors, expire_atom, "expire")
+CAF_ADD_ATOM(cellhub, cellhub::actors, lane_atom, "lane")
 // Supervisor control (OTP's API) and timers.
 CAF_ADD_ATOM(cellhub, cellhub::actors, which_atom, "which")
 CAF_ADD_ATOM(cellhub, cellhub::actors, count_atom, "count")

@@ -1,0 +1,107 @@
+#include "cellhub/actors/cell_channel.hpp"
+
+#include "cellhub/actors/cell_lane.hpp"
+#include "cellhub/actors/error.hpp"
+#include "cellhub/actors/types.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <utility>
+
+namespace cellhub::actors {
+namespace {
+
+// What is left of `deadline`, at least a millisecond (CAF's request timeouts are
+// durations; a zero would never fire).
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::max(left, std::chrono::milliseconds{1});
+}
+
+} // namespace
+
+cell_channel::cell_channel(caf::actor_system& sys, registry_actor registry, std::string name,
+                           channel_options options)
+    : self_{std::make_unique<caf::scoped_actor>(sys)}
+    , registry_{std::move(registry)}
+    , name_{std::move(name)}
+    , options_{options} {}
+
+cell_channel::cell_channel(cell_channel&& other) noexcept = default;
+cell_channel& cell_channel::operator=(cell_channel&& other) noexcept = default;
+cell_channel::~cell_channel() = default;
+
+bool cell_channel::direct() const noexcept {
+  return lane_ && !lane_->closed();
+}
+
+void cell_channel::resolve(clock::time_point deadline) {
+  peer_actor life;
+  (*self_)
+      ->request(registry_, left_until(deadline), lookup_atom_v, name_)
+      .receive([&](registry_entry& entry) { life = std::move(entry.actor); }, [](caf::error&) {});
+  // Restarting, unknown, or a life on another host: the registry's way serves it.
+  if (!life)
+    return;
+  (*self_)
+      ->request(life, left_until(deadline), lane_atom_v)
+      .receive([&](lane_handle& handle) { lane_ = std::move(handle.lane); }, [](caf::error&) {});
+  if (lane_)
+    ++stats_.resolves;
+}
+
+caf::expected<payload> cell_channel::call_through_registry(const payload& request,
+                                                           clock::time_point deadline) {
+  ++stats_.through_registry;
+  caf::expected<payload> outcome{caf::error{}};
+  (*self_)
+      ->request(registry_, left_until(deadline), call_atom_v, name_, request)
+      .receive([&](payload& answer) { outcome = std::move(answer); },
+               [&](caf::error& err) { outcome = std::move(err); });
+  return outcome;
+}
+
+caf::expected<payload> cell_channel::call(const payload& request,
+                                          std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  if (!direct()) {
+    lane_.reset();
+    resolve(deadline);
+  }
+  if (lane_) {
+    if (auto answer = lane_->call(request.bytes(), deadline, options_.spin)) {
+      ++stats_.direct;
+      // A life that ended is resolved anew by the next call.
+      if (lane_->closed())
+        lane_.reset();
+      return std::move(*answer);
+    }
+  }
+  return call_through_registry(request, deadline);
+}
+
+caf::expected<void> cell_channel::cast(const payload& request, std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  if (!direct()) {
+    lane_.reset();
+    resolve(deadline);
+  }
+  if (lane_) {
+    if (auto taken = lane_->cast(request.bytes(), deadline)) {
+      ++stats_.direct;
+      return std::move(*taken);
+    }
+    // The life ended before the ring took it: the next life, through the registry.
+    lane_.reset();
+  }
+  ++stats_.through_registry;
+  caf::expected<void> outcome{};
+  (*self_)
+      ->request(registry_, left_until(deadline), cast_atom_v, name_, request)
+      .receive([] {}, [&](caf::error& err) { outcome = std::move(err); });
+  return outcome;
+}
+
+} // namespace cellhub::actors

@@ -1,0 +1,283 @@
+#include "cellhub/actors/cell_lane.hpp"
+
+#include "cellhub/actors/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+namespace cellhub::actors {
+namespace {
+
+namespace tr = cellhub::transport;
+namespace shm = cellhub::transport::shm;
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+bool is_back_pressure(tr::errc code) noexcept {
+  return code == tr::errc::no_slot || code == tr::errc::ring_full;
+}
+
+} // namespace
+
+cell_lane::cell_lane(std::shared_ptr<tr::peer_transport> cell, settings config)
+    : cell_{std::move(cell)}
+    , config_{std::move(config)}
+    , peer_id_{cell_->peer_id()}
+    , incarnation_{cell_->incarnation()}
+    , next_id_{config_.first_msg_id} {}
+
+cell_lane::~cell_lane() {
+  close(make_error(errc::cell_died, config_.name + " is gone"));
+}
+
+tr::result<void> cell_lane::send(shm::message_kind kind, std::uint64_t msg_id,
+                                 std::span<const std::byte> bytes) {
+  std::lock_guard lock{mutex_};
+  if (!cell_)
+    return tr::make_error(tr::errc::peer_dead, config_.name + ": its lane is closed");
+  return cell_->send(kind, msg_id, bytes);
+}
+
+tr::result<void> cell_lane::take_step(tr::stop_step step) {
+  std::lock_guard lock{mutex_};
+  if (!cell_)
+    return tr::make_error(tr::errc::peer_dead, config_.name + ": its lane is closed");
+  return tr::take_step(*cell_, step);
+}
+
+tr::peer_progress cell_lane::progress() const {
+  std::lock_guard lock{mutex_};
+  return cell_ ? cell_->progress() : tr::peer_progress{};
+}
+
+cell_lane::batch cell_lane::take_for_actor() {
+  batch out;
+  std::lock_guard lock{mutex_};
+  nudged_ = false;
+  // Parked messages came out of the ring before anything still in it.
+  out.messages.reserve(parked_.size());
+  for (auto& msg : parked_)
+    out.messages.push_back(std::move(msg));
+  parked_.clear();
+  if (cell_) {
+    while (true) {
+      auto next = cell_->try_receive();
+      if (!next) {
+        if (next.error().code == tr::errc::protocol_violation && !violation_)
+          violation_ = next.error();
+        break;
+      }
+      if (!next.value())
+        break;
+      auto& msg = *next.value();
+      if (msg.kind == shm::message_kind::reply) {
+        if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
+          it->second = msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
+                                    : caf::expected<payload>{make_error(
+                                          errc::cell_error, fmt::format("status {}", msg.aux))};
+          answers_.fetch_add(1, std::memory_order_release);
+          answered_.notify_all();
+          continue;
+        }
+      }
+      out.messages.push_back(std::move(msg));
+    }
+  }
+  out.violation = std::exchange(violation_, std::nullopt);
+  // The peer actor was woken: the cell may have freed room a sender waits for.
+  if (senders_waiting_ > 0)
+    answered_.notify_all();
+  return out;
+}
+
+void cell_lane::set_queueing(bool queueing) {
+  std::lock_guard lock{mutex_};
+  queueing_ = queueing;
+  if (!queueing && senders_waiting_ > 0)
+    answered_.notify_all();
+}
+
+std::size_t cell_lane::calls_waiting() const {
+  std::lock_guard lock{mutex_};
+  return waiting_.size();
+}
+
+void cell_lane::close(const caf::error& reason) {
+  std::shared_ptr<tr::peer_transport> released;
+  {
+    std::lock_guard lock{mutex_};
+    if (closed_flag_.load(std::memory_order_relaxed))
+      return;
+    close_reason_ = reason;
+    closed_flag_.store(true, std::memory_order_release);
+    for (auto& [id, slot] : waiting_)
+      if (!slot)
+        slot = caf::expected<payload>{reason};
+    answered_.notify_all();
+    // What still waits for the peer actor dies with the life; leases go back now.
+    parked_.clear();
+    released = std::move(cell_);
+  }
+  // The transport may go here (hanging up on the cell): outside the lock.
+}
+
+bool cell_lane::park_locked(tr::incoming_message msg) {
+  parked_.push_back(std::move(msg));
+  const bool first = !nudged_;
+  nudged_ = true;
+  return first;
+}
+
+bool cell_lane::drain_locked() {
+  bool nudge = false;
+  while (cell_ && parked_.size() < config_.max_parked) {
+    auto next = cell_->try_receive();
+    if (!next) {
+      // The transport killed the cell and reported its death; the peer actor hears of
+      // the violation on its next take, and callers through the lane from its close.
+      if (next.error().code == tr::errc::protocol_violation && !violation_) {
+        violation_ = next.error();
+        nudge |= !std::exchange(nudged_, true);
+      }
+      break;
+    }
+    if (!next.value())
+      break;
+    auto& msg = *next.value();
+    if (msg.kind == shm::message_kind::reply) {
+      if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
+        it->second = msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
+                                  : caf::expected<payload>{make_error(
+                                        errc::cell_error, fmt::format("status {}", msg.aux))};
+        answers_.fetch_add(1, std::memory_order_release);
+        answered_.notify_all();
+        continue;
+      }
+    }
+    nudge |= park_locked(std::move(msg));
+  }
+  return nudge;
+}
+
+void cell_lane::nudge_actor() const {
+  if (config_.nudge)
+    config_.nudge();
+}
+
+std::optional<caf::expected<void>> cell_lane::cast(std::span<const std::byte> bytes,
+                                                   clock::time_point deadline) {
+  std::unique_lock lock{mutex_};
+  for (;;) {
+    if (!cell_)
+      return std::nullopt;
+    if (!queueing_) {
+      auto sent = cell_->send(shm::message_kind::message, 0, bytes);
+      if (sent)
+        return caf::expected<void>{};
+      if (sent.error().code == tr::errc::peer_dead)
+        return std::nullopt;
+      if (!is_back_pressure(sent.error().code))
+        return caf::expected<void>{make_error(sent.error())};
+    }
+    // The failed send asked the cell to ring when it frees space; the peer actor,
+    // woken by that ring, wakes this sender (take_for_actor, set_queueing).
+    ++senders_waiting_;
+    const auto woken = answered_.wait_until(lock, deadline);
+    --senders_waiting_;
+    if (woken == std::cv_status::timeout)
+      return caf::expected<void>{
+          make_error(errc::overloaded,
+                     fmt::format("{}: no room in its ring before the deadline", config_.name))};
+  }
+}
+
+std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte> request,
+                                                      clock::time_point deadline,
+                                                      std::chrono::nanoseconds spin) {
+  std::unique_lock lock{mutex_};
+  if (!cell_)
+    return caf::expected<payload>{close_reason_};
+  if (queueing_)
+    return std::nullopt;
+  if (waiting_.size() >= config_.max_calls)
+    return caf::expected<payload>{make_error(
+        errc::overloaded, fmt::format("{}: {} calls already wait on its lane (max_pending {})",
+                                      config_.name, waiting_.size(), config_.max_calls))};
+  const auto id = next_msg_id();
+  if (auto sent = cell_->send(shm::message_kind::request, id, request); !sent) {
+    if (is_back_pressure(sent.error().code))
+      return std::nullopt;
+    if (sent.error().code == tr::errc::peer_dead)
+      return caf::expected<payload>{
+          make_error(errc::cell_died, fmt::format("{} (peer {}) died", config_.name, peer_id_))};
+    return caf::expected<payload>{make_error(sent.error())};
+  }
+  const auto start = clock::now();
+  const auto call_deadline = std::min(deadline, start + config_.request_timeout);
+  const auto slot = waiting_.emplace(id, answer_slot{}).first;
+  bool nudge = false;
+  // A spin pays only while the cell runs on another CPU; on ours it would wait for the
+  // spin to end. While anyone spins, the cell rings nobody for its messages.
+  auto cell = cell_;
+  if (spin.count() > 0 && !cell->cell_on_this_cpu()) {
+    if (spinners_++ == 0)
+      cell->mute_message_wakeups();
+    const auto spin_end = std::min(call_deadline, clock::now() + spin);
+    // The peer actor may route the answer too: a new answer is worth a look.
+    auto answers_seen = answers_.load(std::memory_order_relaxed);
+    lock.unlock();
+    for (unsigned i = 0;; ++i) {
+      if (closed())
+        break;
+      const auto answers = answers_.load(std::memory_order_acquire);
+      if ((answers != answers_seen || cell->message_hint()) && lock.try_lock()) {
+        answers_seen = answers;
+        nudge |= drain_locked();
+        const bool answered = slot->second.has_value();
+        lock.unlock();
+        if (nudge)
+          nudge_actor();
+        nudge = false;
+        if (answered)
+          break;
+      }
+      // Reading the clock costs more than a pause; look at it every few rounds.
+      if (i % 64 == 63 && clock::now() >= spin_end)
+        break;
+      cpu_relax();
+    }
+    lock.lock();
+    // The last spinner asks for the doorbell again; what came meanwhile rang nobody.
+    if (--spinners_ == 0 && cell_ && cell_->restore_message_wakeups())
+      nudge |= drain_locked();
+  }
+  if (nudge) {
+    lock.unlock();
+    nudge_actor();
+    lock.lock();
+  }
+  // The peer actor, woken by the doorbell, routes the answer here.
+  answered_.wait_until(lock, call_deadline, [&] { return slot->second.has_value(); });
+  auto outcome = slot->second
+                     ? std::move(*slot->second)
+                     : caf::expected<payload>{make_error(
+                           errc::request_timeout,
+                           fmt::format("{} did not answer within {} ms", config_.name,
+                                       std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           call_deadline - start)
+                                           .count()))};
+  waiting_.erase(slot);
+  lock.unlock();
+  return outcome;
+}
+
+} // namespace cellhub::actors
