@@ -96,9 +96,18 @@ latency_samples socket_round_trips(socket_cell& cell, std::size_t size, int iter
   return out;
 }
 
-// A call by name through the registry, answered by the cell behind a peer actor.
+// Says which way a call by name takes.
+enum class call_way {
+  // scoped_actor -> registry -> peer actor -> cell, and back the same way.
+  registry,
+  // A cell_channel: the caller's thread writes the request into the ring and takes
+  // the answer from it.
+  channel,
+};
+
+// Calls by name, answered by the cell behind a peer actor.
 latency_samples actor_round_trips(bench_context& ctx, int cell_cpu, int iterations,
-                                  const std::vector<std::string>& caf_settings) {
+                                  const std::vector<std::string>& caf_settings, call_way way) {
   const auto& opts = ctx.options();
   ac::cell_spec echo;
   echo.name = "echo";
@@ -115,17 +124,21 @@ latency_samples actor_round_trips(bench_context& ctx, int cell_cpu, int iteratio
       }))
     throw bench_failure{"the actor-layer echo cell never became ready"};
   const auto request = ac::payload::copy_of(marked_payload(64));
+  auto channel = session.tree().channel("echo", {.spin = opts.spin});
   latency_samples out(static_cast<std::size_t>(iterations));
   const int warmup = warmup_for(iterations);
   for (int i = -warmup; i < iterations; ++i) {
     const auto start = clock_type::now();
-    auto reply = session.call("echo", request, 10s);
+    auto reply =
+        way == call_way::channel ? channel.call(request, 10s) : session.call("echo", request, 10s);
     if (!reply || reply->size() != request.size())
       throw bench_failure{"a call by name got no matching answer"};
     const auto end = clock_type::now();
     if (i >= 0)
       out.add(end - start);
   }
+  if (way == call_way::channel && channel.stats().through_registry != 0)
+    throw bench_failure{"a call through the cell_channel went through the registry"};
   return out;
 }
 
@@ -173,7 +186,21 @@ std::vector<measurement> run_rtt(bench_context& ctx) {
     if (socket.count(64) == 0)
       continue;
     const int calls = iterations_for(64, opts.iterations) / 5;
-    const auto actor = actor_round_trips(ctx, cell_cpu, calls, opts.caf_settings);
+    const auto direct =
+        actor_round_trips(ctx, cell_cpu, calls, opts.caf_settings, call_way::channel);
+    auto direct_row =
+        latency_row<us>("rtt", fmt::format("64 B call by name through a cell_channel, {}", where),
+                        "us", direct, "Unix socket ping-pong 64 B", &socket.at(64));
+    direct_row.target = "<= 0.5x socket, <= 10x hub";
+    const double hub_ratio = direct.summary<us>().p50 / hub.at(64).summary<us>().p50;
+    direct_row.met = direct_row.ratio() <= 0.5 && hub_ratio <= 10.0;
+    direct_row.note = fmt::format(
+        "{:.1f}x the 64 B hub request/reply; the caller's thread sends "
+        "through the life's lane and spins {} us for the answer",
+        hub_ratio, std::chrono::duration_cast<std::chrono::microseconds>(opts.spin).count());
+    rows.push_back(std::move(direct_row));
+    const auto actor =
+        actor_round_trips(ctx, cell_cpu, calls, opts.caf_settings, call_way::registry);
     auto row = latency_row<us>("rtt", fmt::format("64 B actor call by name, {}", where), "us",
                                actor, "Unix socket ping-pong 64 B", &socket.at(64));
     row.note = "scoped_actor -> registry -> peer_actor -> cell -> doorbell_watcher -> reply; "
@@ -182,7 +209,8 @@ std::vector<measurement> run_rtt(bench_context& ctx) {
     if (opts.caf_settings.empty()) {
       // What prepare_config saves: with CAF's default, every hop of a call can wait
       // out one of an idle worker's 50 us naps.
-      const auto stealing = actor_round_trips(ctx, cell_cpu, calls, {caf_default});
+      const auto stealing =
+          actor_round_trips(ctx, cell_cpu, calls, {caf_default}, call_way::registry);
       auto stealing_row =
           latency_row<us>("rtt", fmt::format("64 B actor call by name, {}, {}", caf_default, where),
                           "us", stealing, "Unix socket ping-pong 64 B", &socket.at(64));
