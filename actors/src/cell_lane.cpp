@@ -176,11 +176,19 @@ void cell_lane::nudge_actor() const {
 std::optional<caf::expected<void>> cell_lane::cast(std::span<const std::byte> bytes,
                                                    clock::time_point deadline) {
   std::unique_lock lock{mutex_};
+  return send_waiting(lock, shm::message_kind::message, 0, bytes, deadline);
+}
+
+std::optional<caf::expected<void>> cell_lane::send_waiting(std::unique_lock<std::mutex>& lock,
+                                                           shm::message_kind kind,
+                                                           std::uint64_t msg_id,
+                                                           std::span<const std::byte> bytes,
+                                                           clock::time_point deadline) {
   for (;;) {
     if (!cell_)
       return std::nullopt;
     if (!queueing_) {
-      auto sent = cell_->send(shm::message_kind::message, 0, bytes);
+      auto sent = cell_->send(kind, msg_id, bytes);
       if (sent)
         return caf::expected<void>{};
       if (sent.error().code == tr::errc::peer_dead)
@@ -190,6 +198,7 @@ std::optional<caf::expected<void>> cell_lane::cast(std::span<const std::byte> by
     }
     // The failed send asked the cell to ring when it frees space; the peer actor,
     // woken by that ring, wakes this sender (take_for_actor, set_queueing).
+    room_waits_.fetch_add(1, std::memory_order_relaxed);
     ++senders_waiting_;
     const auto woken = answered_.wait_until(lock, deadline);
     --senders_waiting_;
@@ -205,22 +214,17 @@ std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte>
                                                       std::chrono::nanoseconds spin) {
   std::unique_lock lock{mutex_};
   if (!cell_)
-    return caf::expected<payload>{close_reason_};
-  if (queueing_)
     return std::nullopt;
   if (waiting_.size() >= config_.max_calls)
     return caf::expected<payload>{make_error(
         errc::overloaded, fmt::format("{}: {} calls already wait on its lane (max_pending {})",
                                       config_.name, waiting_.size(), config_.max_calls))};
   const auto id = next_msg_id();
-  if (auto sent = cell_->send(shm::message_kind::request, id, request); !sent) {
-    if (is_back_pressure(sent.error().code))
-      return std::nullopt;
-    if (sent.error().code == tr::errc::peer_dead)
-      return caf::expected<payload>{
-          make_error(errc::cell_died, fmt::format("{} (peer {}) died", config_.name, peer_id_))};
-    return caf::expected<payload>{make_error(sent.error())};
-  }
+  auto sent = send_waiting(lock, shm::message_kind::request, id, request, deadline);
+  if (!sent)
+    return std::nullopt;
+  if (!*sent)
+    return caf::expected<payload>{sent->error()};
   const auto start = clock::now();
   const auto call_deadline = std::min(deadline, start + config_.request_timeout);
   const auto slot = waiting_.emplace(id, answer_slot{}).first;

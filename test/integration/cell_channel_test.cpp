@@ -51,7 +51,8 @@ struct one_cell {
   std::optional<ac::supervision_tree> tree;
 
   explicit one_cell(const std::string& test, const std::string& mode,
-                    std::chrono::milliseconds request_timeout = 30s, std::size_t max_pending = 64) {
+                    std::chrono::milliseconds request_timeout = 30s, std::size_t max_pending = 64,
+                    cellhub::transport::hub_config hub = {}) {
     ac::cell_spec spec;
     spec.name = "cell";
     spec.binary = TEST_CELL_PATH;
@@ -67,6 +68,7 @@ struct one_cell {
     root.period = 10s;
     root.children = {std::move(spec)};
     ac::tree_options options;
+    options.hub = std::move(hub);
     options.subscribers.push_back(caf::actor{self});
     auto started =
         ac::supervision_tree::start(sys, cellhub::test::unique_hub_path("channel-" + test),
@@ -247,6 +249,27 @@ BOOST_AUTO_TEST_CASE(an_unanswered_call_times_out_and_a_full_lane_refuses_more) 
   caller.join();
   BOOST_TEST_REQUIRE(first.has_value());
   BOOST_TEST(!*first);
+}
+
+BOOST_AUTO_TEST_CASE(casts_through_a_channel_arrive_in_order_and_wait_for_room) {
+  // A ring of 8 fills at once: most casts find it full and wait for the cell to
+  // make room, woken through the peer actor.
+  cellhub::transport::hub_config small;
+  small.ring_capacity = 8;
+  one_cell f{"casts", "tally", 30s, 64, small};
+  f.await_ready();
+  auto channel = f.tree->channel("cell");
+  constexpr int casts = 3000;
+  for (int i = 0; i < casts; ++i) {
+    const auto sent = channel.cast(ac::payload::from_string("cast-" + std::to_string(i)), deadline);
+    BOOST_TEST_REQUIRE(static_cast<bool>(sent), "cast " << i << ": " << f.sys.render(sent.error()));
+  }
+  // A call through the same channel comes after every cast.
+  BOOST_TEST(text_of(channel.call(ac::payload::from_string("count"), deadline), f.sys) ==
+             std::to_string(casts) + " in order");
+  BOOST_TEST(channel.stats().direct == casts + 1u);
+  BOOST_TEST(f.lane()->room_waits() > 0u, "no cast ever found the ring full");
+  BOOST_TEST(channel.stats().through_registry == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(a_name_without_a_lane_goes_through_the_registry) {

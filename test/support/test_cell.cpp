@@ -13,6 +13,9 @@
 //   linger   say goodbye right after READY and keep running without answering;
 //            with --ignore-term it ignores SIGTERM too
 //   wrong-ids  answer each request like echo, but under a message id nobody asked for
+//   tally    count one-way messages, each of which must read "cast-N" with N counting
+//            from 0 in arrival order; answer each request with "N in order" (or
+//            "N out of order" once one came out of turn)
 // It exits 0 when the host hangs up, 2 when attaching fails.
 #include "payload_check.hpp"
 
@@ -91,6 +94,38 @@ int serve(tr::cell& self, answer how, manners way = {}) {
   }
 }
 
+// Serves the tally mode (see the file comment).
+int tally(tr::cell& self) {
+  std::uint64_t count = 0;
+  bool in_order = true;
+  for (;;) {
+    auto next = self.receive(std::chrono::seconds{10});
+    if (!next) {
+      if (next.error().code == tr::errc::timeout)
+        continue;
+      return next.error().code == tr::errc::peer_dead ? 0 : 3;
+    }
+    auto& msg = next.value();
+    if (msg.kind == shm::message_kind::goodbye) {
+      (void)self.goodbye();
+      return 0;
+    }
+    const auto bytes = msg.payload.bytes();
+    const std::string_view text{reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+    if (msg.kind == shm::message_kind::message) {
+      in_order = in_order && text == "cast-" + std::to_string(count);
+      ++count;
+      continue;
+    }
+    if (msg.kind != shm::message_kind::request)
+      continue;
+    const auto answer = std::to_string(count) + (in_order ? " in order" : " out of order");
+    msg.payload.release();
+    if (!self.reply(msg.msg_id, std::as_bytes(std::span{answer})))
+      return 6;
+  }
+}
+
 // Publishes `d` in the cell→host ring behind the endpoint's back.
 void publish_raw(tr::cell& self, const shm::descriptor& d) {
   const auto& geo = self.link().geometry();
@@ -166,6 +201,8 @@ int main(int argc, char** argv) {
       return 7;
     return serve(self, answer::none, {.ignore_goodbye = true});
   }
+  if (mode == "tally")
+    return tally(self);
   if (mode == "wrong-ids")
     return serve(self, answer::checksummed, {.id_offset = std::uint64_t{1} << 40});
   if (mode == "hostile") {

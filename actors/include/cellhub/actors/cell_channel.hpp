@@ -31,9 +31,9 @@ struct channel_options {
 struct channel_stats {
   /// Counts calls and casts that went through the lane.
   std::uint64_t direct = 0;
-  /// Counts calls and casts that went through the registry: no lane then (the name
-  /// restarting, unknown, or on another host), or the lane could not take a call (its
-  /// peer actor's sends waited for room).
+  /// Counts calls and casts that went through the registry: the name had no lane then
+  /// (restarting, unknown, or on another host), or its life ended before the request
+  /// went out.
   std::uint64_t through_registry = 0;
   /// Counts the times the name was resolved to a life's lane.
   std::uint64_t resolves = 0;

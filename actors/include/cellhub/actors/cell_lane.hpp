@@ -113,6 +113,10 @@ public:
   /// Says whether the peer actor's own sends wait for room: calls through the lane
   /// then take the peer actor's way, behind them, so that nothing overtakes.
   void set_queueing(bool queueing);
+  /// Counts the times a cast through the lane waited for room.
+  [[nodiscard]] std::uint64_t room_waits() const noexcept {
+    return room_waits_.load(std::memory_order_relaxed);
+  }
   /// Counts the calls through the lane that wait for their answer.
   [[nodiscard]] std::size_t calls_waiting() const;
   /// Closes the lane: waiting calls fail with `reason`, later ones fail at once, and
@@ -123,10 +127,11 @@ public:
 
   /// Calls the cell with `request` and waits for its answer until `deadline` (or the
   /// life's `request_timeout`, whichever is earlier), spinning up to `spin` first while
-  /// the cell runs on another CPU. Returns nothing when the lane cannot take the call
-  /// now (the peer actor's sends wait for room, or the ring is full): send it through
-  /// the peer actor instead. Errors: as a call through the peer actor (`cell_died`,
-  /// `overloaded`, `request_timeout`, `cell_error`, `protocol_violation`).
+  /// the cell runs on another CPU. The request waits for ring room and behind the peer
+  /// actor's waiting sends as a cast does (`overloaded` if none came by `deadline`).
+  /// Returns nothing when the lane closed before the request went out: the life ended,
+  /// so call through the registry or a new lane. Errors: as a call through the peer
+  /// actor (`cell_died`, `overloaded`, `request_timeout`, `cell_error`).
   std::optional<caf::expected<payload>> call(std::span<const std::byte> request,
                                              clock::time_point deadline,
                                              std::chrono::nanoseconds spin);
@@ -143,6 +148,11 @@ private:
   // Where a call through the lane waits for its answer.
   using answer_slot = std::optional<caf::expected<payload>>;
 
+  // Sends under the lock, waiting (the lock released) for ring room and for the peer
+  // actor's waiting sends until `deadline`; nothing once the lane closed.
+  std::optional<caf::expected<void>>
+  send_waiting(std::unique_lock<std::mutex>& lock, transport::shm::message_kind kind,
+               std::uint64_t msg_id, std::span<const std::byte> bytes, clock::time_point deadline);
   // Drains the ring under the lock, routing each message; returns whether the peer
   // actor must be nudged.
   bool drain_locked();
@@ -158,6 +168,7 @@ private:
   std::atomic<bool> closed_flag_{false};
   // Counts answers routed to calls through the lane, for spinners to notice.
   std::atomic<std::uint64_t> answers_{0};
+  std::atomic<std::uint64_t> room_waits_{0};
 
   mutable std::mutex mutex_;
   std::condition_variable answered_;
