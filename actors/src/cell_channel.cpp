@@ -22,6 +22,33 @@ std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadl
 
 } // namespace
 
+pending_call::pending_call(pending_call&& other) noexcept
+    : lane_{std::move(other.lane_)}
+    , id_{other.id_}
+    , deadline_{other.deadline_}
+    , answered_{std::move(other.answered_)} {}
+
+pending_call& pending_call::operator=(pending_call&& other) noexcept {
+  if (this != &other) {
+    forget();
+    lane_ = std::move(other.lane_);
+    id_ = other.id_;
+    deadline_ = other.deadline_;
+    answered_ = std::move(other.answered_);
+  }
+  return *this;
+}
+
+pending_call::~pending_call() {
+  forget();
+}
+
+void pending_call::forget() noexcept {
+  if (lane_)
+    lane_->abandon_call(id_);
+  lane_.reset();
+}
+
 cell_channel::cell_channel(caf::actor_system& sys, registry_actor registry, std::string name,
                            channel_options options)
     : self_{std::make_unique<caf::scoped_actor>(sys)}
@@ -80,6 +107,42 @@ caf::expected<payload> cell_channel::call(const payload& request,
     }
   }
   return call_through_registry(request, deadline);
+}
+
+caf::expected<pending_call> cell_channel::send_call(const payload& request,
+                                                    std::chrono::milliseconds timeout) {
+  const auto deadline = clock::now() + timeout;
+  if (!direct()) {
+    lane_.reset();
+    resolve(deadline);
+  }
+  pending_call call;
+  call.deadline_ = deadline;
+  if (lane_) {
+    if (auto started = lane_->start_call(request.bytes(), deadline)) {
+      if (!*started)
+        return std::move(started->error());
+      ++stats_.direct;
+      call.lane_ = lane_;
+      call.id_ = **started;
+      return call;
+    }
+    lane_.reset();
+  }
+  call.answered_ = call_through_registry(request, deadline);
+  return call;
+}
+
+caf::expected<payload> cell_channel::await(pending_call call) {
+  if (call.answered_)
+    return std::move(*call.answered_);
+  auto lane = std::move(call.lane_);
+  if (!lane)
+    return make_error(errc::stale_peer, name_ + ": this call's answer was already taken");
+  auto answer = lane->finish_call(call.id_, call.deadline_, options_.spin);
+  if (lane_ == lane && lane->closed())
+    lane_.reset();
+  return answer;
 }
 
 caf::expected<void> cell_channel::cast(const payload& request, std::chrono::milliseconds timeout) {

@@ -81,9 +81,10 @@ cell_lane::batch cell_lane::take_for_actor() {
       auto& msg = *next.value();
       if (msg.kind == shm::message_kind::reply) {
         if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
-          it->second = msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
-                                    : caf::expected<payload>{make_error(
-                                          errc::cell_error, fmt::format("status {}", msg.aux))};
+          it->second.answer =
+              msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
+                           : caf::expected<payload>{
+                                 make_error(errc::cell_error, fmt::format("status {}", msg.aux))};
           answers_.fetch_add(1, std::memory_order_release);
           answered_.notify_all();
           continue;
@@ -119,9 +120,9 @@ void cell_lane::close(const caf::error& reason) {
       return;
     close_reason_ = reason;
     closed_flag_.store(true, std::memory_order_release);
-    for (auto& [id, slot] : waiting_)
-      if (!slot)
-        slot = caf::expected<payload>{reason};
+    for (auto& [id, call] : waiting_)
+      if (!call.answer)
+        call.answer = caf::expected<payload>{reason};
     answered_.notify_all();
     // What still waits for the peer actor dies with the life; leases go back now.
     parked_.clear();
@@ -155,9 +156,10 @@ bool cell_lane::drain_locked() {
     auto& msg = *next.value();
     if (msg.kind == shm::message_kind::reply) {
       if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
-        it->second = msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
-                                  : caf::expected<payload>{make_error(
-                                        errc::cell_error, fmt::format("status {}", msg.aux))};
+        it->second.answer =
+            msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
+                         : caf::expected<payload>{
+                               make_error(errc::cell_error, fmt::format("status {}", msg.aux))};
         answers_.fetch_add(1, std::memory_order_release);
         answered_.notify_all();
         continue;
@@ -209,14 +211,13 @@ std::optional<caf::expected<void>> cell_lane::send_waiting(std::unique_lock<std:
   }
 }
 
-std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte> request,
-                                                      clock::time_point deadline,
-                                                      std::chrono::nanoseconds spin) {
+std::optional<caf::expected<std::uint64_t>>
+cell_lane::start_call(std::span<const std::byte> request, clock::time_point deadline) {
   std::unique_lock lock{mutex_};
   if (!cell_)
     return std::nullopt;
   if (waiting_.size() >= config_.max_calls)
-    return caf::expected<payload>{make_error(
+    return caf::expected<std::uint64_t>{make_error(
         errc::overloaded, fmt::format("{}: {} calls already wait on its lane (max_pending {})",
                                       config_.name, waiting_.size(), config_.max_calls))};
   const auto id = next_msg_id();
@@ -224,15 +225,29 @@ std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte>
   if (!sent)
     return std::nullopt;
   if (!*sent)
-    return caf::expected<payload>{sent->error()};
-  const auto start = clock::now();
-  const auto call_deadline = std::min(deadline, start + config_.request_timeout);
-  const auto slot = waiting_.emplace(id, answer_slot{}).first;
+    return caf::expected<std::uint64_t>{sent->error()};
+  // Still under the lock that sent it: no drain can have met the answer yet.
+  const auto now = clock::now();
+  waiting_.emplace(id, waiter{{}, now, now + config_.request_timeout});
+  return caf::expected<std::uint64_t>{id};
+}
+
+caf::expected<payload> cell_lane::finish_call(std::uint64_t id, clock::time_point deadline,
+                                              std::chrono::nanoseconds spin) {
+  std::unique_lock lock{mutex_};
+  const auto slot = waiting_.find(id);
+  if (slot == waiting_.end())
+    return make_error(errc::stale_peer,
+                      fmt::format("{}: call {} does not wait on this lane (finished, abandoned "
+                                  "or never started)",
+                                  config_.name, id));
+  auto& call = slot->second;
+  const auto call_deadline = std::min(deadline, call.expires);
   bool nudge = false;
   // A spin pays only while the cell runs on another CPU; on ours it would wait for the
   // spin to end. While anyone spins, the cell rings nobody for its messages.
   auto cell = cell_;
-  if (spin.count() > 0 && !cell->cell_on_this_cpu()) {
+  if (!call.answer && cell && spin.count() > 0 && !cell->cell_on_this_cpu()) {
     if (spinners_++ == 0)
       cell->mute_message_wakeups();
     const auto spin_end = std::min(call_deadline, clock::now() + spin);
@@ -246,7 +261,7 @@ std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte>
       if ((answers != answers_seen || cell->message_hint()) && lock.try_lock()) {
         answers_seen = answers;
         nudge |= drain_locked();
-        const bool answered = slot->second.has_value();
+        const bool answered = call.answer.has_value();
         lock.unlock();
         if (nudge)
           nudge_actor();
@@ -270,18 +285,34 @@ std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte>
     lock.lock();
   }
   // The peer actor, woken by the doorbell, routes the answer here.
-  answered_.wait_until(lock, call_deadline, [&] { return slot->second.has_value(); });
-  auto outcome = slot->second
-                     ? std::move(*slot->second)
+  answered_.wait_until(lock, call_deadline, [&] { return call.answer.has_value(); });
+  auto outcome = call.answer
+                     ? std::move(*call.answer)
                      : caf::expected<payload>{make_error(
                            errc::request_timeout,
                            fmt::format("{} did not answer within {} ms", config_.name,
                                        std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           call_deadline - start)
+                                           call_deadline - call.started)
                                            .count()))};
   waiting_.erase(slot);
   lock.unlock();
   return outcome;
+}
+
+void cell_lane::abandon_call(std::uint64_t id) {
+  std::lock_guard lock{mutex_};
+  waiting_.erase(id);
+}
+
+std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte> request,
+                                                      clock::time_point deadline,
+                                                      std::chrono::nanoseconds spin) {
+  auto started = start_call(request, deadline);
+  if (!started)
+    return std::nullopt;
+  if (!*started)
+    return caf::expected<payload>{started->error()};
+  return finish_call(**started, deadline, spin);
 }
 
 } // namespace cellhub::actors

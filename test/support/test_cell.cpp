@@ -15,18 +15,22 @@
 //   wrong-ids  answer each request like echo, but under a message id nobody asked for
 //   tally    count one-way messages, each of which must read "cast-N" with N counting
 //            from 0 in arrival order; answer each request with "N in order" (or
-//            "N out of order" once one came out of turn)
+//            "N out of order" once one came out of turn). With --fill-first it reads
+//            nothing until the host has filled its ring, so the host surely meets a
+//            full ring
 // It exits 0 when the host hangs up, 2 when attaching fails.
 #include "payload_check.hpp"
 
 #include "cellhub/transport/cell.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
@@ -92,6 +96,17 @@ int serve(tr::cell& self, answer how, manners way = {}) {
     if (!sent)
       return sent.error().code == tr::errc::peer_dead ? 0 : 6;
   }
+}
+
+// Waits (up to 30 s) until the host has filled the ring towards this cell.
+void await_full_ring(tr::cell& self) {
+  const auto& geo = self.link().geometry();
+  const auto* header =
+      reinterpret_cast<const shm::ring_header*>(self.region() + geo.to_cell_ring_offset);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  while (header->head.load() - header->tail.load() < geo.ring_capacity &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::yield();
 }
 
 // Serves the tally mode (see the file comment).
@@ -201,8 +216,12 @@ int main(int argc, char** argv) {
       return 7;
     return serve(self, answer::none, {.ignore_goodbye = true});
   }
-  if (mode == "tally")
+  if (mode == "tally") {
+    for (int i = 1; i < argc; ++i)
+      if (std::string_view{argv[i]} == "--fill-first")
+        await_full_ring(self);
     return tally(self);
+  }
   if (mode == "wrong-ids")
     return serve(self, answer::checksummed, {.id_offset = std::uint64_t{1} << 40});
   if (mode == "hostile") {

@@ -12,6 +12,7 @@
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
+#include <caf/optional.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -39,6 +40,31 @@ struct channel_stats {
   std::uint64_t resolves = 0;
 };
 
+/// A call sent through a `cell_channel` whose answer is not taken yet: keep many in
+/// flight and take each answer with `cell_channel::await`. Dropping it unawaited
+/// forgets the call (a late answer is dropped). Move-only.
+class pending_call {
+public:
+  pending_call(pending_call&& other) noexcept;
+  pending_call& operator=(pending_call&& other) noexcept;
+  pending_call(const pending_call&) = delete;
+  pending_call& operator=(const pending_call&) = delete;
+  /// Forgets the call unless its answer was taken.
+  ~pending_call();
+
+private:
+  friend class cell_channel;
+  pending_call() = default;
+  void forget() noexcept;
+
+  // The lane the call went through, and its id there; no lane when the call went
+  // through the registry, whose answer is then already in `answered`.
+  std::shared_ptr<cell_lane> lane_;
+  std::uint64_t id_ = 0;
+  std::chrono::steady_clock::time_point deadline_;
+  caf::optional<caf::expected<payload>> answered_;
+};
+
 /// Calls one cell by its logical name, blocking the calling thread until the answer
 /// (so never from inside an actor; an actor calls through the registry). Answers and
 /// errors are those of `(call_atom, name, payload)` to the registry: `cell_died` for a
@@ -62,6 +88,18 @@ public:
   /// Calls the cell with `request` and waits up to `timeout` for its answer.
   caf::expected<payload> call(const payload& request,
                               std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Sends a call without waiting for its answer, so that many are in flight at once
+  /// (up to `max_pending` per life); take the answer with `await`. Fails only as the
+  /// sending of a call does (`overloaded` when no ring room came within `timeout`).
+  /// While the name has no lane, the call goes through the registry and is answered
+  /// before this returns.
+  caf::expected<pending_call>
+  send_call(const payload& request, std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+  /// Waits for the answer to `call` until the deadline its `send_call` set; answers
+  /// may be awaited in any order.
+  caf::expected<payload> await(pending_call call);
 
   /// Sends the cell the one-way message `request` and returns once the current life's
   /// ring took it, waiting up to `timeout` for room (`overloaded` if none came): a

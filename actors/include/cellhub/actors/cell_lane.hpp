@@ -135,6 +135,16 @@ public:
   std::optional<caf::expected<payload>> call(std::span<const std::byte> request,
                                              clock::time_point deadline,
                                              std::chrono::nanoseconds spin);
+  /// Sends a call's request as `call` does and returns its id at once, so that many
+  /// calls can be in flight; `finish_call` takes each answer (or `abandon_call`
+  /// forgets it). Nothing when the lane closed before the request went out.
+  std::optional<caf::expected<std::uint64_t>> start_call(std::span<const std::byte> request,
+                                                         clock::time_point deadline);
+  /// Waits for the answer to call `id` as `call` does, in any order of the calls.
+  caf::expected<payload> finish_call(std::uint64_t id, clock::time_point deadline,
+                                     std::chrono::nanoseconds spin);
+  /// Forgets a started call whose answer nobody will take; a late answer is dropped.
+  void abandon_call(std::uint64_t id);
 
   /// Sends the cell the one-way message `bytes`, waiting until `deadline` for ring
   /// room or a slot (the peer actor, woken when the cell frees space, wakes the
@@ -145,8 +155,15 @@ public:
                                           clock::time_point deadline);
 
 private:
-  // Where a call through the lane waits for its answer.
-  using answer_slot = std::optional<caf::expected<payload>>;
+  // A call through the lane, from its send until its answer is taken.
+  struct waiter {
+    // Holds the answer (or the failure) once it came.
+    std::optional<caf::expected<payload>> answer;
+    // Says when the request went out.
+    clock::time_point started;
+    // Says when `request_timeout` ends it.
+    clock::time_point expires;
+  };
 
   // Sends under the lock, waiting (the lock released) for ring room and for the peer
   // actor's waiting sends until `deadline`; nothing once the lane closed.
@@ -178,7 +195,7 @@ private:
   bool nudged_ = false;
   std::size_t spinners_ = 0;
   std::size_t senders_waiting_ = 0;
-  std::map<std::uint64_t, answer_slot> waiting_;
+  std::map<std::uint64_t, waiter> waiting_;
   std::deque<transport::incoming_message> parked_;
   std::optional<transport::error> violation_;
 };
