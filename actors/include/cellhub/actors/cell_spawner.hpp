@@ -37,12 +37,13 @@ struct spawn_done {
   std::string error;
 };
 
-/// Spawns a tree's cell spawner: one detached actor (a thread of its own) per core
-/// behind a round-robin pool. Each takes `spawn_job`s in arrival order, creates the
-/// peer entry and starts its process (`hub_host::spawn_peer`), and sends the
-/// `spawn_done` to the job's `reply_to`. The pool ends on an exit message (the tree
-/// sends `user_shutdown` once its root is down) and ends its threads with it; jobs
-/// still queued then are dropped, which kills nothing: no cell was started for them.
+/// Spawns a tree's cell spawner: an actor that hands `spawn_job`s in turn to one
+/// detached worker (a thread of its own) per core. Each worker takes its jobs in
+/// arrival order, creates the peer entry and starts its process
+/// (`hub_host::spawn_peer`), and sends the `spawn_done` to the job's `reply_to`. The
+/// spawner ends on an exit message (the tree sends `user_shutdown` once its root is
+/// down) and its linked workers with it; jobs still queued then are dropped, which
+/// kills nothing: no cell was started for them.
 [[nodiscard]] cell_spawner_actor spawn_cell_spawner(caf::actor_system& sys);
 
 } // namespace cellhub::actors
