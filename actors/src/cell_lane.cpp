@@ -1,11 +1,12 @@
 #include "cellhub/actors/cell_lane.hpp"
 
 #include "cellhub/actors/error.hpp"
+#include "cellhub/transport/cpu_relax.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <thread>
+#include <limits>
 #include <utility>
 
 namespace cellhub::actors {
@@ -13,14 +14,6 @@ namespace {
 
 namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 bool is_back_pressure(tr::errc code) noexcept {
   return code == tr::errc::no_slot || code == tr::errc::ring_full;
@@ -62,37 +55,13 @@ tr::peer_progress cell_lane::progress() const {
 cell_lane::batch cell_lane::take_for_actor() {
   batch out;
   std::lock_guard lock{mutex_};
+  // Behind what callers parked, which came out of the ring first.
+  (void)drain_locked(std::numeric_limits<std::size_t>::max());
   nudged_ = false;
-  // Parked messages came out of the ring before anything still in it.
   out.messages.reserve(parked_.size());
   for (auto& msg : parked_)
     out.messages.push_back(std::move(msg));
   parked_.clear();
-  if (cell_) {
-    while (true) {
-      auto next = cell_->try_receive();
-      if (!next) {
-        if (next.error().code == tr::errc::protocol_violation && !violation_)
-          violation_ = next.error();
-        break;
-      }
-      if (!next.value())
-        break;
-      auto& msg = *next.value();
-      if (msg.kind == shm::message_kind::reply) {
-        if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
-          it->second.answer =
-              msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
-                           : caf::expected<payload>{
-                                 make_error(errc::cell_error, fmt::format("status {}", msg.aux))};
-          answers_.fetch_add(1, std::memory_order_release);
-          answered_.notify_all();
-          continue;
-        }
-      }
-      out.messages.push_back(std::move(msg));
-    }
-  }
   out.violation = std::exchange(violation_, std::nullopt);
   // The peer actor was woken: the cell may have freed room a sender waits for.
   if (senders_waiting_ > 0)
@@ -138,9 +107,9 @@ bool cell_lane::park_locked(tr::incoming_message msg) {
   return first;
 }
 
-bool cell_lane::drain_locked() {
+bool cell_lane::drain_locked(std::size_t max_parked) {
   bool nudge = false;
-  while (cell_ && parked_.size() < config_.max_parked) {
+  while (cell_ && parked_.size() < max_parked) {
     auto next = cell_->try_receive();
     if (!next) {
       // The transport killed the cell and reported its death; the peer actor hears of
@@ -260,7 +229,7 @@ caf::expected<payload> cell_lane::finish_call(std::uint64_t id, clock::time_poin
       const auto answers = answers_.load(std::memory_order_acquire);
       if ((answers != answers_seen || cell->message_hint()) && lock.try_lock()) {
         answers_seen = answers;
-        nudge |= drain_locked();
+        nudge |= drain_locked(config_.max_parked);
         const bool answered = call.answer.has_value();
         lock.unlock();
         if (nudge)
@@ -272,12 +241,12 @@ caf::expected<payload> cell_lane::finish_call(std::uint64_t id, clock::time_poin
       // Reading the clock costs more than a pause; look at it every few rounds.
       if (i % 64 == 63 && clock::now() >= spin_end)
         break;
-      cpu_relax();
+      tr::cpu_relax();
     }
     lock.lock();
     // The last spinner asks for the doorbell again; what came meanwhile rang nobody.
     if (--spinners_ == 0 && cell_ && cell_->restore_message_wakeups())
-      nudge |= drain_locked();
+      nudge |= drain_locked(config_.max_parked);
   }
   if (nudge) {
     lock.unlock();

@@ -1,5 +1,6 @@
 #include "cellhub/transport/endpoint.hpp"
 
+#include "cellhub/transport/cpu_relax.hpp"
 #include "cellhub/transport/detail/crash_point.hpp"
 
 #include <fmt/format.h>
@@ -7,7 +8,6 @@
 #include <algorithm>
 #include <cstring>
 #include <sched.h>
-#include <thread>
 
 namespace cellhub::transport {
 namespace {
@@ -17,14 +17,6 @@ using clock = std::chrono::steady_clock;
 template <class T>
 T* at(std::byte* region, std::uint64_t offset) noexcept {
   return reinterpret_cast<T*>(region + offset);
-}
-
-void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
 }
 
 bool known_kind(std::uint16_t kind) noexcept {

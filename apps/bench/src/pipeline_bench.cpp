@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <string>
 
 namespace cellhub::bench {
 namespace {
@@ -183,6 +184,26 @@ rate_run channel_casts(tree_session& session, ac::cell_channel& channel,
   return finished(sent, start);
 }
 
+// Makes a pipeline row: `run`'s rate against `baseline`'s; with `targeted`, the
+// fast path's target of twice the socket.
+measurement rate_row(std::string name, std::string unit, const rate_run& run,
+                     std::string baseline_name, const rate_run& baseline, std::string note,
+                     bool targeted) {
+  measurement row;
+  row.benchmark = "pipeline";
+  row.name = std::move(name);
+  row.unit = std::move(unit);
+  row.value = run.per_second();
+  row.baseline_name = std::move(baseline_name);
+  row.baseline = baseline.per_second();
+  if (targeted) {
+    row.target = ">= 2x socket";
+    row.met = row.ratio() >= 2.0;
+  }
+  row.note = std::move(note);
+  return row;
+}
+
 ac::cell_spec bench_cell_spec(const bench_options& opts, const std::string& mode, int cell_cpu) {
   ac::cell_spec spec;
   spec.name = mode;
@@ -250,62 +271,38 @@ std::vector<measurement> pipeline_rows(bench_context& ctx, int host_cpu) {
   const auto channel_call = median_run(std::move(channel_calls));
   const auto channel_cast = median_run(std::move(channel_cast_runs));
   std::vector<measurement> rows;
-  measurement channel_calls_row;
-  channel_calls_row.benchmark = "pipeline";
-  channel_calls_row.name =
-      fmt::format("64 B calls by name through a cell_channel, {} in flight, {}", in_flight, where);
-  channel_calls_row.unit = "calls/s";
-  channel_calls_row.value = channel_call.per_second();
-  channel_calls_row.baseline_name =
-      fmt::format("Unix socket requests 64 B, {} in flight", in_flight);
-  channel_calls_row.baseline = request.per_second();
-  channel_calls_row.target = ">= 2x socket";
-  channel_calls_row.met = channel_calls_row.ratio() >= 2.0;
-  channel_calls_row.note = fmt::format(
-      "one thread keeps {} send_call()s in flight, awaiting the oldest; median of {} windows: "
-      "{} calls in {:.3f} s",
-      in_flight, repeats, channel_call.count, channel_call.seconds);
-  rows.push_back(std::move(channel_calls_row));
-  measurement channel_casts_row;
-  channel_casts_row.benchmark = "pipeline";
-  channel_casts_row.name = fmt::format("64 B casts by name through a cell_channel, {}", where);
-  channel_casts_row.unit = "msg/s";
-  channel_casts_row.value = channel_cast.per_second();
-  channel_casts_row.baseline_name = "Unix socket one-way frames 64 B";
-  channel_casts_row.baseline = frame.per_second();
-  channel_casts_row.target = ">= 2x socket";
-  channel_casts_row.met = channel_casts_row.ratio() >= 2.0;
-  channel_casts_row.note = fmt::format(
-      "each cast returns once the ring took it (waiting for room when full); the sink's "
-      "count matched; median of {} windows: {} casts in {:.3f} s",
-      repeats, channel_cast.count, channel_cast.seconds);
-  rows.push_back(std::move(channel_casts_row));
-  measurement calls_row;
-  calls_row.benchmark = "pipeline";
-  calls_row.name = fmt::format("64 B calls by name, {} in flight, {}", in_flight, where);
-  calls_row.unit = "calls/s";
-  calls_row.value = call.per_second();
-  calls_row.baseline_name = fmt::format("Unix socket requests 64 B, {} in flight", in_flight);
-  calls_row.baseline = request.per_second();
-  calls_row.note =
+  const auto calls_baseline = fmt::format("Unix socket requests 64 B, {} in flight", in_flight);
+  const std::string casts_baseline = "Unix socket one-way frames 64 B";
+  rows.push_back(rate_row(
+      fmt::format("64 B calls by name through a cell_channel, {} in flight, {}", in_flight, where),
+      "calls/s", channel_call, calls_baseline, request,
+      fmt::format("one thread keeps {} send_call()s in flight, awaiting the oldest; median of {} "
+                  "windows: {} calls in {:.3f} s",
+                  in_flight, repeats, channel_call.count, channel_call.seconds),
+      true));
+  rows.push_back(rate_row(
+      fmt::format("64 B casts by name through a cell_channel, {}", where), "msg/s", channel_cast,
+      casts_baseline, frame,
+      fmt::format("each cast returns once the ring took it (waiting for room when full); the "
+                  "sink's count matched; median of {} windows: {} casts in {:.3f} s",
+                  repeats, channel_cast.count, channel_cast.seconds),
+      true));
+  rows.push_back(rate_row(
+      fmt::format("64 B calls by name, {} in flight, {}", in_flight, where), "calls/s", call,
+      calls_baseline, request,
       fmt::format("scoped_actor keeps {} requests to the registry in flight, a new one per answer; "
                   "median of {} windows: {} calls in {:.3f} s (socket: {} in {:.3f} s)",
-                  in_flight, repeats, call.count, call.seconds, request.count, request.seconds);
-  rows.push_back(std::move(calls_row));
-  measurement casts_row;
-  casts_row.benchmark = "pipeline";
-  casts_row.name = fmt::format("64 B casts by name, {}", where);
-  casts_row.unit = "msg/s";
-  casts_row.value = cast.per_second();
-  casts_row.baseline_name = "Unix socket one-way frames 64 B";
-  casts_row.baseline = frame.per_second();
-  casts_row.note = fmt::format(
-      "{} casts unacknowledged (the registry acknowledges once the peer actor took one); "
-      "the sink's count, fetched by a call by name at the end, matched; median of {} "
-      "windows: {} casts in {:.3f} s (socket: {} in {:.3f} s); {} refused as overloaded "
-      "in all windows, each sent again",
-      in_flight, repeats, cast.count, cast.seconds, frame.count, frame.seconds, refused);
-  rows.push_back(std::move(casts_row));
+                  in_flight, repeats, call.count, call.seconds, request.count, request.seconds),
+      false));
+  rows.push_back(rate_row(
+      fmt::format("64 B casts by name, {}", where), "msg/s", cast, casts_baseline, frame,
+      fmt::format("{} casts unacknowledged (the registry acknowledges once the peer actor took "
+                  "one); the sink's count, fetched by a call by name at the end, matched; median "
+                  "of {} windows: {} casts in {:.3f} s (socket: {} in {:.3f} s); {} refused as "
+                  "overloaded in all windows, each sent again",
+                  in_flight, repeats, cast.count, cast.seconds, frame.count, frame.seconds,
+                  refused),
+      false));
   return rows;
 }
 

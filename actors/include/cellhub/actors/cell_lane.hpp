@@ -170,9 +170,9 @@ private:
   std::optional<caf::expected<void>>
   send_waiting(std::unique_lock<std::mutex>& lock, transport::shm::message_kind kind,
                std::uint64_t msg_id, std::span<const std::byte> bytes, clock::time_point deadline);
-  // Drains the ring under the lock, routing each message; returns whether the peer
-  // actor must be nudged.
-  bool drain_locked();
+  // Drains the ring under the lock, routing each message, until `max_parked` wait for
+  // the peer actor; returns whether the peer actor must be nudged.
+  bool drain_locked(std::size_t max_parked);
   // Parks a message for the peer actor; returns whether it must be nudged.
   bool park_locked(transport::incoming_message msg);
   void nudge_actor() const;
