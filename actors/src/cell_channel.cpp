@@ -64,6 +64,13 @@ bool cell_channel::direct() const noexcept {
   return lane_ && !lane_->closed();
 }
 
+void cell_channel::refresh_lane(clock::time_point deadline) {
+  if (direct())
+    return;
+  lane_.reset();
+  resolve(deadline);
+}
+
 void cell_channel::resolve(clock::time_point deadline) {
   peer_actor life;
   (*self_)
@@ -93,10 +100,7 @@ caf::expected<payload> cell_channel::call_through_registry(const payload& reques
 caf::expected<payload> cell_channel::call(const payload& request,
                                           std::chrono::milliseconds timeout) {
   const auto deadline = clock::now() + timeout;
-  if (!direct()) {
-    lane_.reset();
-    resolve(deadline);
-  }
+  refresh_lane(deadline);
   if (lane_) {
     if (auto answer = lane_->call(request.bytes(), deadline, options_.spin)) {
       ++stats_.direct;
@@ -112,10 +116,7 @@ caf::expected<payload> cell_channel::call(const payload& request,
 caf::expected<pending_call> cell_channel::send_call(const payload& request,
                                                     std::chrono::milliseconds timeout) {
   const auto deadline = clock::now() + timeout;
-  if (!direct()) {
-    lane_.reset();
-    resolve(deadline);
-  }
+  refresh_lane(deadline);
   pending_call call;
   call.deadline_ = deadline;
   if (lane_) {
@@ -147,10 +148,7 @@ caf::expected<payload> cell_channel::await(pending_call call) {
 
 caf::expected<void> cell_channel::cast(const payload& request, std::chrono::milliseconds timeout) {
   const auto deadline = clock::now() + timeout;
-  if (!direct()) {
-    lane_.reset();
-    resolve(deadline);
-  }
+  refresh_lane(deadline);
   if (lane_) {
     if (auto taken = lane_->cast(request.bytes(), deadline)) {
       ++stats_.direct;

@@ -28,6 +28,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -55,15 +56,27 @@ struct manners {
   std::uint64_t id_offset = 0;
 };
 
-int serve(tr::cell& self, answer how, manners way = {}) {
+// Waits for the next message; nothing once the host is gone (`exit_code` 0) or
+// receiving failed (3).
+std::optional<tr::incoming_message> next_message(tr::cell& self, int& exit_code) {
   for (;;) {
     auto next = self.receive(std::chrono::seconds{10});
-    if (!next) {
-      if (next.error().code == tr::errc::timeout)
-        continue;
-      return next.error().code == tr::errc::peer_dead ? 0 : 3;
+    if (next)
+      return std::move(next.value());
+    if (next.error().code != tr::errc::timeout) {
+      exit_code = next.error().code == tr::errc::peer_dead ? 0 : 3;
+      return std::nullopt;
     }
-    auto& msg = next.value();
+  }
+}
+
+int serve(tr::cell& self, answer how, manners way = {}) {
+  for (;;) {
+    int exit_code = 0;
+    auto next = next_message(self, exit_code);
+    if (!next)
+      return exit_code;
+    auto& msg = *next;
     if (msg.kind == shm::message_kind::goodbye) {
       if (way.ignore_goodbye) {
         const std::string_view note = "goodbye";
@@ -114,13 +127,11 @@ int tally(tr::cell& self) {
   std::uint64_t count = 0;
   bool in_order = true;
   for (;;) {
-    auto next = self.receive(std::chrono::seconds{10});
-    if (!next) {
-      if (next.error().code == tr::errc::timeout)
-        continue;
-      return next.error().code == tr::errc::peer_dead ? 0 : 3;
-    }
-    auto& msg = next.value();
+    int exit_code = 0;
+    auto next = next_message(self, exit_code);
+    if (!next)
+      return exit_code;
+    auto& msg = *next;
     if (msg.kind == shm::message_kind::goodbye) {
       (void)self.goodbye();
       return 0;

@@ -119,6 +119,8 @@ public:
 
 private:
   using clock = std::chrono::steady_clock;
+  // Resolves the name again unless the lane held is open.
+  void refresh_lane(clock::time_point deadline);
   void resolve(clock::time_point deadline);
   caf::expected<payload> call_through_registry(const payload& request, clock::time_point deadline);
 
