@@ -36,6 +36,8 @@ spawn_worker(cell_spawner_actor::stateful_pointer<worker_state> self, bool /*unu
         // transport, which kills the cell.
         self->send(job.reply_to, std::move(done));
       },
+      // The transport goes with the message, on this thread.
+      [](retired_life&) {},
   };
 }
 
@@ -59,6 +61,11 @@ dispatcher(cell_spawner_actor::stateful_pointer<dispatcher_state> self, std::siz
       [self](spawn_job& job) {
         auto& st = self->state;
         self->send(st.workers[st.next], std::move(job));
+        st.next = (st.next + 1) % st.workers.size();
+      },
+      [self](retired_life& life) {
+        auto& st = self->state;
+        self->send(st.workers[st.next], std::move(life));
         st.next = (st.next + 1) % st.workers.size();
       },
   };

@@ -271,14 +271,32 @@ caf::error overloaded(const peer_state& st) {
                                 st.config.spec.name, waiting(st), st.config.spec.max_pending));
 }
 
+// Ends the actor once the process is reaped. The transport goes to the spawner to be
+// released there (see `retired_life`): CAF destroys an actor's state before it tells
+// the monitors, and unmapping the region here would hold up the supervisor.
 void finish_if_reaped(peer_actor_type* self) {
   auto& st = self->state;
   if (!st.status) {
     if (auto* child = st.cell->child())
       st.status = child->try_wait();
   }
-  if (st.status)
-    self->quit(exit_reason_of(end_of_life(st)));
+  if (!st.status)
+    return;
+  auto reason = exit_reason_of(end_of_life(st));
+  const auto gone = make_error(errc::cell_died, st.config.spec.name + " is gone");
+  for (auto& entry : st.pending)
+    entry.second.promise.deliver(gone);
+  st.pending.clear();
+  if (st.lane) {
+    st.lane->close(gone);
+    st.lane.reset();
+  }
+  if (st.watched) {
+    caf::anon_send(st.config.watcher, unwatch_request{st.cell->peer_id(), st.cell->incarnation()});
+    st.watched = false;
+  }
+  self->send(st.config.spawner, retired_life{std::move(st.cell)});
+  self->quit(std::move(reason));
 }
 
 // Takes the death of the cell into account, whoever noticed it first.

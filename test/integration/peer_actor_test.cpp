@@ -38,6 +38,8 @@ caf::behavior forwarder(caf::event_based_actor* self, caf::actor observer) {
   self->set_exit_handler([](caf::exit_msg&) {});
   return {
       [=](ac::spawn_job& job) { self->send(observer, std::move(job)); },
+      // An ended life's transport is let go here, as the spawner's workers do.
+      [](ac::retired_life&) {},
       [=](ac::child_started& started) { self->send(observer, started); },
       [=](ac::child_ready& ready) { self->send(observer, ready); },
   };

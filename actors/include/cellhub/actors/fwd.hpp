@@ -42,6 +42,7 @@ struct peer_dead;
 struct registry_entry;
 struct registry_state;
 struct remapped;
+struct retired_life;
 struct spawn_done;
 struct spawn_job;
 class restart_intensity;

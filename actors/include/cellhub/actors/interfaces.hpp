@@ -37,7 +37,8 @@ using peer_actor = life_listener::extend<
     caf::reacts_to<start_tmo_atom>, caf::reacts_to<hang_atom>>;
 
 /// Names the cell spawner's protocol (see cell_spawner.hpp).
-using cell_spawner_actor = caf::typed_actor<caf::reacts_to<spawn_job>>;
+using cell_spawner_actor =
+    caf::typed_actor<caf::reacts_to<spawn_job>, caf::reacts_to<retired_life>>;
 
 /// Names a supervisor's protocol (see supervisor.hpp): OTP's supervisor API for
 /// operators, and what its children and its own timers send it.
