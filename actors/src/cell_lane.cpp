@@ -40,13 +40,6 @@ tr::result<void> cell_lane::send(shm::message_kind kind, std::uint64_t msg_id,
   return cell_->send(kind, msg_id, bytes);
 }
 
-tr::result<void> cell_lane::take_step(tr::stop_step step) {
-  std::lock_guard lock{mutex_};
-  if (!cell_)
-    return tr::make_error(tr::errc::peer_dead, config_.name + ": its lane is closed");
-  return tr::take_step(*cell_, step);
-}
-
 tr::peer_progress cell_lane::progress() const {
   std::lock_guard lock{mutex_};
   return cell_ ? cell_->progress() : tr::peer_progress{};

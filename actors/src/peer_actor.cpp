@@ -185,6 +185,16 @@ caf::error exit_reason_of(life_end end) {
   }
 }
 
+// Takes a step of the stop escalation: the goodbye is a message on the ring, so it goes
+// through the lane; a signal goes straight to the process, lane closed or not (a cell
+// whose doorbell hung up may run on, and must still be ended).
+void take_stop_step(peer_state& st, tr::stop_step step) {
+  if (step == tr::stop_step::goodbye)
+    (void)st.lane->send(shm::message_kind::goodbye, 0, {});
+  else
+    (void)tr::take_step(*st.cell, step);
+}
+
 // Schedules the escalation's next step, unless a timer is on its way (one that comes
 // early finds nothing due and schedules again).
 void arm_escalation(peer_actor_type* self) {
@@ -400,7 +410,7 @@ void take_due_stop_step(peer_actor_type* self) {
                          st.cell->peer_id(), tr::quoted(st.config.spec.name),
                          st.config.spec.shutdown_timeout.count());
     st.last_step = *step;
-    (void)st.lane->take_step(*step);
+    take_stop_step(st, *step);
   }
   arm_escalation(self);
 }
@@ -528,7 +538,7 @@ void on_spawned(peer_actor_type* self, spawn_done done) {
   if (st.phase == life_phase::stopping) {
     // Asked to stop while the spawner worked: the stop begins now.
     st.last_step = st.escalation.begin(clock_type::now());
-    (void)st.lane->take_step(*st.last_step);
+    take_stop_step(st, *st.last_step);
     arm_escalation(self);
   }
   flush_backlog(self);
@@ -605,7 +615,7 @@ peer_actor::behavior_type peer_behavior(peer_actor_type* self, peer_config confi
         if (lingered || !s.cell)
           return;
         s.last_step = s.escalation.begin(clock_type::now());
-        (void)s.lane->take_step(*s.last_step);
+        take_stop_step(s, *s.last_step);
         arm_escalation(self);
       },
       [=](stop_step_atom) { take_due_stop_step(self); },

@@ -15,6 +15,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <string>
 
@@ -55,18 +56,19 @@ struct fixture {
   caf::actor stand_in = sys.spawn(forwarder, caf::actor{self});
   ac::peer_actor peer;
 
-  explicit fixture(const std::string& name) {
+  explicit fixture(const std::string& name, const std::string& mode = "echo",
+                   std::chrono::milliseconds shutdown_timeout = 30s) {
     auto created = tr::hub_host::create(cellhub::test::unique_hub_path("peer-" + name));
     BOOST_TEST_REQUIRE(created.has_value(), (created ? "" : created.error().message()));
     hub = created.value();
     ac::cell_spec spec;
     spec.name = name;
     spec.binary = TEST_CELL_PATH;
-    spec.args = {"--mode=echo"};
+    spec.args = {"--mode=" + mode};
     spec.start_timeout = 30s;
-    // Generous, so that a slow start (sanitizers, a busy machine) never turns the
-    // stop's goodbye into a SIGTERM: the test asserts the goodbye sufficed.
-    spec.shutdown_timeout = 30s;
+    // Generous by default, so that a slow start (sanitizers, a busy machine) never
+    // turns the stop's goodbye into a SIGTERM: the stop test asserts the goodbye sufficed.
+    spec.shutdown_timeout = shutdown_timeout;
     spec.hang_timeout = 0ms;
     ac::peer_config config{spec,
                            hub,
@@ -163,6 +165,19 @@ BOOST_AUTO_TEST_CASE(a_failed_spawn_ends_the_life_as_exec_failed_and_fails_waiti
   BOOST_TEST((end.how == ac::ending::exec_failed), ac::describe(end));
   BOOST_TEST(end.spawn_error == "exec /nowhere: No such file");
   BOOST_TEST(end.pid == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_cell_whose_doorbell_hangs_up_while_it_runs_on_is_killed) {
+  // The deaf cell closes its doorbell and runs on: the death is seen at the hang-up,
+  // and after the grace period the escalation's last step, SIGKILL, ends the process
+  // (a signal goes to the process itself, whatever became of the cell's lane).
+  fixture f{"deaf", "deaf", 200ms};
+  f.run(f.take_job());
+  const auto end = f.await_end();
+  BOOST_TEST((end.last_step == tr::stop_step::sigkill), ac::describe(end));
+  BOOST_TEST_REQUIRE(static_cast<bool>(end.status), ac::describe(end));
+  BOOST_TEST(end.status->signaled);
+  BOOST_TEST(end.status->signal == SIGKILL, ac::describe(end));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

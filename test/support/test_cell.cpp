@@ -13,6 +13,8 @@
 //   linger   say goodbye right after READY and keep running without answering;
 //            with --ignore-term it ignores SIGTERM too
 //   wrong-ids  answer each request like echo, but under a message id nobody asked for
+//   deaf     close its doorbell right after READY and run on without reading, until a
+//            signal ends it
 //   tally    count one-way messages, each of which must read "cast-N" with N counting
 //            from 0 in arrival order; answer each request with "N in order" (or
 //            "N out of order" once one came out of turn). With --fill-first it reads
@@ -32,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unistd.h>
 
 namespace tr = cellhub::transport;
 namespace shm = cellhub::transport::shm;
@@ -232,6 +235,11 @@ int main(int argc, char** argv) {
       if (std::string_view{argv[i]} == "--fill-first")
         await_full_ring(self);
     return tally(self);
+  }
+  if (mode == "deaf") {
+    ::close(self.link().bell().fd());
+    for (;;)
+      ::pause();
   }
   if (mode == "wrong-ids")
     return serve(self, answer::checksummed, {.id_offset = std::uint64_t{1} << 40});

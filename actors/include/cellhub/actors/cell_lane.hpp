@@ -20,7 +20,6 @@
 #include "cellhub/transport/peer_transport.hpp"
 #include "cellhub/transport/result.hpp"
 #include "cellhub/transport/shm_layout.hpp"
-#include "cellhub/transport/stop_escalation.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/error.hpp>
@@ -103,8 +102,6 @@ public:
   /// `peer_dead` once the lane is closed.
   transport::result<void> send(transport::shm::message_kind kind, std::uint64_t msg_id,
                                std::span<const std::byte> bytes);
-  /// Takes a step of the stop escalation under the lane's lock (see `take_step`).
-  transport::result<void> take_step(transport::stop_step step);
   /// Reads the cell's progress under the lane's lock.
   [[nodiscard]] transport::peer_progress progress() const;
   /// Hands over the messages parked for the peer actor, then drains the ring,
