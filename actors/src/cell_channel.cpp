@@ -99,18 +99,10 @@ caf::expected<payload> cell_channel::call_through_registry(const payload& reques
 
 caf::expected<payload> cell_channel::call(const payload& request,
                                           std::chrono::milliseconds timeout) {
-  const auto deadline = clock::now() + timeout;
-  refresh_lane(deadline);
-  if (lane_) {
-    if (auto answer = lane_->call(request.bytes(), deadline, options_.spin)) {
-      ++stats_.direct;
-      // A life that ended is resolved anew by the next call.
-      if (lane_->closed())
-        lane_.reset();
-      return std::move(*answer);
-    }
-  }
-  return call_through_registry(request, deadline);
+  auto sent = send_call(request, timeout);
+  if (!sent)
+    return std::move(sent.error());
+  return await(std::move(*sent));
 }
 
 caf::expected<pending_call> cell_channel::send_call(const payload& request,
@@ -141,6 +133,7 @@ caf::expected<payload> cell_channel::await(pending_call call) {
   if (!lane)
     return make_error(errc::stale_peer, name_ + ": this call's answer was already taken");
   auto answer = lane->finish_call(call.id_, call.deadline_, options_.spin);
+  // A life that ended is resolved anew by the next call.
   if (lane_ == lane && lane->closed())
     lane_.reset();
   return answer;

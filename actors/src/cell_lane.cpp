@@ -21,6 +21,12 @@ bool is_back_pressure(tr::errc code) noexcept {
 
 } // namespace
 
+caf::expected<payload> answer_of(tr::incoming_message& reply) {
+  if (reply.aux != 0)
+    return make_error(errc::cell_error, fmt::format("status {}", reply.aux));
+  return payload{std::move(reply.payload)};
+}
+
 cell_lane::cell_lane(std::shared_ptr<tr::peer_transport> cell, settings config)
     : cell_{std::move(cell)}
     , config_{std::move(config)}
@@ -118,10 +124,7 @@ bool cell_lane::drain_locked(std::size_t max_parked) {
     auto& msg = *next.value();
     if (msg.kind == shm::message_kind::reply) {
       if (auto it = waiting_.find(msg.msg_id); it != waiting_.end()) {
-        it->second.answer =
-            msg.aux == 0 ? caf::expected<payload>{payload{std::move(msg.payload)}}
-                         : caf::expected<payload>{
-                               make_error(errc::cell_error, fmt::format("status {}", msg.aux))};
+        it->second.answer = answer_of(msg);
         answers_.fetch_add(1, std::memory_order_release);
         answered_.notify_all();
         continue;
@@ -264,17 +267,6 @@ caf::expected<payload> cell_lane::finish_call(std::uint64_t id, clock::time_poin
 void cell_lane::abandon_call(std::uint64_t id) {
   std::lock_guard lock{mutex_};
   waiting_.erase(id);
-}
-
-std::optional<caf::expected<payload>> cell_lane::call(std::span<const std::byte> request,
-                                                      clock::time_point deadline,
-                                                      std::chrono::nanoseconds spin) {
-  auto started = start_call(request, deadline);
-  if (!started)
-    return std::nullopt;
-  if (!*started)
-    return caf::expected<payload>{started->error()};
-  return finish_call(**started, deadline, spin);
 }
 
 } // namespace cellhub::actors

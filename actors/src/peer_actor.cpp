@@ -233,6 +233,15 @@ void answer(peer_state& st, std::uint64_t id, Outcome&& outcome) {
   }
 }
 
+// Answers the call `id` with the cell's reply (see `answer_of`).
+void answer_reply(peer_state& st, tr::incoming_message& reply) {
+  auto outcome = answer_of(reply);
+  if (outcome)
+    answer(st, reply.msg_id, std::move(*outcome));
+  else
+    answer(st, reply.msg_id, std::move(outcome.error()));
+}
+
 // Schedules the expiry of the oldest pending call, unless a timer is on its way.
 void arm_expiry(peer_actor_type* self) {
   auto& st = self->state;
@@ -292,15 +301,8 @@ void finish_if_reaped(peer_actor_type* self) {
   }
   if (!st.status)
     return;
+  // Only a death leads here: its calls have failed and its lane is closed already.
   auto reason = exit_reason_of(end_of_life(st));
-  const auto gone = make_error(errc::cell_died, st.config.spec.name + " is gone");
-  for (auto& entry : st.pending)
-    entry.second.promise.deliver(gone);
-  st.pending.clear();
-  if (st.lane) {
-    st.lane->close(gone);
-    st.lane.reset();
-  }
   if (st.watched) {
     caf::anon_send(st.config.watcher, unwatch_request{st.cell->peer_id(), st.cell->incarnation()});
     st.watched = false;
@@ -446,10 +448,7 @@ void pump(peer_actor_type* self) {
       }
       break;
     case shm::message_kind::reply:
-      if (msg.aux == 0)
-        answer(st, msg.msg_id, payload{std::move(msg.payload)});
-      else
-        answer(st, msg.msg_id, make_error(errc::cell_error, fmt::format("status {}", msg.aux)));
+      answer_reply(st, msg);
       break;
     case shm::message_kind::message:
       if (st.config.sink)

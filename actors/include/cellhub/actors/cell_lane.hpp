@@ -122,22 +122,19 @@ public:
 
   // A caller's side.
 
-  /// Calls the cell with `request` and waits for its answer until `deadline` (or the
-  /// life's `request_timeout`, whichever is earlier), spinning up to `spin` first while
-  /// the cell runs on another CPU. The request waits for ring room and behind the peer
-  /// actor's waiting sends as a cast does (`overloaded` if none came by `deadline`).
-  /// Returns nothing when the lane closed before the request went out: the life ended,
-  /// so call through the registry or a new lane. Errors: as a call through the peer
-  /// actor (`cell_died`, `overloaded`, `request_timeout`, `cell_error`).
-  std::optional<caf::expected<payload>> call(std::span<const std::byte> request,
-                                             clock::time_point deadline,
-                                             std::chrono::nanoseconds spin);
-  /// Sends a call's request as `call` does and returns its id at once, so that many
-  /// calls can be in flight; `finish_call` takes each answer (or `abandon_call`
-  /// forgets it). Nothing when the lane closed before the request went out.
+  /// Sends a call's request and returns its id at once, so that many calls can be in
+  /// flight; `finish_call` takes each answer (or `abandon_call` forgets it). The
+  /// request waits for ring room and behind the peer actor's waiting sends as a cast
+  /// does (`overloaded` if none came by `deadline`). Returns nothing when the lane
+  /// closed before the request went out: the life ended, so call through the registry
+  /// or a new lane.
   std::optional<caf::expected<std::uint64_t>> start_call(std::span<const std::byte> request,
                                                          clock::time_point deadline);
-  /// Waits for the answer to call `id` as `call` does, in any order of the calls.
+  /// Waits for the answer to call `id` until `deadline` (or the life's
+  /// `request_timeout` after the send, whichever is earlier), spinning up to `spin`
+  /// first while the cell runs on another CPU; calls may be finished in any order.
+  /// Errors: as a call through the peer actor (`cell_died`, `request_timeout`,
+  /// `cell_error`).
   caf::expected<payload> finish_call(std::uint64_t id, clock::time_point deadline,
                                      std::chrono::nanoseconds spin);
   /// Forgets a started call whose answer nobody will take; a late answer is dropped.
@@ -196,6 +193,10 @@ private:
   std::deque<transport::incoming_message> parked_;
   std::optional<transport::error> violation_;
 };
+
+/// Turns a cell's reply into the answer of its call: the payload, or `cell_error` with
+/// the cell's non-zero status.
+caf::expected<payload> answer_of(transport::incoming_message& reply);
 
 /// Carries a peer actor's lane to a caller (`lane_atom`); empty before the spawn.
 /// Local to one process: a lane is this host's shared memory.
