@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cellhub::test {
 
@@ -16,14 +17,25 @@ class log_capture {
 public:
   log_capture()
       : previous_{transport::logger()}
-      , sink_{std::make_shared<string_sink>()} {
-    auto capture = std::make_shared<spdlog::logger>("cellhub", sink_);
-    capture->set_level(spdlog::level::trace);
-    transport::set_logger(capture);
+      , sink_{std::make_shared<string_sink>()}
+      , capture_{std::make_shared<spdlog::logger>("cellhub", sink_)} {
+    capture_->set_level(spdlog::level::trace);
+    transport::set_logger(capture_);
   }
   log_capture(const log_capture&) = delete;
   log_capture& operator=(const log_capture&) = delete;
-  ~log_capture() { transport::set_logger(previous_, true); }
+
+  /// Restores the previous logger. The capture logger itself is kept to the end of the
+  /// process: a transport thread (a reaper, a hub's watcher) may still hold it for a
+  /// line, and its last release would then free the sink inside libspdlog, which
+  /// ThreadSanitizer cannot see synchronise and reports as a race.
+  ~log_capture() {
+    transport::set_logger(previous_, true);
+    static std::mutex retired_mutex;
+    static auto* retired = new std::vector<std::shared_ptr<spdlog::logger>>;
+    std::lock_guard guard{retired_mutex};
+    retired->push_back(std::move(capture_));
+  }
 
   /// Returns everything logged so far.
   std::string text() const { return sink_->text(); }
@@ -59,6 +71,7 @@ private:
 
   std::shared_ptr<spdlog::logger> previous_;
   std::shared_ptr<string_sink> sink_;
+  std::shared_ptr<spdlog::logger> capture_;
 };
 
 } // namespace cellhub::test
