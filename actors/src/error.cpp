@@ -58,6 +58,12 @@ std::string_view to_string(errc code) noexcept {
     return "shutting_down";
   case errc::not_a_pool:
     return "not_a_pool";
+  case errc::node_down:
+    return "node_down";
+  case errc::unknown_node:
+    return "unknown_node";
+  case errc::ambiguous_name:
+    return "ambiguous_name";
   }
   return "unknown";
 }

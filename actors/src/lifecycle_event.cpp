@@ -24,6 +24,10 @@ std::string_view to_string(event_kind kind) noexcept {
     return "stopped";
   case event_kind::removed:
     return "removed";
+  case event_kind::node_down:
+    return "node_down";
+  case event_kind::node_up:
+    return "node_up";
   }
   return "unknown";
 }

@@ -27,6 +27,10 @@ std::string uptime_text(const cell_row& row, cluster_view::clock::time_point now
 } // namespace
 
 void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point now) {
+  if (event.kind == event_kind::node_down || event.kind == event_kind::node_up) {
+    remember(event); // a node of the cluster, not a row of this host's cells
+    return;
+  }
   if (event.kind == event_kind::removed) {
     // The spec is gone (a temporary child ended, a pool shrank): so is the row, as from
     // the supervisor's which_children.
@@ -76,6 +80,8 @@ void cluster_view::apply(const actors::lifecycle_event& event, clock::time_point
     row.ready_since.reset();
     break;
   case event_kind::removed:
+  case event_kind::node_down:
+  case event_kind::node_up:
     break; // handled above
   }
   remember(event);

@@ -61,6 +61,13 @@ enum class errc : std::uint8_t {
   shutting_down,
   /// Reports a resize asked of a supervisor that is not a `simple_one_for_one` pool.
   not_a_pool,
+  /// Reports a call or cast to a node of the cluster that is down or unreachable, and a
+  /// call in flight to a node that went down.
+  node_down,
+  /// Reports a node name the cluster does not know.
+  unknown_node,
+  /// Reports a bare name that more than one node of the cluster carries (use `node/name`).
+  ambiguous_name,
 };
 
 /// Holds every `errc` value once, in declaration order.
@@ -88,6 +95,9 @@ inline constexpr std::array all_errcs = {
     errc::fd_limit,
     errc::shutting_down,
     errc::not_a_pool,
+    errc::node_down,
+    errc::unknown_node,
+    errc::ambiguous_name,
 };
 
 /// Returns the stable snake_case name of `code`.

@@ -33,6 +33,11 @@ enum class event_kind : std::uint8_t {
   /// shrink); it follows the child's `died` or `stopped`, and the name is gone from
   /// `which_children` from then on.
   removed,
+  /// A node of the cluster went down or became unreachable (`name` is that node): its
+  /// cells are unreachable and calls in flight to it failed with `node_down`.
+  node_down,
+  /// A node of the cluster joined, or came back (`name` is that node).
+  node_up,
 };
 
 /// Returns the event's JSON name ("started", ...).
