@@ -1,6 +1,7 @@
 #include "cellhub/cli/binary_lookup.hpp"
 #include "cellhub/cli/byte_size.hpp"
 #include "cellhub/cli/cluster_config.hpp"
+#include "cellhub/cluster/cluster_options.hpp"
 #include "cellhub/transport/hub_geometry.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -20,7 +21,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -256,6 +259,29 @@ BOOST_AUTO_TEST_CASE(reference_file_spells_out_exactly_the_defaults) {
   BOOST_TEST(config.load.payload_bytes == load.payload_bytes);
   BOOST_TEST(config.load.targets.empty());
   BOOST_TEST((config.load.timeout == load.timeout));
+  // The [cluster] example is commented out: a host runs alone unless the file says so.
+  BOOST_TEST(!config.cluster);
+}
+
+BOOST_AUTO_TEST_CASE(reference_files_commented_cluster_example_loads_to_the_defaults) {
+  std::ifstream in{fs::path{CONFIG_DIR} / "reference.toml", std::ios::binary};
+  const std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+  const auto start = text.find("\n# [cluster]\n");
+  BOOST_REQUIRE(start != std::string::npos);
+  // Uncomment the block, as someone enabling it would, and put it after the rest.
+  std::string block;
+  std::istringstream lines{text.substr(start + 1)};
+  for (std::string line; std::getline(lines, line);)
+    block += (line.rfind("# ", 0) == 0 ? line.substr(2) : line == "#" ? "" : line) + "\n";
+  const auto config = loaded(text + block);
+  BOOST_REQUIRE(config.cluster.has_value());
+  const cellhub::cluster::cluster_options defaults;
+  BOOST_TEST(config.cluster->node == "alpha");
+  BOOST_TEST(config.cluster->listen.to_string() == "127.0.0.1:7101");
+  BOOST_TEST(config.cluster->join.empty());
+  BOOST_TEST((config.cluster->heartbeat_interval == defaults.heartbeat_interval));
+  BOOST_TEST((config.cluster->heartbeat_timeout == defaults.heartbeat_timeout));
+  BOOST_TEST((config.cluster->join_retry == defaults.join_retry));
 }
 
 BOOST_AUTO_TEST_CASE(design_document_sketch_loads) {
@@ -292,7 +318,7 @@ BOOST_FIXTURE_TEST_SUITE(malformed_configs, sandbox)
 BOOST_AUTO_TEST_CASE(unknown_top_level_key_is_named_with_the_keys_allowed_there) {
   BOOST_TEST(error_of("version = 1\ncolour = \"red\"\n[hub]\npath = \"/dev/shm/x\"\n") ==
              at("2:1: colour: unknown key; expected one of version, hub, supervisor, cell, "
-                "group, load"));
+                "group, load, cluster"));
 }
 
 BOOST_AUTO_TEST_CASE(unknown_key_in_a_cell_is_reported_at_the_key) {
@@ -1005,6 +1031,176 @@ BOOST_AUTO_TEST_CASE(lookup_failure_mentions_a_candidate_that_is_not_executable)
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// --- the [cluster] table ----------------------------------------------------------------
+
+BOOST_FIXTURE_TEST_SUITE(cluster_table, sandbox)
+
+// The lines of most files below: [cluster] on line 4, its keys from line 5.
+std::string cluster_with(std::string_view keys) {
+  return head + "[cluster]\n" + std::string{keys};
+}
+
+BOOST_AUTO_TEST_CASE(every_cluster_key_is_read_into_the_options) {
+  const auto config = loaded(cluster_with(R"(node = "alpha-1"
+listen = "[::1]:7101"
+join = ["127.0.0.1:7102", "node-c.example:7103", "[fe80::1]:7104"]
+heartbeat_interval = "100ms"
+heartbeat_timeout = "2s"
+join_retry = "1.5s"
+)"));
+  BOOST_REQUIRE(config.cluster.has_value());
+  const auto& cluster = *config.cluster;
+  BOOST_TEST(cluster.node == "alpha-1");
+  BOOST_TEST(cluster.listen.host == "::1");
+  BOOST_TEST(cluster.listen.port == 7101u);
+  BOOST_REQUIRE(cluster.join.size() == 3u);
+  BOOST_TEST(cluster.join[0].host == "127.0.0.1");
+  BOOST_TEST(cluster.join[0].port == 7102u);
+  BOOST_TEST(cluster.join[1].host == "node-c.example");
+  BOOST_TEST(cluster.join[1].port == 7103u);
+  BOOST_TEST(cluster.join[2].to_string() == "[fe80::1]:7104");
+  BOOST_TEST((cluster.heartbeat_interval == 100ms));
+  BOOST_TEST((cluster.heartbeat_timeout == 2s));
+  BOOST_TEST((cluster.join_retry == 1500ms));
+}
+
+BOOST_AUTO_TEST_CASE(cluster_keys_left_out_keep_the_defaults_and_port_0_is_allowed) {
+  const auto config = loaded(cluster_with("node = \"a\"\nlisten = \"127.0.0.1:0\"\n"));
+  BOOST_REQUIRE(config.cluster.has_value());
+  const cellhub::cluster::cluster_options defaults;
+  BOOST_TEST(config.cluster->node == "a");
+  BOOST_TEST(config.cluster->listen.host == "127.0.0.1");
+  BOOST_TEST(config.cluster->listen.port == 0u);
+  BOOST_TEST(config.cluster->join.empty());
+  BOOST_TEST((config.cluster->heartbeat_interval == defaults.heartbeat_interval));
+  BOOST_TEST((config.cluster->heartbeat_interval == 250ms));
+  BOOST_TEST((config.cluster->heartbeat_timeout == 1s));
+  BOOST_TEST((config.cluster->join_retry == 500ms));
+  BOOST_TEST(!loaded(head).cluster);
+}
+
+BOOST_AUTO_TEST_CASE(missing_node_and_listen_are_reported_at_the_cluster_header) {
+  BOOST_TEST(error_of(cluster_with("listen = \"127.0.0.1:7101\"\n")) ==
+             at("4:1: cluster.node: missing required key"));
+  BOOST_TEST(error_of(cluster_with("node = \"a\"\n")) ==
+             at("4:1: cluster.listen: missing required key"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_node_name_is_refused_at_the_node_key) {
+  const auto with_node = [](std::string_view node) {
+    return cluster_with("node = " + std::string{node} + "\nlisten = \"127.0.0.1:7101\"\n");
+  };
+  BOOST_TEST(error_of(with_node("\"a/b\"")) ==
+             at("5:8: cluster.node: a node name has only letters, digits, '_', '.' and '-', "
+                "not '/'"));
+  BOOST_TEST(error_of(with_node("\"\"")) == at("5:8: cluster.node: a node name must not be empty"));
+  BOOST_TEST(error_of(with_node('"' + std::string(65, 'n') + '"')) ==
+             at("5:8: cluster.node: a node name has at most 64 characters, not 65"));
+  // A byte that would garble the message (a NUL would cut it) is shown as a number.
+  const auto nul = error_of(with_node("\"a\\u0000b\""));
+  BOOST_TEST(nul == at("5:8: cluster.node: a node name has only letters, digits, '_', '.' and "
+                       "'-', not the byte 0x00"));
+  BOOST_TEST(nul.find('\0') == std::string::npos);
+  BOOST_TEST(error_of(with_node("\"n\u00e9\"")) ==
+             at("5:8: cluster.node: a node name has only letters, digits, '_', '.' and '-', "
+                "not the byte 0xc3"));
+  BOOST_TEST(error_of(with_node("7")) ==
+             at("5:8: cluster.node: expected a string, found an integer"));
+}
+
+const std::string bad_address_hint = "; write HOST:PORT with a port within 0..65535, e.g. "
+                                     "\"127.0.0.1:7101\" (\"[::1]:7101\" for IPv6)";
+
+BOOST_AUTO_TEST_CASE(bad_listen_address_is_refused_at_the_listen_key) {
+  const auto with_listen = [](std::string_view listen) {
+    return cluster_with("node = \"a\"\nlisten = " + std::string{listen} + "\n");
+  };
+  for (const std::string text : {"127.0.0.1", "::1:7101", "host:", ":7101", "host:70000", "host:7x",
+                                 "[127.0.0.1]:7101", "my host:7101", "[::1]"}) {
+    BOOST_TEST(error_of(with_listen('"' + text + '"')) ==
+               at("6:10: cluster.listen: bad address \"" + text + "\"" + bad_address_hint));
+  }
+  BOOST_TEST(error_of(with_listen("7101")) ==
+             at("6:10: cluster.listen: expected a string, found an integer"));
+  BOOST_TEST(error_of(with_listen("\"127.0.0.1\\u0000:7101\"")) ==
+             at("6:10: cluster.listen: must not hold a NUL character (\\u0000): the "
+                "operating system would cut the string there"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_join_entry_is_refused_naming_its_index) {
+  const auto with_join = [](std::string_view join) {
+    return cluster_with("node = \"a\"\nlisten = \"127.0.0.1:7101\"\njoin = " + std::string{join} +
+                        "\n");
+  };
+  BOOST_TEST(error_of(with_join(R"(["127.0.0.1:7102", "nowhere"])")) ==
+             at("7:27: cluster.join[2]: bad address \"nowhere\"" + bad_address_hint));
+  BOOST_TEST(error_of(with_join(R"(["127.0.0.1:7102", 7103])")) ==
+             at("7:27: cluster.join[2]: expected a string, found an integer"));
+  BOOST_TEST(error_of(with_join(R"("127.0.0.1:7102")")) ==
+             at("7:8: cluster.join: expected an array, found a string"));
+  BOOST_TEST(error_of(with_join(R"(["127.0.0.1:0"])")) ==
+             at("7:9: cluster.join[1]: \"127.0.0.1:0\" has port 0, which no node listens on; "
+                "write the other node's cluster port"));
+  BOOST_TEST(error_of(with_join(R"(["127.0.0.1:7101"])")) ==
+             at("7:9: cluster.join[1]: \"127.0.0.1:7101\" is this node's own listen address"));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_join_entry_is_refused_pointing_back_at_the_first) {
+  BOOST_TEST(error_of(cluster_with(R"(node = "a"
+listen = "127.0.0.1:7101"
+join = ["127.0.0.1:7102", "[::1]:7103", "127.0.0.1:7102"]
+)")) == at("7:41: cluster.join[3]: lists \"127.0.0.1:7102\" twice (also cluster.join[1])"));
+  // Compared as addresses, not as text: a leading zero in the port is the same port.
+  BOOST_TEST(error_of(cluster_with(R"(node = "a"
+listen = "127.0.0.1:7101"
+join = ["[::1]:7103", "[::1]:07103"]
+)")) == at("7:23: cluster.join[2]: lists \"[::1]:7103\" twice (also cluster.join[1])"));
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_timeout_not_above_the_interval_is_refused_with_both_values) {
+  const std::string node = "node = \"a\"\nlisten = \"127.0.0.1:7101\"\n";
+  BOOST_TEST(error_of(cluster_with(node + "heartbeat_interval = \"1s\"\nheartbeat_timeout = "
+                                          "\"1s\"\n")) ==
+             at("8:21: cluster.heartbeat_timeout: heartbeat_timeout (1s) must be greater than "
+                "heartbeat_interval (1s)"));
+  BOOST_TEST(error_of(cluster_with(node + "heartbeat_timeout = \"200ms\"\n")) ==
+             at("7:21: cluster.heartbeat_timeout: heartbeat_timeout (200ms) must be greater "
+                "than heartbeat_interval (250ms)"));
+  // Only the interval written: the error points at it and names the default timeout.
+  BOOST_TEST(error_of(cluster_with(node + "heartbeat_interval = \"2s\"\n")) ==
+             at("7:22: cluster.heartbeat_interval: heartbeat_interval (2s) must be less than "
+                "heartbeat_timeout (1s, the default); set a longer heartbeat_timeout"));
+}
+
+BOOST_AUTO_TEST_CASE(zero_or_malformed_cluster_durations_are_refused) {
+  const std::string node = "node = \"a\"\nlisten = \"127.0.0.1:7101\"\n";
+  BOOST_TEST(error_of(cluster_with(node + "heartbeat_interval = \"0s\"\n")) ==
+             at("7:22: cluster.heartbeat_interval: must be positive, got \"0s\""));
+  BOOST_TEST(error_of(cluster_with(node + "join_retry = \"0ms\"\n")) ==
+             at("7:14: cluster.join_retry: must be positive, got \"0ms\""));
+  BOOST_TEST(error_of(cluster_with(node + "join_retry = 500\n")) ==
+             at("7:14: cluster.join_retry: expected a duration such as \"250ms\", found an "
+                "integer"));
+  BOOST_TEST(error_of(cluster_with(node + "heartbeat_timeout = \"1 s\"\n")) ==
+             at("7:21: cluster.heartbeat_timeout: bad duration \"1 s\"; write a number and a "
+                "unit (ns, us, ms, s, m, h), e.g. \"250ms\""));
+}
+
+BOOST_AUTO_TEST_CASE(unknown_key_in_cluster_is_refused_and_there_is_no_tls_key) {
+  BOOST_TEST(error_of(cluster_with(R"(node = "a"
+listen = "127.0.0.1:7101"
+tls = false
+)")) == at("7:1: cluster.tls: unknown key; expected one of node, listen, join, "
+           "heartbeat_interval, heartbeat_timeout, join_retry"));
+}
+
+BOOST_AUTO_TEST_CASE(cluster_written_as_an_array_of_tables_is_a_wrong_type) {
+  BOOST_TEST(error_of(head + "[[cluster]]\nnode = \"a\"\n") ==
+             at("4:1: cluster: expected a table, found an array"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 // --- describe -----------------------------------------------------------------------------
 
 BOOST_FIXTURE_TEST_SUITE(describe_tree, sandbox)
@@ -1058,6 +1254,32 @@ targets = ["w"]
       "        requests up to 1024 waiting, each answered within 30s\n"
       "load 50 requests/s of 4KiB to w, timeout 2s\n";
   BOOST_TEST(cli::describe(config) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(describe_ends_with_the_cluster_table) {
+  const auto config = loaded(head + R"([cluster]
+node = "alpha"
+listen = "[::1]:7101"
+join = ["127.0.0.1:7102", "node-c.example:7103"]
+heartbeat_timeout = "3s"
+)");
+  const std::string expected = "config " + config_path().string() + "\n" +
+                               "hub /dev/shm/cellhub-config-test: 64 peers, rings of 256, slots "
+                               "64x1KiB 16x16KiB 4x256KiB 4x1MiB\n"
+                               "supervisor root: one_for_one, at most 3 restarts in 5s\n"
+                               "load none\n"
+                               "cluster node alpha\n"
+                               "    listen   [::1]:7101\n"
+                               "    join     127.0.0.1:7102, node-c.example:7103\n"
+                               "    heartbeat every 250ms, timeout 3s\n"
+                               "    join retry every 500ms\n";
+  BOOST_TEST(cli::describe(config) == expected);
+  const auto alone =
+      cli::describe(loaded(head + "[cluster]\nnode = \"b\"\nlisten = \"127.0.0.1:0\"\n"));
+  BOOST_TEST(alone.find("cluster node b\n    listen   127.0.0.1:0\n    join     none\n") !=
+                 std::string::npos,
+             alone);
+  BOOST_TEST(cli::describe(loaded(head)).find("\ncluster node") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -161,12 +161,13 @@ public:
   cluster_config read() {
     cluster_config out;
     out.source = file_;
-    allow_only(doc_, "", {"version", "hub", "supervisor", "cell", "group", "load"});
+    allow_only(doc_, "", {"version", "hub", "supervisor", "cell", "group", "load", "cluster"});
     read_version();
     read_hub(out);
     read_root(out.root);
     check_names();
     read_load(out);
+    read_cluster(out);
     check_whole(out);
     return out;
   }
@@ -811,6 +812,78 @@ private:
     }
     if (const auto timeout = field_of(load, "load", "timeout"))
       out.load.timeout = millis_of(timeout, zero::refused);
+  }
+
+  // Reads a cluster address ("HOST:PORT", "[v6]:PORT"); the host goes to the resolver, so
+  // it is an OS string.
+  cluster::node_address address_of(const field& f) const {
+    const auto& text = os_string_of(f);
+    cluster::node_address address;
+    if (!cluster::parse_node_address(text, address))
+      fail(f, fmt::format("bad address \"{}\"; write HOST:PORT with a port within 0..65535, "
+                          "e.g. \"127.0.0.1:7101\" (\"[::1]:7101\" for IPv6)",
+                          text));
+    return address;
+  }
+
+  // The [cluster] table: how this host joins other cellhub hosts. It has no TLS key on
+  // purpose: the links use the control port's credentials (--tls-dir), or --insecure.
+  void read_cluster(cluster_config& out) const {
+    const auto f = field_of(doc_, "", "cluster");
+    if (!f)
+      return;
+    const auto& table = table_of(f);
+    allow_only(table, "cluster",
+               {"node", "listen", "join", "heartbeat_interval", "heartbeat_timeout", "join_retry"});
+    cluster::cluster_options options;
+
+    const auto node = required(table, "cluster", "node");
+    options.node = string_of(node);
+    if (auto problem = cluster::check_node_name(options.node); !problem.empty())
+      fail(node, std::move(problem));
+
+    options.listen = address_of(required(table, "cluster", "listen"));
+
+    if (const auto join = field_of(table, "cluster", "join")) {
+      const auto& items = array_of(join);
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        const field item{&items[i], index_key(join.key, i)};
+        auto address = address_of(item);
+        if (address.port == 0)
+          fail(item, fmt::format("\"{}\" has port 0, which no node listens on; write the other "
+                                 "node's cluster port",
+                                 address.to_string()));
+        if (address == options.listen)
+          fail(item, fmt::format("\"{}\" is this node's own listen address", address.to_string()));
+        const auto earlier = std::find(options.join.begin(), options.join.end(), address);
+        if (earlier != options.join.end())
+          fail(item, fmt::format("lists \"{}\" twice (also {})", address.to_string(),
+                                 index_key(join.key, static_cast<std::size_t>(
+                                                         earlier - options.join.begin()))));
+        options.join.push_back(std::move(address));
+      }
+    }
+
+    const auto interval = field_of(table, "cluster", "heartbeat_interval");
+    if (interval)
+      options.heartbeat_interval = millis_of(interval, zero::refused);
+    const auto timeout = field_of(table, "cluster", "heartbeat_timeout");
+    if (timeout)
+      options.heartbeat_timeout = millis_of(timeout, zero::refused);
+    if (options.heartbeat_timeout <= options.heartbeat_interval) {
+      // Point at the value the file wrote; the other one may be the default.
+      if (timeout)
+        fail(timeout,
+             fmt::format("heartbeat_timeout ({}) must be greater than heartbeat_interval ({})",
+                         show(options.heartbeat_timeout), show(options.heartbeat_interval)));
+      fail(interval,
+           fmt::format("heartbeat_interval ({}) must be less than heartbeat_timeout "
+                       "({}, the default); set a longer heartbeat_timeout",
+                       show(options.heartbeat_interval), show(options.heartbeat_timeout)));
+    }
+    if (const auto retry = field_of(table, "cluster", "join_retry"))
+      options.join_retry = millis_of(retry, zero::refused);
+    out.cluster = std::move(options);
   }
 
   // --- whole-tree checks ----------------------------------------------------------------

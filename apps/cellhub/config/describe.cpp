@@ -142,6 +142,20 @@ std::string describe(const cluster_config& config) {
     render.line(0, "load {} requests/s of {} to {}, timeout {}", load.rate,
                 format_byte_size(load.payload_bytes), targets, show(load.timeout));
   }
+  if (const auto& cluster = config.cluster) {
+    render.line(0, "cluster node {}", cluster->node);
+    render.line(2, "listen   {}", cluster->listen.to_string());
+    std::string join = "none";
+    if (!cluster->join.empty()) {
+      join.clear();
+      for (const auto& address : cluster->join)
+        join += (join.empty() ? "" : ", ") + address.to_string();
+    }
+    render.line(2, "join     {}", join);
+    render.line(2, "heartbeat every {}, timeout {}", show(cluster->heartbeat_interval),
+                show(cluster->heartbeat_timeout));
+    render.line(2, "join retry every {}", show(cluster->join_retry));
+  }
   return out;
 }
 

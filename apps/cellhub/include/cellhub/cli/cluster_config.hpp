@@ -3,11 +3,13 @@
 #include "cellhub/actors/child_spec.hpp"
 #include "cellhub/cli/config_error.hpp"
 #include "cellhub/cli/identity_lookup.hpp"
+#include "cellhub/cluster/cluster_options.hpp"
 #include "cellhub/transport/hub_config.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -27,7 +29,8 @@ struct load_config {
   std::chrono::milliseconds timeout{2000};
 };
 
-/// Holds a configuration file, resolved and validated: the hub and the supervision tree.
+/// Holds a configuration file, resolved and validated: the hub, the supervision tree and,
+/// for a node of a cluster, its `[cluster]` table.
 struct cluster_config {
   /// Names the file it was read from.
   std::filesystem::path source;
@@ -40,6 +43,10 @@ struct cluster_config {
   actors::supervisor_spec root;
   /// Describes the demo traffic (`[load]`).
   load_config load;
+  /// Holds the `[cluster]` table, if present: this host's node name, cluster port, the nodes
+  /// it joins and its heartbeat. Absent, the host runs alone. The links' TLS credentials are
+  /// the control port's (`--tls-dir`), not part of the file.
+  std::optional<cellhub::cluster::cluster_options> cluster;
 };
 
 /// Holds what `load_cluster_config` gives: the configuration or the first problem in it.
@@ -67,7 +74,9 @@ load_result load_cluster_config(const std::filesystem::path& file,
 
 /// Renders the resolved tree for `cellhub check`: the hub, then each supervisor (strategy,
 /// intensity) with its children indented below it, each cell with its binary, user,
-/// arguments, environment, restart type, timeouts and backoff, and finally the demo load.
+/// arguments, environment, restart type, timeouts and backoff, then the demo load, and
+/// finally the `[cluster]` table when there is one (node, listen address, join list,
+/// heartbeat and join retry).
 std::string describe(const cluster_config& config);
 
 } // namespace cellhub::cli
