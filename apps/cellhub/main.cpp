@@ -9,6 +9,9 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <optional>
 #include <unistd.h>
 
 namespace {
@@ -39,19 +42,15 @@ int main(int argc, char** argv) {
   std::string chaos_text;
   auto* chaos_opt = run_cmd->add_option("--chaos", chaos_text,
                                         "Kill RATE random cells per second (SIGKILL), 0..1000");
-  auto* listen_opt =
-      run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
+  run_cmd->add_option("--listen", run.listen_port, "Publish the control actor on PORT");
   run_cmd->add_option("--bind", run.listen_address, "Address to listen on (default 127.0.0.1)");
-  run_cmd
-      ->add_flag("--insecure", run.link.insecure,
-                 "Listen without TLS (loopback only; anyone who reaches the port controls "
-                 "the host)")
-      ->needs(listen_opt);
-  run_cmd
-      ->add_option("--tls-dir", run.link.tls_dir,
-                   "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls; "
-                   "generated on first use)")
-      ->needs(listen_opt);
+  // Both also secure the links of a [cluster]; run refuses them when nothing listens.
+  run_cmd->add_flag("--insecure", run.link.insecure,
+                    "Listen and link without TLS (loopback only; anyone who reaches the port "
+                    "controls the host)");
+  run_cmd->add_option("--tls-dir", run.link.tls_dir,
+                      "TLS credentials (default $CELLHUB_TLS_DIR, else ~/.config/cellhub/tls; "
+                      "generated on first use)");
   run_cmd->add_flag("--plain", run.plain, "Print plain lines even on a terminal");
   run_cmd->add_flag("--verbose", run.verbose, "Also log routine events (clean exits, ...)");
 
@@ -65,8 +64,15 @@ int main(int argc, char** argv) {
   auto* status_cmd = app.add_subcommand("status", "Show a running cluster's cells");
   auto* restart_cmd = app.add_subcommand("restart", "Restart one cell of a running cluster");
   auto* stop_cmd = app.add_subcommand("stop", "Stop a running cluster in order");
+  auto* call_cmd =
+      app.add_subcommand("call", "Call a cell by name (NODE/NAME, or a NAME unique in the "
+                                 "cluster) and print its reply");
   restart_cmd->add_option("name", restart_name, "The cell's logical name")->required();
-  for (auto* cmd : {status_cmd, restart_cmd, stop_cmd}) {
+  std::string call_name;
+  std::optional<std::string> call_payload;
+  call_cmd->add_option("name", call_name, "NODE/NAME, or NAME")->required();
+  call_cmd->add_option("payload", call_payload, "The request (default: read from stdin)");
+  for (auto* cmd : {status_cmd, restart_cmd, stop_cmd, call_cmd}) {
     cmd->add_option("--connect", remote.endpoint, "HOST:PORT of `cellhub run --listen`")
         ->required();
     cmd->add_flag("--json", remote.json, "Print JSON");
@@ -122,5 +128,22 @@ int main(int argc, char** argv) {
     return cli::remote_command(cli::remote_action::status, remote, {});
   if (restart_cmd->parsed())
     return cli::remote_command(cli::remote_action::restart, remote, restart_name);
+  if (call_cmd->parsed()) {
+    if (!call_payload) {
+      // Bounded: a request larger than any cell's slot could not be sent anyway.
+      constexpr std::size_t max_request = 16u << 20;
+      std::string in;
+      char buffer[65536];
+      while (std::cin.read(buffer, sizeof buffer) || std::cin.gcount() > 0) {
+        in.append(buffer, static_cast<std::size_t>(std::cin.gcount()));
+        if (in.size() > max_request) {
+          std::fprintf(stderr, "cellhub: call: the request on stdin exceeds 16 MiB\n");
+          return cli::exit_bad_usage;
+        }
+      }
+      call_payload = std::move(in);
+    }
+    return cli::remote_command(cli::remote_action::call, remote, call_name, *call_payload);
+  }
   return cli::remote_command(cli::remote_action::stop, remote, {});
 }

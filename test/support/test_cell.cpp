@@ -57,6 +57,9 @@ struct manners {
   bool ignore_goodbye = false;
   // Replies under this id offset (0: the request's own id).
   std::uint64_t id_offset = 0;
+  // Creates this file when a request arrives (`--mark=PATH`): a test's proof that a
+  // call is in flight at the cell.
+  std::string mark;
 };
 
 // Waits for the next message; nothing once the host is gone (`exit_code` 0) or
@@ -89,6 +92,9 @@ int serve(tr::cell& self, answer how, manners way = {}) {
       (void)self.goodbye();
       return 0;
     }
+    if (msg.kind == shm::message_kind::request && !way.mark.empty())
+      if (auto* file = std::fopen(way.mark.c_str(), "w"))
+        std::fclose(file);
     if (how == answer::none || msg.kind != shm::message_kind::request)
       continue;
     const auto request = msg.payload.bytes();
@@ -215,7 +221,7 @@ int main(int argc, char** argv) {
   if (mode == "reverse")
     return serve(self, answer::reversed);
   if (mode == "idle")
-    return serve(self, answer::none);
+    return serve(self, answer::none, {.mark = option(argc, argv, "mark", "")});
   if (mode == "goodbye")
     return self.goodbye() ? 0 : 7;
   if (mode == "stubborn") {

@@ -5,6 +5,7 @@
 #include "cellhub/cli/cluster_view.hpp"
 #include "cellhub/cli/console_types.hpp"
 #include "cellhub/cli/event_json.hpp"
+#include "cellhub/cluster/messages.hpp"
 #include "cellhub/demo/demo_protocol.hpp"
 #include "cellhub/demo/request_text.hpp"
 
@@ -33,6 +34,7 @@ struct console_state {
   console_options options;
   ac::supervisor_actor root;
   ac::registry_actor registry;
+  cluster::node_actor node;
   std::shared_ptr<run_signal> signal;
   cluster_view view;
   double load_credit = 0;
@@ -233,6 +235,25 @@ console_actor::behavior_type console(console_self* self, console_options options
   return {
       [self](caf::join_atom, ac::supervisor_actor root, ac::registry_actor registry) {
         join(self, std::move(root), std::move(registry));
+      },
+      [self](caf::join_atom, cluster::node_actor node) {
+        self->state.node = std::move(node);
+        self->request(self->state.node, std::chrono::seconds{5}, caf::subscribe_atom_v,
+                      caf::actor_cast<caf::actor>(self))
+            .then([](caf::ok_atom) {}, [](caf::error&) {});
+      },
+      [self](cluster::cluster_atom) -> caf::result<cluster::cluster_status> {
+        if (!self->state.node)
+          return cluster::cluster_status{};
+        return self->delegate(self->state.node, cluster::cluster_atom_v);
+      },
+      [self](ac::call_atom, std::string& name, ac::payload& data) -> caf::result<ac::payload> {
+        auto& s = self->state;
+        if (s.node)
+          return self->delegate(s.node, ac::call_atom_v, std::move(name), std::move(data));
+        if (!s.registry)
+          return ac::make_error(ac::errc::unknown_name, name);
+        return self->delegate(s.registry, ac::call_atom_v, std::move(name), std::move(data));
       },
       [self](caf::update_atom, std::string note) { self->state.view.set_note(std::move(note)); },
       [self](const ac::lifecycle_event& event) { on_event(self, event); },

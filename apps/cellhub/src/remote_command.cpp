@@ -1,6 +1,9 @@
 #include "cellhub/actors/embedding.hpp"
 #include "cellhub/cli/commands.hpp"
+#include "cellhub/cli/console.hpp"
 #include "cellhub/cli/link_setup.hpp"
+#include "cellhub/cluster/cluster_node.hpp"
+#include "cellhub/cluster/messages.hpp"
 
 #include <cellhub/apps/duration.hpp>
 #include <cellhub/remote/link.hpp>
@@ -70,10 +73,64 @@ std::string format_status(const std::vector<ac::child_info>& cells, bool json) {
   return text;
 }
 
+std::string uptime_of(const cluster::cell_record& c) {
+  if (c.ready_ns == 0)
+    return "-";
+  const auto ms = (ac::event_clock_ns() - c.ready_ns) / 1'000'000;
+  return std::to_string(std::max<std::int64_t>(ms, 0));
+}
+
+std::string format_cluster_status(const cluster::cluster_status& status, bool json) {
+  if (json) {
+    auto nodes = nlohmann::json::array();
+    nodes.push_back({{"name", status.node}, {"up", true}, {"self", true}});
+    for (const auto& n : status.nodes)
+      nodes.push_back({{"name", n.name}, {"up", n.up}, {"self", false}});
+    auto cells = nlohmann::json::array();
+    for (const auto& c : status.cells)
+      cells.push_back({{"node", c.node},
+                       {"name", c.name},
+                       {"state", std::string{ac::to_string(c.state)}},
+                       {"reachable", c.reachable},
+                       {"peer_id", c.peer_id},
+                       {"incarnation", c.incarnation},
+                       {"pid", c.pid},
+                       {"restarts", c.restarts},
+                       {"last_cause", c.last_end ? ac::describe(*c.last_end) : std::string{}}});
+    return nlohmann::json{{"node", status.node}, {"nodes", nodes}, {"cells", cells}}.dump(2) + "\n";
+  }
+  std::string nodes = status.node + " (this node, up)";
+  for (const auto& n : status.nodes)
+    nodes += fmt::format(", {} ({})", n.name, n.up ? "up" : "DOWN");
+  auto text = fmt::format("nodes: {}\n", nodes);
+  text += fmt::format("{:<12} {:<14} {:>7} {:>5} {:>8} {:<12} {:>8} {:>10}  {}\n", "NODE", "NAME",
+                      "PEER_ID", "INC", "PID", "STATE", "RESTARTS", "UPTIME_MS", "LAST CAUSE");
+  for (const auto& c : status.cells)
+    text += fmt::format(
+        "{:<12} {:<14} {:>7} {:>5} {:>8} {:<12} {:>8} {:>10}  {}\n", c.node, c.name, c.peer_id,
+        c.incarnation, c.pid, c.reachable ? std::string{ac::to_string(c.state)} : "unreachable",
+        c.restarts, uptime_of(c), c.last_end ? ac::describe(*c.last_end) : std::string{});
+  return text;
+}
+
+std::string format_reply(const std::string& name, const ac::payload& reply, bool json) {
+  if (!json)
+    return std::string{reply.as_string()}; // the bytes as they are, for pipes
+  std::string hex;
+  for (const auto b : reply.bytes())
+    hex += fmt::format("{:02x}", static_cast<unsigned>(b));
+  // "reply" is the text (bytes that are not UTF-8 replaced), "reply_hex" every byte.
+  return nlohmann::json{
+             {"name", name}, {"reply", std::string{reply.as_string()}}, {"reply_hex", hex}}
+             .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         "\n";
+}
+
 // What one remote command asks, and the deadlines it runs under.
 struct remote_request {
   remote_action action = remote_action::status;
   std::string name;
+  std::string payload; // the request of `call`
   std::string host;
   std::uint16_t port = 0;
   std::string where; // HOST:PORT as the user wrote it
@@ -130,13 +187,40 @@ void ask(caf::actor_system& sys, const console_actor& console, const remote_requ
       job.answer(exit_runtime_error, {}, fmt::format("cellhub: {}\n", sys.render(err)));
   };
   switch (req.action) {
-  case remote_action::status:
+  case remote_action::status: {
+    // A node of a cluster shows the whole cluster; a lone host, its own tree.
+    bool clustered = false;
+    self->request(console, timeout, cluster::cluster_atom_v)
+        .receive(
+            [&](const cluster::cluster_status& status) {
+              if ((clustered = !status.node.empty()))
+                job.answer(exit_ok, format_cluster_status(status, req.json), {});
+            },
+            fail);
+    if (clustered || job.answered)
+      break;
     self->request(console, timeout, ac::which_atom_v)
         .receive(
             [&](const std::vector<ac::child_info>& cells) {
               job.answer(exit_ok, format_status(cells, req.json), {});
             },
             fail);
+    break;
+  }
+  case remote_action::call:
+    self->request(console, timeout, ac::call_atom_v, req.name,
+                  ac::payload::from_string(req.payload))
+        .receive(
+            [&](const ac::payload& reply) {
+              job.answer(exit_ok, format_reply(req.name, reply, req.json), {});
+            },
+            [&](const caf::error& err) {
+              if (err == caf::sec::request_timeout)
+                job.answer(exit_runtime_error, {}, no_answer(req, req.answer_timeout));
+              else
+                job.answer(exit_runtime_error, {},
+                           fmt::format("cellhub: call {}: {}\n", req.name, sys.render(err)));
+            });
     break;
   case remote_action::restart:
     self->request(console, timeout, ac::restart_atom_v, req.name)
@@ -164,6 +248,8 @@ void ask(caf::actor_system& sys, const console_actor& console, const remote_requ
 void run_remote(const remote_request& req, const remote::link_security& security, remote_job& job) {
   caf::actor_system_config cfg;
   ac::prepare_config(cfg);
+  cluster::prepare_config(cfg);
+  cfg.add_message_types<caf::id_block::cellhub_cli>();
   security.configure(cfg);
   {
     caf::actor_system sys{cfg};
@@ -198,10 +284,12 @@ void run_remote(const remote_request& req, const remote::link_security& security
 
 } // namespace
 
-int remote_command(remote_action action, const remote_options& options, const std::string& name) {
+int remote_command(remote_action action, const remote_options& options, const std::string& name,
+                   const std::string& payload) {
   remote_request req;
   req.action = action;
   req.name = name;
+  req.payload = payload;
   req.where = options.endpoint;
   req.json = options.json;
   if (!split_endpoint(options.endpoint, req.host, req.port)) {
@@ -239,7 +327,7 @@ int remote_command(remote_action action, const remote_options& options, const st
     std::fputs(no_answer(req, req.answer_timeout).c_str(), stderr);
     abandon_worker(exit_runtime_error);
   }
-  std::fputs(job->out.c_str(), stdout);
+  std::fwrite(job->out.data(), 1, job->out.size(), stdout); // a reply may hold NUL bytes
   std::fputs(job->err.c_str(), stderr);
   const int code = job->code;
   if (!job->changed.wait_for(lock, teardown_limit, [&] { return job->torn_down; }))

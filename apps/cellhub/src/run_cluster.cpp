@@ -6,6 +6,8 @@
 #include "cellhub/cli/link_setup.hpp"
 #include "cellhub/cli/preflight.hpp"
 #include "cellhub/cli/run_end.hpp"
+#include "cellhub/cluster/cluster_node.hpp"
+#include "cellhub/remote/link_security.hpp"
 #include "cellhub/transport/log.hpp"
 
 #include <caf/all.hpp>
@@ -54,8 +56,14 @@ int run_cluster(const run_options& options) {
     }
     events = std::make_shared<events_file>(std::move(*opened));
   }
-  // A control port holds fds beside the cells': count them too.
-  const auto port_limits = options.listen_port ? std::optional{control_limits} : std::nullopt;
+  // A control port and a cluster port hold fds beside the cells': count them too.
+  const bool links = options.listen_port || config.cluster;
+  const auto port_limits = links ? std::optional{control_limits} : std::nullopt;
+  if (!links && (options.link.insecure || !options.link.tls_dir.empty())) {
+    std::fprintf(stderr, "cellhub: --insecure and --tls-dir secure links: they need --listen "
+                         "or a [cluster] table\n");
+    return exit_bad_usage;
+  }
   if (const auto report = preflight(config, port_limits); !report.fits()) {
     std::fprintf(stderr, "cellhub: cannot run here: %s\n", report.problem.c_str());
     return report.refusal;
@@ -63,12 +71,25 @@ int run_cluster(const run_options& options) {
   // The control port's TLS credentials (generated on first use) or its --insecure
   // address check. Declared before the actor system: CAF reads the credentials at
   // every connection, so they outlive it.
+  // The links between the nodes of a cluster use the same credentials, or the same
+  // --insecure, with every address they touch on loopback.
   std::optional<remote::link_security> control;
-  if (options.listen_port) {
-    auto made = make_link_security(options.link, options.listen_address, link_role::listen);
+  if (links) {
+    const auto& first = options.listen_port ? options.listen_address : config.cluster->listen.host;
+    auto made = make_link_security(options.link, first, link_role::listen);
     if (auto* code = std::get_if<int>(&made))
       return *code;
     control = std::get<remote::link_security>(std::move(made));
+    if (config.cluster && !control->uses_tls()) {
+      std::vector<std::string> hosts{config.cluster->listen.host};
+      for (const auto& joined : config.cluster->join)
+        hosts.push_back(joined.host);
+      for (const auto& host : hosts) {
+        auto checked = make_link_security(options.link, host, link_role::connect);
+        if (auto* code = std::get_if<int>(&checked))
+          return *code;
+      }
+    }
   }
 
   // Block the stop signals in every thread (the actor system's threads inherit the
@@ -87,6 +108,7 @@ int run_cluster(const run_options& options) {
 
   caf::actor_system_config cfg;
   ac::prepare_config(cfg);
+  cluster::prepare_config(cfg);
   cfg.add_message_types<caf::id_block::cellhub_cli>();
   if (control)
     control->configure(cfg);
@@ -102,9 +124,15 @@ int run_cluster(const run_options& options) {
   console_opts.refresh =
       console_opts.terminal ? std::chrono::milliseconds{250} : std::chrono::milliseconds{1000};
   auto console = spawn_console(sys, console_opts, signal);
-  auto tree = ac::supervision_tree::start(
-      sys, config.hub_path, config.root,
-      {.hub = config.hub, .subscribers = {caf::actor_cast<caf::actor>(console)}});
+  // The node, like the console, sees the tree's first event.
+  std::optional<cluster::cluster_node> node;
+  std::vector<caf::actor> subscribers{caf::actor_cast<caf::actor>(console)};
+  if (config.cluster) {
+    node = cluster::cluster_node::spawn(sys, *config.cluster, *control);
+    subscribers.push_back(node->subscriber());
+  }
+  auto tree = ac::supervision_tree::start(sys, config.hub_path, config.root,
+                                          {.hub = config.hub, .subscribers = subscribers});
   if (!tree) {
     std::fprintf(stderr, "cellhub: cannot start the cluster: %s\n",
                  sys.render(tree.error()).c_str());
@@ -112,12 +140,29 @@ int run_cluster(const run_options& options) {
     return exit_runtime_error;
   }
   caf::anon_send(console, caf::join_atom_v, tree->root(), tree->registry());
+  if (node) {
+    auto port = node->start(tree->registry());
+    if (!port) {
+      std::fprintf(stderr, "cellhub: cluster: %s\n", port.error().message().c_str());
+      caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
+      node->stop();
+      tree->stop();
+      return exit_runtime_error;
+    }
+    caf::anon_send(console, caf::join_atom_v, node->actor());
+    std::fprintf(
+        stderr, "cellhub: cluster node %s listening on %s (%s)\n", config.cluster->node.c_str(),
+        cluster::node_address{config.cluster->listen.host, port.value()}.to_string().c_str(),
+        control->describe().c_str());
+  }
 
   if (options.listen_port) {
     const auto port =
         publish_control(sys, console, options.listen_address, *options.listen_port, *control);
     if (!port) {
       caf::anon_send_exit(console, caf::exit_reason::user_shutdown);
+      if (node)
+        node->stop();
       tree->stop();
       return exit_runtime_error;
     }
@@ -130,7 +175,9 @@ int run_cluster(const run_options& options) {
     caf::anon_send(console, caf::update_atom_v, text);
   };
   const auto end = await_run_end(*tree, *signal, signal_fd.fd, wake_fd.fd, options.duration, say);
-  tree->stop(); // the root is down: this ends the registry and the doorbell watcher
+  if (node)
+    node->stop(); // the other nodes see this one down at once
+  tree->stop();   // the root is down: this ends the registry and the doorbell watcher
   {
     caf::scoped_actor self{sys};
     self->request(console, std::chrono::seconds{5}, caf::get_atom_v)

@@ -60,12 +60,16 @@ int run_cluster(const run_options& options);
 int check_config(const std::filesystem::path& config, const std::filesystem::path& program_dir);
 
 /// Names what a remote command asks a running cluster.
-enum class remote_action { status, restart, stop };
+enum class remote_action { status, restart, stop, call };
 
 /// Connects to a running cluster at `options.endpoint` (mutual TLS unless
-/// `--insecure`) and carries out `action` (`name` for restart) within the deadlines,
-/// printing a table, a sentence or JSON; returns the exit code (1 when the host
-/// cannot be reached, refuses the link or does not answer in time).
-int remote_command(remote_action action, const remote_options& options, const std::string& name);
+/// `--insecure`) and carries out `action` (`name` for restart and call, `payload` the
+/// request of call) within the deadlines, printing a table, a sentence, the cell's reply
+/// or JSON; returns the exit code (1 when the host cannot be reached, refuses the link,
+/// does not answer in time, or the call fails). `status` on a node of a cluster shows
+/// every node's cells with a NODE column; `call` takes a cluster name (`node/name`, or
+/// a bare name unique in the cluster).
+int remote_command(remote_action action, const remote_options& options, const std::string& name,
+                   const std::string& payload = {});
 
 } // namespace cellhub::cli

@@ -5,6 +5,8 @@
 #include "cellhub/cli/console_types.hpp"
 #include "cellhub/cli/events_file.hpp"
 #include "cellhub/cli/run_signal.hpp"
+#include "cellhub/cluster/interfaces.hpp"
+#include "cellhub/cluster/messages.hpp"
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
@@ -33,12 +35,15 @@ struct console_options {
 /// remote clients (`--listen`), and its own timers (`tick`, `load`, `chaos`).
 using console_actor = caf::typed_actor<
     caf::reacts_to<caf::join_atom, actors::supervisor_actor, actors::registry_actor>,
+    caf::reacts_to<caf::join_atom, cluster::node_actor>,
     caf::reacts_to<caf::update_atom, std::string>, caf::reacts_to<actors::lifecycle_event>,
     caf::reacts_to<caf::tick_atom>, caf::reacts_to<load_atom>, caf::reacts_to<chaos_atom>,
     caf::replies_to<actors::which_atom>::with<std::vector<actors::child_info>>,
     caf::replies_to<actors::restart_atom, std::string>::with<caf::ok_atom>,
     caf::replies_to<caf::get_atom>::with<std::string>,
-    caf::replies_to<actors::stop_atom>::with<caf::ok_atom>>;
+    caf::replies_to<actors::stop_atom>::with<caf::ok_atom>,
+    caf::replies_to<cluster::cluster_atom>::with<cluster::cluster_status>,
+    caf::replies_to<actors::call_atom, std::string, actors::payload>::with<actors::payload>>;
 
 /// Spawns the console of `cellhub run`. Spawn it before the tree and give it to the tree
 /// as a subscriber (`tree_options::subscribers`), so that it sees the very first event;
@@ -48,8 +53,12 @@ using console_actor = caf::typed_actor<
 /// chaos, and answers remote control: `(which_atom)` → the cells' status as
 /// `std::vector<child_info>`, `(restart_atom, name)` → `ok` once the cell runs a new
 /// life, `(stop_atom)` → `ok`, then the cluster stops in order; `(caf::get_atom)` → a
-/// one-line summary. It monitors the root and reports to `signal` a remote stop, the
-/// root's own escalation, the root's end and a failed write of the events file.
+/// one-line summary; `(cluster_atom)` → the cluster's status (empty, with no node name,
+/// unless the host is a node of a cluster: give it its node with
+/// `(caf::join_atom, node_actor)`); `(call_atom, name, payload)` → the cell's reply, by
+/// cluster name on a node, else by the local registry's name. It monitors the root and reports to
+/// `signal` a remote stop, the root's own escalation, the root's end and a failed write of the
+/// events file.
 console_actor spawn_console(caf::actor_system& sys, console_options options,
                             std::shared_ptr<run_signal> signal);
 

@@ -5,10 +5,11 @@
 // `cfg.add_message_types<caf::id_block::cellhub_cli>()` after `actors::prepare_config`.
 
 #include "cellhub/actors/types.hpp"
+#include "cellhub/cluster/type_ids.hpp"
 
 #include <caf/type_id.hpp>
 
-CAF_BEGIN_TYPE_ID_BLOCK(cellhub_cli, caf::id_block::cellhub::end)
+CAF_BEGIN_TYPE_ID_BLOCK(cellhub_cli, caf::id_block::cellhub_cluster::end)
 
 // The console's timers: send the next round of requests, kill the next random cell.
 CAF_ADD_ATOM(cellhub_cli, cellhub::cli, load_atom, "load")
