@@ -335,6 +335,8 @@ struct netns_pair {
   std::string b;
   std::string address_a;
   std::string address_b;
+  std::string va; // a's end of the veth pair
+  std::string vb;
   bool made = false;
 
   netns_pair() {
@@ -344,8 +346,8 @@ struct netns_pair {
     const auto subnet = std::to_string(::getpid() % 250 + 1);
     address_a = "10.213." + subnet + ".1";
     address_b = "10.213." + subnet + ".2";
-    const std::string va = "vchA" + tag;
-    const std::string vb = "vchB" + tag;
+    va = "vchA" + tag;
+    vb = "vchB" + tag;
     made = sh("ip netns add " + a) && sh("ip netns add " + b) &&
            sh("ip link add " + va + " type veth peer name " + vb) &&
            sh("ip link set " + va + " netns " + a) && sh("ip link set " + vb + " netns " + b) &&
@@ -388,14 +390,15 @@ BOOST_AUTO_TEST_CASE(nodes_in_two_network_namespaces_link_over_tls_across_a_veth
   const auto control = std::to_string(free_port());
   const auto config = [&](const std::string& name, const std::string& self, const std::string& peer,
                           const std::string& cell) {
-    return tmp.write(name + ".toml",
-                     head_toml(cellhub::test::unique_hub_path("netns-" + name)) +
-                         "[[cell]]\nname = \"" + cell +
-                         "\"\nbinary = \"" TEST_CELL_PATH
-                         "\"\nargs = [\"--mode=reverse\"]\nstart_timeout = \"10s\"\n"
-                         "[cluster]\nnode = \"" +
-                         name + "\"\nlisten = \"" + self + ":" + port + "\"\njoin = [\"" + peer +
-                         ":" + port + "\"]\njoin_retry = \"100ms\"\n");
+    return tmp.write(
+        name + ".toml",
+        head_toml(cellhub::test::unique_hub_path("netns-" + name)) + "[[cell]]\nname = \"" + cell +
+            "\"\nbinary = \"" TEST_CELL_PATH
+            "\"\nargs = [\"--mode=reverse\"]\nstart_timeout = \"10s\"\n"
+            "[cluster]\nnode = \"" +
+            name + "\"\nlisten = \"" + self + ":" + port + "\"\njoin = [\"" + peer + ":" + port +
+            "\"]\njoin_retry = \"100ms\"\nheartbeat_interval = \"100ms\"\n"
+            "heartbeat_timeout = \"1s\"\n");
   };
   // `cellhub` runs in the namespace through `ip netns exec`, which execs it.
   const auto in_ns = [](const std::string& ns, const std::vector<std::string>& args) {
@@ -437,6 +440,27 @@ BOOST_AUTO_TEST_CASE(nodes_in_two_network_namespaces_link_over_tls_across_a_veth
   const auto [code, out] = run_capture(command);
   BOOST_TEST(code == 0, out);
   BOOST_TEST(out == "htev", out);
+
+  // A partition: the link carries nothing, yet no connection closes. Silence for the
+  // heartbeat timeout makes each side see the other down; the link back, up again.
+  BOOST_TEST_REQUIRE(sh("ip -n " + net.a + " link set " + net.va + " down"));
+  for (const auto* events : {"a.events", "b.events"})
+    BOOST_TEST(wait_for_events(
+                   tmp.dir / events,
+                   [](const auto& all) {
+                     return count(all, "node_down", "alpha") + count(all, "node_down", "beta") >= 1;
+                   },
+                   60s),
+               events);
+  BOOST_TEST_REQUIRE(sh("ip -n " + net.a + " link set " + net.va + " up"));
+  for (const auto* events : {"a.events", "b.events"})
+    BOOST_TEST(wait_for_events(
+                   tmp.dir / events,
+                   [](const auto& all) {
+                     return count(all, "node_up", "alpha") + count(all, "node_up", "beta") >= 2;
+                   },
+                   60s),
+               events);
   for (auto* host : {&host_a.value(), &host_b.value()}) {
     BOOST_TEST_REQUIRE(host->send_signal(SIGTERM).has_value());
     const auto ended = host->wait_for(60s);
