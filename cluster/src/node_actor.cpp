@@ -270,9 +270,10 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
                               std::move(call.data));
       },
       [self](node_cast& cast) {
+        // Anonymous: the registry answers a cast with nothing, to nobody here.
         if (self->state.registry)
-          self->send(self->state.registry, actors::cast_atom_v, std::move(cast.name),
-                     std::move(cast.data));
+          caf::anon_send(self->state.registry, actors::cast_atom_v, std::move(cast.name),
+                         std::move(cast.data));
       },
       [self](heartbeat_atom, const std::string& from) {
         const auto found = self->state.links.find(from);
