@@ -22,7 +22,7 @@ void node_table::apply(const std::string& node, const actors::lifecycle_event& e
     // A cell enters the namespace when it starts; a supervisor's start has no peer id.
     if (event.kind != event_kind::started && event.kind != event_kind::ready)
       return;
-    if (event.peer_id < 0)
+    if (event.peer_id < 0 || cells.size() >= max_cells_per_node)
       return;
     found = cells.emplace(event.name, cell_record{.node = node, .name = event.name}).first;
   }
@@ -73,6 +73,8 @@ bool node_table::node_up(const std::string& node, std::vector<cell_record> cells
   const bool was_up = entry.up;
   entry.cells.clear();
   for (auto& cell : cells) {
+    if (entry.cells.size() >= max_cells_per_node)
+      break;
     cell.node = node; // the sender's word for its own name is the link's, not the record's
     cell.reachable = true;
     auto name = cell.name;

@@ -133,6 +133,17 @@ BOOST_AUTO_TEST_CASE(a_snapshot_cannot_speak_for_another_node) {
   BOOST_TEST((error_of(table, "c/store") == ac::errc::unknown_node));
 }
 
+BOOST_AUTO_TEST_CASE(a_node_cannot_grow_the_table_past_its_bound) {
+  cl::node_table table{"a"};
+  std::vector<cl::cell_record> many;
+  for (std::size_t i = 0; i < cl::node_table::max_cells_per_node + 10; ++i)
+    many.push_back(record("c" + std::to_string(i), 1));
+  table.node_up("b", std::move(many), 10);
+  table.apply("b", event(ac::event_kind::started, "one-more", 2, 1));
+  BOOST_TEST(table.status().cells.size() == cl::node_table::max_cells_per_node);
+  BOOST_TEST((error_of(table, "b/one-more") == ac::errc::unknown_name));
+}
+
 BOOST_AUTO_TEST_CASE(node_names_and_addresses_are_checked) {
   BOOST_TEST(cl::check_node_name("node-b.1_x").empty());
   BOOST_TEST(!cl::check_node_name("").empty());

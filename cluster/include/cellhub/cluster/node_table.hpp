@@ -5,6 +5,7 @@
 #include "cellhub/cluster/cell_record.hpp"
 #include "cellhub/cluster/messages.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -27,6 +28,10 @@ struct cell_target {
 /// I/O: the node actor feeds it, and the tests drive it directly.
 class node_table {
 public:
+  /// Bounds the cells kept per node: one hub has at most 65535 peers, so a node that
+  /// announces more names is faulty, and the names past the bound are left out.
+  static constexpr std::size_t max_cells_per_node = 65536;
+
   /// Creates the table of the node named `self`, which is always up.
   explicit node_table(std::string self);
 
