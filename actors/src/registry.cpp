@@ -1,5 +1,7 @@
 #include "cellhub/actors/registry.hpp"
 
+#include "cellhub/transport/log.hpp"
+
 #include <caf/actor_system.hpp>
 #include <caf/result.hpp>
 #include <caf/sec.hpp>
@@ -208,6 +210,12 @@ registry_state::~registry_state() {
 }
 
 registry_actor::behavior_type registry(self_pointer self) {
+  // A stray error message (an answer to a cast sent back by a caller with no use for
+  // it) must not end the registry, as CAF's default handler would.
+  self->set_error_handler([self](caf::error& err) {
+    transport::logger()->debug("registry: dropped a stray error message: {}",
+                               self->system().render(err));
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),

@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace cellhub::cluster::detail {
@@ -34,7 +35,9 @@ using clock_type = std::chrono::steady_clock;
 struct link {
   node_link_actor actor;
   std::uint64_t calls_made = 0;
-  std::map<std::uint64_t, caf::typed_response_promise<payload>> in_flight;
+  // The calls and casts in flight to it, each answered once: by the node, or with
+  // node_down when it is lost.
+  std::map<std::uint64_t, caf::response_promise> in_flight;
 };
 
 // One address of the join list and its dialer.
@@ -195,29 +198,45 @@ void on_tick(self_pointer self) {
   self->delayed_send(self, period, caf::tick_atom_v);
 }
 
-caf::result<payload> call_remote(self_pointer self, const cell_target& target, payload data) {
-  auto& link = self->state.links.at(target.node);
+// Answers the call or cast `id` in flight to `node` through `answer`, unless the node
+// was lost meanwhile (then node_down answered it already).
+template <class Answer>
+void settle(self_pointer self, const std::string& node, std::uint64_t id, Answer answer) {
+  const auto found = self->state.links.find(node);
+  if (found == self->state.links.end())
+    return;
+  if (auto entry = found->second.in_flight.extract(id))
+    answer(entry.mapped());
+}
+
+// Sends `msg` (a node_call or a node_cast) to `target`'s node and answers the sender
+// with that node's answer: the cell's reply, its errors (overloaded, cell_died, ...), or
+// node_down once the node is lost. No timeout of its own: the other node bounds a call
+// as a local one, and a node that goes silent fails everything in flight when lost.
+template <class Message>
+caf::response_promise forward_remote(self_pointer self, const std::string& node, Message msg) {
+  auto& link = self->state.links.at(node);
   const auto id = ++link.calls_made;
-  auto promise = self->make_response_promise<payload>();
+  auto promise = self->make_response_promise();
   link.in_flight.emplace(id, promise);
-  // No timeout of its own: the remote node bounds the call as a local one, and a node
-  // that goes silent fails every call in flight when it is lost.
-  self->request(link.actor, caf::infinite, node_call{target.name, std::move(data)})
-      .then(
-          [self, node = target.node, id](payload& reply) {
-            auto found = self->state.links.find(node);
-            if (found == self->state.links.end())
-              return; // lost: already answered with node_down
-            if (auto call = found->second.in_flight.extract(id))
-              call.mapped().deliver(std::move(reply));
-          },
-          [self, node = target.node, id](caf::error& err) {
-            auto found = self->state.links.find(node);
-            if (found == self->state.links.end())
-              return;
-            if (auto call = found->second.in_flight.extract(id))
-              call.mapped().deliver(std::move(err));
-          });
+  auto failed = [self, node, id](caf::error& err) {
+    settle(self, node, id, [&](caf::response_promise& p) { p.deliver(std::move(err)); });
+  };
+  if constexpr (std::is_same_v<Message, node_call>)
+    self->request(link.actor, caf::infinite, std::move(msg))
+        .then(
+            [self, node, id](payload& reply) {
+              settle(self, node, id,
+                     [&](caf::response_promise& p) { p.deliver(std::move(reply)); });
+            },
+            failed);
+  else
+    self->request(link.actor, caf::infinite, std::move(msg))
+        .then(
+            [self, node, id]() {
+              settle(self, node, id, [](caf::response_promise& p) { p.deliver(caf::unit); });
+            },
+            failed);
   return promise;
 }
 
@@ -238,6 +257,12 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
     self->link_to(dialer);
     init.joins.push_back({.address = address, .dialer = std::move(dialer)});
   }
+  // An error message nobody asked for (a stray answer, a peer's mistake) must not end
+  // the node: CAF's default would quit with it.
+  self->set_error_handler([self](caf::error& err) {
+    transport::logger()->debug("cluster: dropped a stray error message: {}",
+                               self->system().render(err));
+  });
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     std::erase_if(st.subscribers,
@@ -269,11 +294,12 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
         return self->delegate(self->state.registry, actors::call_atom_v, std::move(call.name),
                               std::move(call.data));
       },
-      [self](node_cast& cast) {
-        // Anonymous: the registry answers a cast with nothing, to nobody here.
-        if (self->state.registry)
-          caf::anon_send(self->state.registry, actors::cast_atom_v, std::move(cast.name),
-                         std::move(cast.data));
+      [self](node_cast& cast) -> caf::result<void> {
+        // The registry answers the casting node: accepted, or why not (overloaded, ...).
+        if (!self->state.registry)
+          return resolve_error(errc::unknown_name, cast.name);
+        return self->delegate(self->state.registry, actors::cast_atom_v, std::move(cast.name),
+                              std::move(cast.data));
       },
       [self](heartbeat_atom, const std::string& from) {
         const auto found = self->state.links.find(from);
@@ -292,7 +318,7 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
             return resolve_error(errc::unknown_name, name);
           return self->delegate(st.registry, actors::call_atom_v, target.name, std::move(data));
         }
-        return call_remote(self, target, std::move(data));
+        return forward_remote(self, target.node, node_call{target.name, std::move(data)});
       },
       [self](actors::cast_atom, std::string& name, payload& data) -> caf::result<void> {
         auto& st = self->state;
@@ -305,8 +331,7 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
             return resolve_error(errc::unknown_name, name);
           return self->delegate(st.registry, actors::cast_atom_v, target.name, std::move(data));
         }
-        self->send(st.links.at(target.node).actor, node_cast{target.name, std::move(data)});
-        return caf::unit;
+        return forward_remote(self, target.node, node_cast{target.name, std::move(data)});
       },
       [self](cluster_atom) { return self->state.table.status(); },
       [self](caf::subscribe_atom, caf::actor& subscriber) {

@@ -151,6 +151,14 @@ BOOST_AUTO_TEST_CASE(calls_and_casts_by_cluster_name_cross_nodes_in_order) {
                    ac::payload::from_string("cast-" + std::to_string(i)));
   BOOST_TEST(a.call("b/tally", "count") == "200 in order");
 
+  // A stray error message ends neither a node actor nor a registry (CAF's default
+  // handler would quit with it): both still answer.
+  caf::anon_send(caf::actor_cast<caf::actor>(b.node->actor()),
+                 caf::make_error(caf::sec::unexpected_message));
+  caf::anon_send(caf::actor_cast<caf::actor>(b.tree->registry()),
+                 caf::make_error(caf::sec::unexpected_message));
+  BOOST_TEST(a.call("b/store", "stray") == "yarts");
+
   // The whole cluster, from either node.
   a.self->request(a.node->actor(), deadline, cl::cluster_atom_v)
       .receive(

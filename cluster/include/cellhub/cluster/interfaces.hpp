@@ -23,7 +23,8 @@ namespace cellhub::cluster {
 /// this protocol and nothing else.
 using node_link_actor =
     caf::typed_actor<caf::replies_to<node_hello>::with<node_snapshot>, caf::reacts_to<node_update>,
-                     caf::replies_to<node_call>::with<actors::payload>, caf::reacts_to<node_cast>,
+                     caf::replies_to<node_call>::with<actors::payload>,
+                     caf::replies_to<node_cast>::with<void>,
                      caf::replies_to<heartbeat_atom, std::string>::with<bool>>;
 
 /// Names a node actor's whole protocol (see cluster_node.hpp): the links' protocol,
