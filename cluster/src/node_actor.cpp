@@ -99,20 +99,27 @@ void lose_node(self_pointer self, const std::string& node, const std::string& wh
   }
 }
 
-// Records a link to `node` through `actor`, with its cells as it told them.
-void link_node(self_pointer self, const std::string& node, node_link_actor actor,
+// Records a link to `node` through `actor`, with its cells as it told them; returns
+// false (and links nothing) for a name that is not valid or is this node's own.
+bool link_node(self_pointer self, const std::string& node, node_link_actor actor,
                std::vector<cell_record> cells) {
   auto& st = self->state;
+  if (const auto problem = check_node_name(node); !problem.empty()) {
+    transport::logger()->error("cluster: a node that says hello has a bad name ({}); it is "
+                               "not linked",
+                               problem);
+    return false;
+  }
   if (node == st.table.self()) {
     transport::logger()->error("cluster: a node calls itself '{}' as this one does; node names "
                                "must be unique, it is not linked",
                                node);
-    return;
+    return false;
   }
   if (auto found = st.links.find(node); found != st.links.end()) {
     if (found->second.actor == actor) {
       st.table.node_up(node, std::move(cells), now_ns());
-      return;
+      return true;
     }
     // Another actor under the same name: the node restarted before its old link was
     // seen gone. The old one's calls cannot be answered any more.
@@ -124,6 +131,7 @@ void link_node(self_pointer self, const std::string& node, node_link_actor actor
     transport::logger()->info("cluster node={} up", node);
     publish_node_event(self, actors::event_kind::node_up, node);
   }
+  return true;
 }
 
 // Says hello to `actor` with this node's cells and links to the node that answers;
@@ -276,9 +284,10 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
   });
   return {
       // --- the links' protocol ---
-      [self](node_hello& hello) -> node_snapshot {
-        link_node(self, hello.node, hello.actor, std::move(hello.cells));
-        return {self->state.table.self(), self->state.table.own_cells()};
+      [self](node_hello& hello) -> caf::result<node_snapshot> {
+        if (!link_node(self, hello.node, hello.actor, std::move(hello.cells)))
+          return caf::make_error(caf::sec::invalid_argument, "node name refused: " + hello.node);
+        return node_snapshot{self->state.table.self(), self->state.table.own_cells()};
       },
       [self](node_update& update) {
         auto& st = self->state;
