@@ -34,7 +34,6 @@ using clock_type = std::chrono::steady_clock;
 // A node this one is linked to: its actor and the calls in flight to it.
 struct link {
   node_link_actor actor;
-  std::uint64_t calls_made = 0;
   // The calls and casts in flight to it, each answered once: by the node, or with
   // node_down when it is lost.
   std::map<std::uint64_t, caf::response_promise> in_flight;
@@ -60,6 +59,9 @@ struct node_state {
   std::map<std::string, link, std::less<>> links;
   std::vector<join_target> joins;
   std::vector<caf::actor> subscribers;
+  // Numbers calls and casts to other nodes; never reused, so that a late answer from a
+  // lost link cannot settle a call made over the link that replaced it.
+  std::uint64_t last_call_id = 0;
   // Counts this node's own lifecycle events, to tell whether a hello went out stale.
   std::uint64_t own_version = 0;
   bool ticking = false;
@@ -224,10 +226,31 @@ void settle(self_pointer self, const std::string& node, std::uint64_t id, Answer
 template <class Message>
 caf::response_promise forward_remote(self_pointer self, const std::string& node, Message msg) {
   auto& link = self->state.links.at(node);
-  const auto id = ++link.calls_made;
+  const auto id = ++self->state.last_call_id;
   auto promise = self->make_response_promise();
   link.in_flight.emplace(id, promise);
-  auto failed = [self, node, id](caf::error& err) {
+  auto failed = [self, node, id, actor = link.actor](caf::error& err) {
+    // "Receiver down" comes from the other node's registry as well as from its node
+    // actor, and CAF may say it to a request before the node actor's down message
+    // arrives. Ask the node actor: alive, the error stands; gone, the node is lost
+    // and this call fails with the rest as node_down.
+    const auto found = self->state.links.find(node);
+    if (err == caf::sec::request_receiver_down && found != self->state.links.end() &&
+        found->second.actor == actor) {
+      self->request(actor, self->state.options.heartbeat_timeout, heartbeat_atom_v,
+                    self->state.table.self())
+          .then(
+              [self, node, id, err](bool) mutable {
+                settle(self, node, id,
+                       [&](caf::response_promise& p) { p.deliver(std::move(err)); });
+              },
+              [self, node, actor](caf::error&) {
+                const auto still = self->state.links.find(node);
+                if (still != self->state.links.end() && still->second.actor == actor)
+                  lose_node(self, node, "its node actor is gone");
+              });
+      return;
+    }
     settle(self, node, id, [&](caf::response_promise& p) { p.deliver(std::move(err)); });
   };
   if constexpr (std::is_same_v<Message, node_call>)
