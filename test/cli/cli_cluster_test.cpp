@@ -104,11 +104,25 @@ private:
   std::string body;
 };
 
-// Runs `cellhub ARGS... --connect` against `target`'s control port with the TLS dir.
+// Runs `cellhub ARGS... --connect` against `target`'s control port with the TLS dir;
+// returns the exit code and what it printed on stdout, with its stderr after it when
+// it failed (a sanitizer's note on stderr must not spoil a reply or JSON).
 std::pair<int, std::string> ask(const node& target, std::vector<std::string> args,
                                 const fs::path& tls) {
   args.insert(args.end(), {"--connect", target.control(), "--tls-dir", tls.string()});
-  return run_cellhub(args);
+  char err_name[] = "/tmp/cellhub-ask-XXXXXX";
+  const int err_fd = ::mkstemp(err_name);
+  BOOST_TEST_REQUIRE(err_fd >= 0);
+  ::close(err_fd);
+  std::string command = "{ exec " + shell_quote(CELLHUB_PATH);
+  for (const auto& arg : args)
+    command += " " + shell_quote(arg);
+  command += " 2>" + shell_quote(err_name) + "; }";
+  auto [code, out] = run_capture(command);
+  if (code != 0)
+    out += read_text(err_name);
+  ::unlink(err_name);
+  return {code, out};
 }
 
 // Returns the cells of `status --json`, as (node/name → entry).
