@@ -1,10 +1,11 @@
-// cellhub-bench — measures detection, restart, round trips, throughput and scale,
-// each against a baseline measured in the same run, and prints a table (plus JSON
-// with --json). Exit codes: 0 every benchmark produced its numbers, 1 one did not,
-// 2 bad usage.
+// cellhub-bench — measures detection, restart, round trips, throughput, scale and
+// calls, casts and node loss across cluster nodes, each against a baseline measured
+// in the same run, and prints a table (plus JSON with --json). Exit codes: 0 every
+// benchmark produced its numbers, 1 one did not, 2 bad usage.
 #include "cellhub/bench/bench_cli.hpp"
 #include "cellhub/bench/benchmark_suite.hpp"
 #include "cellhub/bench/host_probe.hpp"
+#include "cellhub/bench/node_helper.hpp"
 #include "cellhub/bench/report.hpp"
 
 #include "cellhub/transport/fd_limit.hpp"
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
     cellhub::transport::logger()->set_level(spdlog::level::err);
   // A thousand cells need a few thousand fds (doorbells, pidfds, the watcher's copies).
   cellhub::transport::raise_fd_limit();
+  // The cluster benchmark starts this program again as a node of its own.
+  if (options->node_helper_join != 0)
+    return bench::run_node_helper(*options);
 
   auto machine = bench::describe_machine();
   bench::bench_context ctx{*options};

@@ -51,22 +51,23 @@ std::optional<bench_options> parse_bench_command_line(int argc, char** argv, int
                  "on CPU 1) or both")
       ->transform(CLI::CheckedTransformer(pins, CLI::ignore_case));
   app.add_option("--spin", spin_text, "How long host and cells spin before sleeping (e.g. 100us)");
-  auto* kills = app.add_option("--kills", opts.kills, "SIGKILLs for detect and restart")
+  auto* kills = app.add_option("--kills", opts.kills,
+                               "SIGKILLs for detect and restart (a tenth, at least 3, for cluster)")
                     ->check(CLI::PositiveNumber);
   auto* cells =
       app.add_option("--max-cells", opts.max_cells, "Largest scale pool (10, 100 or 1000)")
           ->check(CLI::PositiveNumber);
-  auto* window =
-      app.add_option("--window", window_text,
-                     "Length of each throughput and pipeline measurement, split into 3 windows "
-                     "(500ms)");
+  auto* window = app.add_option(
+      "--window", window_text,
+      "Length of each throughput, pipeline and cluster rate measurement, split into 3 "
+      "windows (500ms)");
   std::vector<std::string> size_texts;
   app.add_option("--sizes", size_texts,
                  "Payload sizes for rtt and throughput, up to 1MiB (default 64,4KiB,64KiB,1MiB)")
       ->delimiter(',');
-  auto* iterations =
-      app.add_option("--iterations", opts.iterations, "Multiply the rtt round trips by this")
-          ->check(CLI::PositiveNumber);
+  auto* iterations = app.add_option("--iterations", opts.iterations,
+                                    "Multiply the rtt and cluster round trips by this")
+                         ->check(CLI::PositiveNumber);
   app.add_option("--cell", opts.cell_binary,
                  "The cellhub-bench-cell program (default: next to cellhub-bench)");
   app.add_option("--hub-dir", opts.hub_dir, "Directory for hub files");
@@ -74,6 +75,9 @@ std::optional<bench_options> parse_bench_command_line(int argc, char** argv, int
   app.add_option("--caf", opts.caf_settings,
                  "CAF setting KEY=VALUE for the bench's actor systems, applied after "
                  "prepare_config (e.g. scheduler.policy=stealing); repeatable");
+  // cellhub-bench starts itself as the far node of the node-loss rows (node_helper.hpp).
+  app.add_option("--node-helper-join", opts.node_helper_join)->group("");
+  app.add_option("--node-helper-hub", opts.node_helper_hub)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,5 +1,6 @@
 #include "cellhub/bench/benchmark_suite.hpp"
 
+#include "cellhub/bench/cluster_bench.hpp"
 #include "cellhub/bench/lifecycle_bench.hpp"
 #include "cellhub/bench/pipeline_bench.hpp"
 #include "cellhub/bench/rtt_bench.hpp"
@@ -46,6 +47,9 @@ std::vector<benchmark_entry> all_benchmarks() {
       {"pipeline", "64 B calls by name (64 in flight) and casts by name, vs a Unix socket",
        run_pipeline},
       {"scale", "10/100/1000 cells READY, memory per cell, kill 10 % -> all READY", run_scale},
+      {"cluster",
+       "64 B calls and casts by name across two nodes (plain, TLS), node loss, vs loopback TCP",
+       run_cluster},
   };
 }
 

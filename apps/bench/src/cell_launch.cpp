@@ -20,6 +20,16 @@ std::vector<std::string> cell_arguments(const std::string& mode, std::chrono::na
   return args;
 }
 
+actors::cell_spec bench_cell_spec(const bench_options& opts, const std::string& mode, int cpu) {
+  actors::cell_spec spec;
+  spec.name = mode;
+  spec.binary = opts.cell_binary;
+  spec.args = cell_arguments(mode, opts.spin, cpu);
+  spec.start_timeout = 30s;
+  spec.hang_timeout = 0ms;
+  return spec;
+}
+
 std::shared_ptr<tr::peer_transport> spawn_hub_cell(tr::hub_host& hub, const std::string& binary,
                                                    std::vector<std::string> args,
                                                    const std::string& name) {
@@ -49,17 +59,23 @@ socket_cell spawn_socket_cell(const std::string& binary, const std::string& mode
   auto pair = frame_socket::create_pair();
   if (!pair)
     throw bench_failure{"socketpair for a socket cell failed"};
+  return spawn_socket_cell(std::move(*pair), binary, mode, cpu, extra);
+}
+
+socket_cell spawn_socket_cell(std::pair<frame_socket, frame_socket> sockets,
+                              const std::string& binary, const std::string& mode, int cpu,
+                              const std::vector<std::string>& extra) {
   tr::spawn_options command{.binary = binary, .args = {"--mode=" + mode, "--socket-fd=3"}};
   if (cpu >= 0)
     command.args.push_back(fmt::format("--cpu={}", cpu));
   command.args.insert(command.args.end(), extra.begin(), extra.end());
-  command.inherit = {{pair->second.fd(), 3}};
+  command.inherit = {{sockets.second.fd(), 3}};
   auto child = tr::process::spawn(command);
   if (!child)
     throw bench_failure{"spawning a socket cell: " + child.error().message()};
-  socket_cell out{std::move(child).value(), std::move(pair->first)};
+  socket_cell out{std::move(child).value(), std::move(sockets.first)};
   // Our copy of the cell's end must go, or the cell's death would go unnoticed.
-  pair->second = frame_socket{};
+  sockets.second = frame_socket{};
   std::vector<std::byte> buffer;
   auto hello = out.link.receive(buffer);
   if (!hello || hello->kind != frame_kind::reply)

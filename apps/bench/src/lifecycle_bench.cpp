@@ -1,6 +1,7 @@
 #include "cellhub/bench/lifecycle_bench.hpp"
 
 #include "cellhub/bench/cell_launch.hpp"
+#include "cellhub/bench/fd_wait.hpp"
 #include "cellhub/bench/host_probe.hpp"
 #include "cellhub/bench/plain_child.hpp"
 #include "cellhub/bench/tree_session.hpp"
@@ -14,11 +15,9 @@
 
 #include <fmt/format.h>
 
-#include <poll.h>
 #include <signal.h>
 
 #include <array>
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 
@@ -32,17 +31,6 @@ using clock_type = std::chrono::steady_clock;
 using ms = std::chrono::duration<double, std::milli>;
 
 const std::string victim = "victim";
-
-bool wait_readable(int fd, std::chrono::milliseconds limit) {
-  pollfd entry{fd, POLLIN, 0};
-  for (;;) {
-    const int ready = ::poll(&entry, 1, static_cast<int>(limit.count()));
-    if (ready > 0)
-      return true;
-    if (ready == 0 || errno != EINTR)
-      return false;
-  }
-}
 
 // The floors: an idle plain child killed (its pidfd readable = the floor of
 // detection), then a replacement spawned until its byte (the floor of a restart).

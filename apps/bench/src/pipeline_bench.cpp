@@ -4,6 +4,8 @@
 #include "cellhub/bench/cpu_pinning.hpp"
 #include "cellhub/bench/payload_marks.hpp"
 #include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/rate_run.hpp"
+#include "cellhub/bench/sink_count.hpp"
 #include "cellhub/bench/socket_stream.hpp"
 #include "cellhub/bench/tree_session.hpp"
 
@@ -26,38 +28,6 @@ using clock_type = std::chrono::steady_clock;
 // The fast paths: 64 B messages, 64 calls (or unacknowledged casts) in flight.
 constexpr std::size_t message_size = 64;
 constexpr std::size_t in_flight = 64;
-
-// How many calls or messages one window completed, and in how long.
-struct rate_run {
-  std::uint64_t count = 0;
-  double seconds = 0;
-  // Counts casts refused with `overloaded` and sent again (not in `count`).
-  std::uint64_t refused = 0;
-
-  [[nodiscard]] double per_second() const { return static_cast<double>(count) / seconds; }
-};
-
-rate_run finished(std::uint64_t count, clock_type::time_point start) {
-  return {count, std::chrono::duration<double>(clock_type::now() - start).count()};
-}
-
-// Returns the run with the median rate.
-rate_run median_run(std::vector<rate_run> runs) {
-  std::sort(runs.begin(), runs.end(),
-            [](const rate_run& a, const rate_run& b) { return a.per_second() < b.per_second(); });
-  return runs[runs.size() / 2];
-}
-
-// Checks a sink's totals (messages, bytes, checksum) against `sent` messages of
-// `message_size` bytes.
-void confirm_count(std::span<const std::byte> answer, std::uint64_t sent) {
-  std::uint64_t totals[3] = {0, 0, 0};
-  if (answer.size() != sizeof totals)
-    throw bench_failure{"the sink's totals are malformed"};
-  std::memcpy(totals, answer.data(), sizeof totals);
-  if (totals[0] != sent || totals[1] != sent * message_size)
-    throw bench_failure{fmt::format("the sink counted {} messages, {} were sent", totals[0], sent)};
-}
 
 // Keeps `in_flight` requests on the socket to an echo, sending the next as each
 // reply arrives, for `window`; then reads the replies still in flight.
@@ -91,18 +61,6 @@ rate_run socket_pipelined_requests(socket_cell& cell, std::chrono::milliseconds 
   return finished(answered, start);
 }
 
-// Streams one-way frames to a socket sink for `window` (the kernel's buffer is the
-// flow control), then asks for the count, which must match; the count's round trip
-// is inside the time.
-rate_run socket_one_way(socket_cell& cell, std::chrono::milliseconds window) {
-  (void)ask_socket_totals(cell.link);
-  const auto source = marked_payload(message_size);
-  const auto start = clock_type::now();
-  const auto sent = stream_frames(cell.link, source, start + window);
-  confirm_count(ask_socket_totals(cell.link), sent);
-  return finished(sent, start);
-}
-
 // Keeps `in_flight` calls by name to the echo cell in flight for `window`.
 rate_run actor_pipelined_calls(tree_session& session, std::chrono::milliseconds window) {
   const auto request = ac::payload::copy_of(marked_payload(message_size));
@@ -134,7 +92,7 @@ rate_run actor_casts(tree_session& session, std::chrono::milliseconds window) {
   const auto message = ac::payload::copy_of(marked_payload(message_size));
   const auto start = clock_type::now();
   const auto tally = session.pipelined_casts("sink", message, in_flight, start + window, 10s);
-  confirm_count(actor_totals(session).bytes(), tally.taken);
+  confirm_sink_count(actor_totals(session).bytes(), tally.taken, message_size);
   auto run = finished(tally.taken, start);
   run.refused = tally.refused;
   return run;
@@ -180,38 +138,22 @@ rate_run channel_casts(tree_session& session, ac::cell_channel& channel,
       if (!channel.cast(message, 10s))
         throw bench_failure{"a cast through a cell_channel failed"};
   }
-  confirm_count(actor_totals(session).bytes(), sent);
+  confirm_sink_count(actor_totals(session).bytes(), sent, message_size);
   return finished(sent, start);
 }
 
 // Makes a pipeline row: `run`'s rate against `baseline`'s; with `targeted`, the
 // fast path's target of twice the socket.
-measurement rate_row(std::string name, std::string unit, const rate_run& run,
-                     std::string baseline_name, const rate_run& baseline, std::string note,
-                     bool targeted) {
-  measurement row;
-  row.benchmark = "pipeline";
-  row.name = std::move(name);
-  row.unit = std::move(unit);
-  row.value = run.per_second();
-  row.baseline_name = std::move(baseline_name);
-  row.baseline = baseline.per_second();
+measurement pipeline_row(std::string name, std::string unit, const rate_run& run,
+                         std::string baseline_name, const rate_run& baseline, std::string note,
+                         bool targeted) {
+  auto row = rate_row("pipeline", std::move(name), std::move(unit), run, std::move(baseline_name),
+                      baseline, std::move(note));
   if (targeted) {
     row.target = ">= 2x socket";
     row.met = row.ratio() >= 2.0;
   }
-  row.note = std::move(note);
   return row;
-}
-
-ac::cell_spec bench_cell_spec(const bench_options& opts, const std::string& mode, int cell_cpu) {
-  ac::cell_spec spec;
-  spec.name = mode;
-  spec.binary = opts.cell_binary;
-  spec.args = cell_arguments(mode, opts.spin, cell_cpu);
-  spec.start_timeout = 30s;
-  spec.hang_timeout = 0ms;
-  return spec;
 }
 
 // Measures the four streams for one placement, alternating windows so that
@@ -243,7 +185,7 @@ std::vector<measurement> pipeline_rows(bench_context& ctx, int host_cpu) {
   (void)actor_pipelined_calls(session, warmup);
   (void)socket_pipelined_requests(echo_twin, warmup);
   (void)actor_casts(session, warmup);
-  (void)socket_one_way(sink_twin, warmup);
+  (void)timed_socket_stream(sink_twin.link, message_size, warmup);
   (void)channel_pipelined_calls(echo_channel, warmup);
   (void)channel_casts(session, sink_channel, warmup);
   std::vector<rate_run> calls, requests, casts, frames, channel_calls, channel_cast_runs;
@@ -253,7 +195,7 @@ std::vector<measurement> pipeline_rows(bench_context& ctx, int host_cpu) {
     requests.push_back(socket_pipelined_requests(echo_twin, window));
     casts.push_back(actor_casts(session, window));
     channel_cast_runs.push_back(channel_casts(session, sink_channel, window));
-    frames.push_back(socket_one_way(sink_twin, window));
+    frames.push_back(timed_socket_stream(sink_twin.link, message_size, window));
   }
   if (echo_channel.stats().through_registry + sink_channel.stats().through_registry != 0)
     throw bench_failure{"a call or cast through a cell_channel went through the registry"};
@@ -273,28 +215,28 @@ std::vector<measurement> pipeline_rows(bench_context& ctx, int host_cpu) {
   std::vector<measurement> rows;
   const auto calls_baseline = fmt::format("Unix socket requests 64 B, {} in flight", in_flight);
   const std::string casts_baseline = "Unix socket one-way frames 64 B";
-  rows.push_back(rate_row(
+  rows.push_back(pipeline_row(
       fmt::format("64 B calls by name through a cell_channel, {} in flight, {}", in_flight, where),
       "calls/s", channel_call, calls_baseline, request,
       fmt::format("one thread keeps {} send_call()s in flight, awaiting the oldest; median of {} "
                   "windows: {} calls in {:.3f} s",
                   in_flight, repeats, channel_call.count, channel_call.seconds),
       true));
-  rows.push_back(rate_row(
+  rows.push_back(pipeline_row(
       fmt::format("64 B casts by name through a cell_channel, {}", where), "msg/s", channel_cast,
       casts_baseline, frame,
       fmt::format("each cast returns once the ring took it (waiting for room when full); the "
                   "sink's count matched; median of {} windows: {} casts in {:.3f} s",
                   repeats, channel_cast.count, channel_cast.seconds),
       true));
-  rows.push_back(rate_row(
+  rows.push_back(pipeline_row(
       fmt::format("64 B calls by name, {} in flight, {}", in_flight, where), "calls/s", call,
       calls_baseline, request,
       fmt::format("scoped_actor keeps {} requests to the registry in flight, a new one per answer; "
                   "median of {} windows: {} calls in {:.3f} s (socket: {} in {:.3f} s)",
                   in_flight, repeats, call.count, call.seconds, request.count, request.seconds),
       false));
-  rows.push_back(rate_row(
+  rows.push_back(pipeline_row(
       fmt::format("64 B casts by name, {}", where), "msg/s", cast, casts_baseline, frame,
       fmt::format("{} casts unacknowledged (the registry acknowledges once the peer actor took "
                   "one); the sink's count, fetched by a call by name at the end, matched; median "

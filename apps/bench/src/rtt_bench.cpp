@@ -4,6 +4,7 @@
 #include "cellhub/bench/cpu_pinning.hpp"
 #include "cellhub/bench/payload_marks.hpp"
 #include "cellhub/bench/payload_sizes.hpp"
+#include "cellhub/bench/socket_stream.hpp"
 #include "cellhub/bench/tree_session.hpp"
 
 #include "cellhub/transport/hub_host.hpp"
@@ -83,12 +84,7 @@ latency_samples socket_round_trips(socket_cell& cell, std::size_t size, int iter
   for (int i = -warmup; i < iterations; ++i) {
     const auto start = clock_type::now();
     // Written afresh each time, as the hub's request is written into its slot.
-    std::memcpy(outgoing.data(), source.data(), size);
-    if (!cell.link.send(frame_kind::request, outgoing))
-      throw bench_failure{"socket send failed"};
-    auto reply = cell.link.receive(buffer);
-    if (!reply || reply->kind != frame_kind::reply || reply->length != size)
-      throw bench_failure{"socket reply did not match its request"};
+    socket_round_trip(cell.link, source, outgoing, buffer);
     const auto end = clock_type::now();
     if (i >= 0)
       out.add(end - start);
@@ -109,15 +105,9 @@ enum class call_way {
 latency_samples actor_round_trips(bench_context& ctx, int cell_cpu, int iterations,
                                   const std::vector<std::string>& caf_settings, call_way way) {
   const auto& opts = ctx.options();
-  ac::cell_spec echo;
-  echo.name = "echo";
-  echo.binary = opts.cell_binary;
-  echo.args = cell_arguments("echo", opts.spin, cell_cpu);
-  echo.start_timeout = 30s;
-  echo.hang_timeout = 0ms;
   ac::supervisor_spec root;
   root.name = "bench";
-  root.children.emplace_back(std::move(echo));
+  root.children.emplace_back(bench_cell_spec(opts, "echo", cell_cpu));
   tree_session session{ctx.hub_path("rtt-actor"), std::move(root), data_hub_config(), caf_settings};
   if (!session.watch(clock_type::now() + 30s, [](const sighting& seen) {
         return seen.event && seen.event->kind == ac::event_kind::ready;

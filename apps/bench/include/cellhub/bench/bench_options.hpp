@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,15 +30,17 @@ struct bench_options {
   pin_mode pin = pin_mode::both;
   /// Bounds how long host and cells spin before they sleep on a doorbell.
   std::chrono::nanoseconds spin = std::chrono::microseconds{100};
-  /// Counts the SIGKILLs of the detect and restart benchmarks.
+  /// Counts the SIGKILLs of the detect and restart benchmarks; the cluster benchmark
+  /// kills a tenth as many nodes (at least 3).
   int kills = 200;
   /// Bounds the largest pool of the scale benchmark.
   std::size_t max_cells = 1000;
-  /// Bounds each throughput measurement (three windows of a third; the median counts).
+  /// Bounds each throughput, pipeline and cluster rate measurement (three windows of a
+  /// third; the median counts).
   std::chrono::milliseconds window{500};
   /// Lists the payload sizes rtt and throughput measure (64 B, 4 KiB, 64 KiB, 1 MiB).
   std::vector<std::size_t> sizes{64, 4096, 65536, 1u << 20};
-  /// Multiplies the rtt iteration counts.
+  /// Multiplies the rtt and cluster iteration counts.
   double iterations = 1.0;
   /// Shows the transport's warnings (every SIGKILL logs one).
   bool verbose = false;
@@ -50,6 +53,11 @@ struct bench_options {
   /// Lists CAF settings (`key=value`) applied to every actor system the bench
   /// creates, after `actors::prepare_config`.
   std::vector<std::string> caf_settings;
+  /// Runs this process as the far node of the cluster benchmark's node-loss rows,
+  /// joining the node whose cluster port on 127.0.0.1 this is (0: an ordinary run).
+  std::uint16_t node_helper_join = 0;
+  /// Names the hub file of that far node's tree.
+  std::string node_helper_hub;
 };
 
 } // namespace cellhub::bench

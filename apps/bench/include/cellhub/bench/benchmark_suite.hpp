@@ -14,7 +14,7 @@ namespace cellhub::bench {
 
 /// Names one benchmark and how to run it.
 struct benchmark_entry {
-  /// Names it for --only (detect, restart, rtt, throughput, pipeline, scale).
+  /// Names it for --only (detect, restart, rtt, throughput, pipeline, scale, cluster).
   std::string name;
   /// Says in a line what it measures.
   std::string summary;

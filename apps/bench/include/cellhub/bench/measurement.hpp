@@ -14,7 +14,8 @@ namespace cellhub::bench {
 /// Is one row of the results: a value, the baseline it is compared with in the same
 /// run, their ratio, and the DESIGN.md target it answers (if any).
 struct measurement {
-  /// Names the benchmark that produced it (detect, restart, rtt, throughput, pipeline, scale).
+  /// Names the benchmark that produced it (detect, restart, rtt, throughput, pipeline, scale,
+  /// cluster).
   std::string benchmark;
   /// Says what was measured.
   std::string name;
