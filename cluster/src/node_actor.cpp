@@ -275,6 +275,22 @@ caf::error resolve_error(errc code, const std::string& name) {
   return actors::make_error(code, name);
 }
 
+// Routes a call or cast by cluster name (`Message` is node_call or node_cast): to this
+// node's registry, or to the node that runs the cell.
+template <class Result, class Message, class Atom>
+caf::result<Result> route(self_pointer self, Atom atom, const std::string& name, payload data) {
+  auto& st = self->state;
+  auto resolved = st.table.resolve(name);
+  if (const auto* code = std::get_if<errc>(&resolved))
+    return resolve_error(*code, name);
+  const auto& target = std::get<cell_target>(resolved);
+  if (target.node != st.table.self())
+    return forward_remote(self, target.node, Message{target.name, std::move(data)});
+  if (!st.registry)
+    return resolve_error(errc::unknown_name, name);
+  return self->delegate(st.registry, atom, target.name, std::move(data));
+}
+
 node_actor::behavior_type node_behavior(self_pointer self, cluster_options options,
                                         std::shared_ptr<const remote::link_security> security) {
   auto& init = self->state;
@@ -340,30 +356,10 @@ node_actor::behavior_type node_behavior(self_pointer self, cluster_options optio
       },
       // --- this host's side ---
       [self](actors::call_atom, std::string& name, payload& data) -> caf::result<payload> {
-        auto& st = self->state;
-        auto resolved = st.table.resolve(name);
-        if (const auto* code = std::get_if<errc>(&resolved))
-          return resolve_error(*code, name);
-        const auto& target = std::get<cell_target>(resolved);
-        if (target.node == st.table.self()) {
-          if (!st.registry)
-            return resolve_error(errc::unknown_name, name);
-          return self->delegate(st.registry, actors::call_atom_v, target.name, std::move(data));
-        }
-        return forward_remote(self, target.node, node_call{target.name, std::move(data)});
+        return route<payload, node_call>(self, actors::call_atom_v, name, std::move(data));
       },
       [self](actors::cast_atom, std::string& name, payload& data) -> caf::result<void> {
-        auto& st = self->state;
-        auto resolved = st.table.resolve(name);
-        if (const auto* code = std::get_if<errc>(&resolved))
-          return resolve_error(*code, name);
-        const auto& target = std::get<cell_target>(resolved);
-        if (target.node == st.table.self()) {
-          if (!st.registry)
-            return resolve_error(errc::unknown_name, name);
-          return self->delegate(st.registry, actors::cast_atom_v, target.name, std::move(data));
-        }
-        return forward_remote(self, target.node, node_cast{target.name, std::move(data)});
+        return route<void, node_cast>(self, actors::cast_atom_v, name, std::move(data));
       },
       [self](cluster_atom) { return self->state.table.status(); },
       [self](caf::subscribe_atom, caf::actor& subscriber) {
